@@ -1,0 +1,189 @@
+"""Shared fixtures: an app on a fresh database (SQLite always, PostgreSQL where
+reachable; under CI=true PostgreSQL is required), a client, a CLI runner and
+tiny helpers that read like what a user does."""
+import os
+import re
+import uuid
+
+import pytest
+
+os.environ.setdefault("HUEY_URL", "memory://")
+
+from webapp import create_app  # noqa: E402
+from webapp.extensions import db  # noqa: E402
+from webapp.models import Deployment, Membership, Project, User  # noqa: E402
+
+PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://127.0.0.1:5432/test")
+CSRF_META = re.compile(r'name="csrf-token" content="([^"]+)"')
+CSRF_INPUT = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
+
+
+def _pg_reachable() -> bool:
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3):
+            return True
+    except Exception:
+        return False
+
+
+def _backends() -> list[str]:
+    wanted = os.environ.get("TEST_DATABASES")
+    if wanted:
+        return wanted.split(",")
+    if os.environ.get("CI") == "true" or _pg_reachable():
+        return ["sqlite", "postgresql"]
+    return ["sqlite"]
+
+
+BACKENDS = _backends()
+
+
+@pytest.fixture(scope="session")
+def pg_url():
+    """A PostgreSQL database of this test session's own, dropped at the end."""
+    import psycopg
+
+    if not _pg_reachable():
+        pytest.fail(f"PostgreSQL is required (CI=true) but {PG_ADMIN_URL} does not answer.")
+    name = f"ami_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+    yield f"{base}/{name}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+_pg_schema_ready = False
+
+
+def make_app(backend: str, tmp_path, request, **overrides):
+    global _pg_schema_ready
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'app.db'}"
+    else:
+        url = request.getfixturevalue("pg_url")
+    data_root = tmp_path / "data"
+    data_root.mkdir(exist_ok=True)
+    config = {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "SQLALCHEMY_DATABASE_URI": url,
+        "INSTANCE_PATH": tmp_path / "instance",
+        "HUEY_URL": "memory://",
+        "DATA_SOURCE_ROOTS": [str(data_root)],
+    }
+    config.update(overrides)
+    app = create_app(config)
+    with app.app_context():
+        if backend == "sqlite":
+            db.create_all()
+        else:
+            if not _pg_schema_ready:
+                db.drop_all()
+                db.create_all()
+                _pg_schema_ready = True
+            tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+            db.session.execute(db.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            db.session.commit()
+    return app
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request):
+    return request.param
+
+
+@pytest.fixture
+def app(backend, tmp_path, request):
+    app = make_app(backend, tmp_path, request)
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def sqlite_app(tmp_path, request):
+    """For tests that need the embedded shape only (worker processes, browsers)."""
+    app = make_app("sqlite", tmp_path, request)
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+def csrf_token_from(html: str) -> str:
+    match = CSRF_META.search(html) or CSRF_INPUT.search(html)
+    assert match, "page carries no CSRF token"
+    return next(g for g in match.groups() if g)
+
+
+class AuthActions:
+    def __init__(self, client):
+        self._client = client
+
+    def login(self, email="manager@example.org", password="pw-manager"):
+        page = self._client.get("/login")
+        token = csrf_token_from(page.get_data(as_text=True))
+        return self._client.post("/login", data={"email": email, "password": password, "csrf_token": token})
+
+    def csrf_token(self) -> str:
+        return csrf_token_from(self._client.get("/login").get_data(as_text=True))
+
+    def logout(self):
+        page = self._client.get("/projects/")
+        token = csrf_token_from(page.get_data(as_text=True))
+        return self._client.post("/logout", data={"csrf_token": token})
+
+
+@pytest.fixture
+def auth(client):
+    return AuthActions(client)
+
+
+def add_user(email: str, password: str = "pw", superuser: bool = False) -> User:
+    user = User(email=email, is_superuser=superuser)
+    user.set_password(password)
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+def add_project(name="Project A", members=(), **fields) -> Project:
+    """A project with `members` given as (user, role) pairs."""
+    project = Project(name=name, **fields)
+    db.session.add(project)
+    for user, role in members:
+        db.session.add(Membership(user=user, project=project, role=role))
+    db.session.commit()
+    return project
+
+
+def add_deployment(project=None, name="Station 1", **fields) -> Deployment:
+    deployment = Deployment(name=name, project=project, **fields)
+    db.session.add(deployment)
+    db.session.commit()
+    return deployment
+
+
+@pytest.fixture
+def manager(app):
+    return add_user("manager@example.org", "pw-manager")
+
+
+@pytest.fixture
+def project(app, manager):
+    return add_project(members=[(manager, "ProjectManager")])

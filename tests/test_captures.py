@@ -1,0 +1,81 @@
+import os
+from datetime import datetime
+
+import pytest
+
+from webapp.services.captures import (
+    DataSourceError,
+    list_local_files,
+    timestamp_from_exif,
+    timestamp_from_name,
+    validate_data_source,
+)
+
+
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("20240612221500-snapshot.jpg", datetime(2024, 6, 12, 22, 15, 0)),
+        ("cam1/snap_20240612_221500.JPG", datetime(2024, 6, 12, 22, 15, 0)),
+        ("2024-06-12_22-15-00.png", datetime(2024, 6, 12, 22, 15, 0)),
+        ("2024_06_12T22:15:00.tif", datetime(2024, 6, 12, 22, 15, 0)),
+        ("img-240612221500.jpeg", datetime(2024, 6, 12, 22, 15, 0)),
+        ("x99920240612221500.jpg", datetime(2024, 6, 12, 22, 15, 0)),
+        ("20241399999999-bad-then-20240101000000.jpg", datetime(2024, 1, 1, 0, 0, 0)),
+        ("snapshot.jpg", None),
+        ("2024-06-12.jpg", None),
+    ],
+)
+def test_timestamp_from_name(name, expected):
+    assert timestamp_from_name(name) == expected
+
+
+def test_timestamp_from_exif(tmp_path):
+    from PIL import Image
+
+    path = tmp_path / "noname.jpg"
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[0x9003] = "2024:06:12 23:01:02"
+    Image.new("RGB", (8, 8)).save(path, "JPEG", exif=exif)
+    assert timestamp_from_exif(path) == datetime(2024, 6, 12, 23, 1, 2)
+    plain = tmp_path / "plain.jpg"
+    Image.new("RGB", (8, 8)).save(plain, "JPEG")
+    assert timestamp_from_exif(plain) is None
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not an image")
+    assert timestamp_from_exif(broken) is None
+
+
+def test_list_local_files_is_recursive_and_filters_extensions(tmp_path):
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    for rel in ("1.jpg", "a/2.JPEG", "a/b/3.tiff", "a/b/4.PNG", "a/notes.txt", "a/b/5.tif"):
+        (tmp_path / rel).write_bytes(b"x" * 3)
+    paths = [entry.path for entry in list_local_files(str(tmp_path))]
+    assert paths == ["1.jpg", "a/2.JPEG", "a/b/3.tiff", "a/b/4.PNG", "a/b/5.tif"]
+
+
+def test_validate_data_source(tmp_path):
+    root = tmp_path / "root"
+    inside = root / "station"
+    inside.mkdir(parents=True)
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    roots = [str(root)]
+    assert validate_data_source(str(inside), roots) == str(inside.resolve())
+    assert validate_data_source("s3://bucket-name/some/prefix", roots) == "s3://bucket-name/some/prefix"
+    with pytest.raises(DataSourceError, match="outside"):
+        validate_data_source(str(outside), roots)
+    with pytest.raises(DataSourceError, match="outside"):
+        validate_data_source(str(inside / ".." / ".." / "elsewhere"), roots)
+    link = inside / "sneaky"
+    os.symlink(outside, link)
+    with pytest.raises(DataSourceError, match="outside"):
+        validate_data_source(str(link), roots)
+    with pytest.raises(DataSourceError, match="does not exist"):
+        validate_data_source(str(root / "missing"), roots)
+    (inside / "file.jpg").write_bytes(b"")
+    with pytest.raises(DataSourceError, match="not a folder"):
+        validate_data_source(str(inside / "file.jpg"), roots)
+    for bad in ("", "http://x/y", "s3://", "s3://Bad_Bucket/x"):
+        with pytest.raises(DataSourceError):
+            validate_data_source(bad, roots)

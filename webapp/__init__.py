@@ -1,0 +1,58 @@
+"""ami-sessions: group insect-monitoring captures into sessions."""
+from pathlib import Path
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from . import config as config_module
+from .extensions import csrf, db, login_manager, migrate, principal
+
+MIGRATIONS_DIR = str(config_module.REPO_ROOT / "migrations")
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the application; nothing runs at import time."""
+    instance_path = Path((config or {}).get("INSTANCE_PATH", config_module.INSTANCE_PATH))
+    app = Flask(
+        __name__,
+        instance_path=str(instance_path),
+        template_folder=str(config_module.REPO_ROOT / "templates"),
+        static_folder=str(config_module.REPO_ROOT / "static"),
+    )
+    app.config.from_mapping(config_module.from_environment(instance_path))
+    if config:
+        app.config.update(config)
+    instance_path.mkdir(parents=True, exist_ok=True)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    principal.init_app(app)
+
+    from . import auth, cli, errors, filters, permissions
+    from .views import register_blueprints
+
+    auth.init_app(app)
+    permissions.init_app(app)
+    errors.init_app(app)
+    filters.init_app(app)
+    cli.init_app(app)
+    register_blueprints(app)
+    return app
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record):
+    """WAL lets the web server read while the worker writes; SQLite needs FKs switched on."""
+    import sqlite3
+
+    if not isinstance(dbapi_connection, sqlite3.Connection):
+        return
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()

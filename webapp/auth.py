@@ -1,0 +1,31 @@
+"""Who is making the request: browser session or `Authorization: Token …`."""
+from flask import request
+
+from .extensions import db, login_manager
+from .models import User, hash_token
+
+
+def user_from_token_header() -> User | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "token" or not token.strip():
+        return None
+    return db.session.scalar(db.select(User).filter_by(api_token_hash=hash_token(token.strip())))
+
+
+def request_has_token() -> bool:
+    return request.headers.get("Authorization", "").lower().startswith("token ")
+
+
+def init_app(app):
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please sign in to see this page."
+    login_manager.login_message_category = "info"
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+
+    @login_manager.request_loader
+    def load_user_from_request(req):
+        return user_from_token_header()

@@ -1,0 +1,42 @@
+"""Configuration from the environment over safe defaults (see CONTRACT.md)."""
+import os
+import secrets
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_PATH = REPO_ROOT / "instance"
+
+DEFAULT_SESSION_GAP_SECONDS = 7200
+DEFAULT_MAX_SESSION_SECONDS = 24 * 3600
+
+
+def _persisted_secret_key(instance_path: Path) -> str:
+    """A random key kept in the instance folder, so sessions survive restarts."""
+    path = instance_path / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key)
+    return key
+
+
+def from_environment(instance_path: Path = INSTANCE_PATH) -> dict:
+    env = os.environ
+    roots = env.get("DATA_SOURCE_ROOTS") or str(instance_path / "data")
+    return {
+        "SECRET_KEY": env.get("SECRET_KEY") or _persisted_secret_key(instance_path),
+        "SQLALCHEMY_DATABASE_URI": env.get("DATABASE_URL")
+        or f"sqlite:///{instance_path / 'app.db'}",
+        "HUEY_URL": env.get("HUEY_URL") or f"sqlite:///{instance_path / 'huey.db'}",
+        "REGROUP_LOCK_TTL_SECONDS": int(env.get("REGROUP_LOCK_TTL_SECONDS", "660")),
+        "JOB_TIME_LIMIT_SECONDS": int(env.get("JOB_TIME_LIMIT_SECONDS", "600")),
+        "JOB_HEARTBEAT_SECONDS": int(env.get("JOB_HEARTBEAT_SECONDS", "30")),
+        "DATA_SOURCE_ROOTS": [p for p in roots.split(":") if p],
+        "MAX_SESSION_SECONDS": DEFAULT_MAX_SESSION_SECONDS,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "WTF_CSRF_TIME_LIMIT": None,
+    }

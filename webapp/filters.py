@@ -1,0 +1,29 @@
+"""Jinja filters shared by every template."""
+from datetime import datetime
+
+
+def hours(seconds) -> str:
+    """Seconds shown as hours, without a trailing `.0` (5400 → "1.5")."""
+    if seconds is None:
+        return "—"
+    value = round(seconds / 3600, 4)
+    return f"{value:g}"
+
+
+def dt(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value else "—"
+
+
+def duration(seconds) -> str:
+    if seconds is None:
+        return "—"
+    seconds = int(seconds)
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h} h {m:02d} min" if h else f"{m} min {s:02d} s"
+
+
+def init_app(app):
+    app.add_template_filter(hours)
+    app.add_template_filter(dt)
+    app.add_template_filter(duration)

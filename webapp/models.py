@@ -1,0 +1,225 @@
+"""Database models.
+
+Times: capture timestamps are the station's local clock time as written in the
+file name, stored naive. Every other time (job, lock, audit) is UTC, stored
+naive as well, produced only by `utcnow()`.
+"""
+import hashlib
+import re
+import secrets
+from datetime import datetime, timezone
+
+from flask_login import UserMixin
+from sqlalchemy import Index, UniqueConstraint
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .config import DEFAULT_SESSION_GAP_SECONDS
+from .extensions import db
+
+SESSION_KEYINGS = ("date", "night", "run")
+ROLES = ("BasicMember", "Researcher", "Identifier", "MLDataManager", "ProjectManager")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def hash_token(token: str) -> str:
+    # API tokens are 256-bit random values, so a fast digest is enough to keep
+    # a database leak from revealing usable tokens.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class User(UserMixin, db.Model):
+    id = db.Column(db.Integer, primary_key=True)
+    email = db.Column(db.String(254), nullable=False, unique=True)
+    password_hash = db.Column(db.String(256), nullable=False)
+    is_superuser = db.Column(db.Boolean, nullable=False, default=False)
+    api_token_hash = db.Column(db.String(64), unique=True)
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+
+    memberships = db.relationship("Membership", back_populates="user", cascade="all, delete-orphan")
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    def new_api_token(self) -> str:
+        """Replace the user's API token; only its hash is stored."""
+        token = secrets.token_urlsafe(32)
+        self.api_token_hash = hash_token(token)
+        return token
+
+    def __repr__(self) -> str:
+        return f"<User {self.email}>"
+
+
+class Project(db.Model):
+    id = db.Column(db.Integer, primary_key=True)
+    name = db.Column(db.String(200), nullable=False)
+    description = db.Column(db.Text, nullable=False, default="")
+    session_time_gap_seconds = db.Column(
+        db.Integer,
+        nullable=False,
+        default=DEFAULT_SESSION_GAP_SECONDS,
+        info={
+            "help_text": "A new session starts wherever two consecutive captures are at least "
+            "this far apart. A change applies to a station the next time it is regrouped."
+        },
+    )
+    session_keying = db.Column(db.String(16), nullable=False, default="date")
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+
+    memberships = db.relationship("Membership", back_populates="project", cascade="all, delete-orphan")
+    deployments = db.relationship("Deployment", back_populates="project")
+
+    def __repr__(self) -> str:
+        return f"<Project {self.id} {self.name}>"
+
+
+class Membership(db.Model):
+    id = db.Column(db.Integer, primary_key=True)
+    user_id = db.Column(db.Integer, db.ForeignKey("user.id", ondelete="CASCADE"), nullable=False)
+    project_id = db.Column(db.Integer, db.ForeignKey("project.id", ondelete="CASCADE"), nullable=False)
+    role = db.Column(db.String(32), nullable=False)
+
+    user = db.relationship("User", back_populates="memberships")
+    project = db.relationship("Project", back_populates="memberships")
+
+    __table_args__ = (UniqueConstraint("user_id", "project_id"),)
+
+
+class Deployment(db.Model):
+    """A monitoring station."""
+
+    id = db.Column(db.Integer, primary_key=True)
+    name = db.Column(db.String(200), nullable=False)
+    project_id = db.Column(db.Integer, db.ForeignKey("project.id", ondelete="SET NULL"), index=True)
+    data_source = db.Column(db.String(1024), nullable=False, default="")
+    # None means "use the project's gap".
+    session_time_gap_seconds = db.Column(db.Integer)
+
+    captures_count = db.Column(db.Integer, nullable=False, default=0)
+    events_count = db.Column(db.Integer, nullable=False, default=0)
+    first_capture_timestamp = db.Column(db.DateTime)
+    last_capture_timestamp = db.Column(db.DateTime)
+
+    # Set by a regroup that found the station locked; the lock owner makes one
+    # more pass before it lets go, so no capture is left ungrouped.
+    regroup_pending = db.Column(db.Boolean, nullable=False, default=False)
+    last_regrouped_at = db.Column(db.DateTime)
+    grouped_gap_seconds = db.Column(db.Integer)
+    grouped_keying = db.Column(db.String(16))
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+
+    project = db.relationship("Project", back_populates="deployments")
+
+    def __repr__(self) -> str:
+        return f"<Deployment {self.id} {self.name}>"
+
+
+class Capture(db.Model):
+    """One image taken by a station (a source image)."""
+
+    id = db.Column(db.Integer, primary_key=True)
+    deployment_id = db.Column(
+        db.Integer, db.ForeignKey("deployment.id", ondelete="CASCADE"), nullable=False
+    )
+    path = db.Column(db.String(1024), nullable=False)
+    timestamp = db.Column(db.DateTime)
+    size = db.Column(db.BigInteger, nullable=False, default=0)
+    event_id = db.Column(db.Integer, db.ForeignKey("event.id", ondelete="SET NULL"))
+
+    __table_args__ = (
+        UniqueConstraint("deployment_id", "path"),
+        Index("ix_capture_deployment_timestamp", "deployment_id", "timestamp"),
+        Index("ix_capture_event", "event_id"),
+    )
+
+
+class Event(db.Model):
+    """A session: one run of a station's captures, keyed by `group_by`."""
+
+    id = db.Column(db.Integer, primary_key=True)
+    deployment_id = db.Column(
+        db.Integer, db.ForeignKey("deployment.id", ondelete="CASCADE"), nullable=False
+    )
+    project_id = db.Column(db.Integer, db.ForeignKey("project.id", ondelete="SET NULL"))
+    group_by = db.Column(db.String(32), nullable=False)
+    # "end" is reserved in SQL; the columns carry a suffix so raw SQL needs no quoting.
+    start = db.Column("start_time", db.DateTime)
+    end = db.Column("end_time", db.DateTime)
+    captures_count = db.Column(db.Integer, nullable=False, default=0)
+
+    __table_args__ = (UniqueConstraint("deployment_id", "group_by"),)
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.start is None or self.end is None:
+            return None
+        return (self.end - self.start).total_seconds()
+
+
+JOB_STATUSES = ("CREATED", "PENDING", "STARTED", "SUCCESS", "FAILURE", "CANCELING", "REVOKED")
+FINISHED_STATUSES = ("SUCCESS", "FAILURE", "REVOKED")
+
+
+def param_key(name: str) -> str:
+    """A param's key: its name lower-cased with non-alphanumerics turned into `_`."""
+    return re.sub(r"[^a-z0-9]", "_", name.lower())
+
+
+class Job(db.Model):
+    id = db.Column(db.Integer, primary_key=True)
+    name = db.Column(db.String(200), nullable=False)
+    job_type_key = db.Column(db.String(64), nullable=False, index=True)
+    status = db.Column(db.String(16), nullable=False, default="CREATED", index=True)
+    deployment_id = db.Column(
+        db.Integer, db.ForeignKey("deployment.id", ondelete="SET NULL"), index=True
+    )
+    project_id = db.Column(db.Integer, db.ForeignKey("project.id", ondelete="SET NULL"), index=True)
+    created_by_id = db.Column(db.Integer, db.ForeignKey("user.id", ondelete="SET NULL"))
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    started_at = db.Column(db.DateTime)
+    finished_at = db.Column(db.DateTime)
+    heartbeat_at = db.Column(db.DateTime)
+    cancel_requested = db.Column(db.Boolean, nullable=False, default=False)
+    progress = db.Column(db.JSON, nullable=False, default=dict)
+    logs = db.Column(db.JSON, nullable=False, default=dict)
+
+    deployment = db.relationship("Deployment")
+    project = db.relationship("Project")
+    created_by = db.relationship("User")
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED_STATUSES
+
+    @property
+    def stages(self) -> list[dict]:
+        return (self.progress or {}).get("stages", [])
+
+    def stage(self, key: str) -> dict | None:
+        return next((s for s in self.stages if s["key"] == key), None)
+
+    def param(self, stage_key: str, key: str):
+        stage = self.stage(stage_key)
+        if stage is None:
+            return None
+        return next((p["value"] for p in stage["params"] if p["key"] == key), None)
+
+    @property
+    def has_warning(self) -> bool:
+        return any(" WARNING " in line for line in (self.logs or {}).get("stdout", []))
+
+
+class Lock(db.Model):
+    """A named lock with an owner token and an expiry (see services/locks.py)."""
+
+    key = db.Column(db.String(200), primary_key=True)
+    token = db.Column(db.String(64), nullable=False)
+    owner = db.Column(db.String(200), nullable=False, default="")
+    acquired_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    expires_at = db.Column(db.DateTime, nullable=False)

@@ -1,0 +1,1 @@
+"""Business logic. Services take models and plain values, never Flask request objects."""

@@ -1,0 +1,168 @@
+"""Captures: where a station's files may live, what time a file was taken, and
+adding new files as captures without ever duplicating one."""
+import os
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from sqlalchemy import func
+
+from ..extensions import db
+from ..models import Capture, Deployment, Event
+from .sql import insert_ignoring_conflicts
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff")
+S3_URL = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9])(?:/(?P<prefix>[^\s]*))?$")
+INSERT_BATCH = 1000
+
+
+class DataSourceError(ValueError):
+    """A data source that the server must not or cannot read."""
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    path: str  # relative to the data source, with "/" separators
+    size: int
+
+
+# Tried in order; each captures year, month, day, hour, minute, second.
+_NAME_PATTERNS = (
+    re.compile(r"(?=(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2}))"),
+    re.compile(r"(?<!\d)(\d{4})(\d{2})(\d{2})[^\d](\d{2})(\d{2})(\d{2})(?!\d)"),
+    re.compile(r"(?<!\d)(\d{4})[^\d](\d{2})[^\d](\d{2})[^\d](\d{2})[^\d](\d{2})[^\d](\d{2})(?!\d)"),
+)
+_SHORT_PATTERN = re.compile(r"(?<!\d)(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(?!\d)")
+
+
+def _valid(parts) -> datetime | None:
+    try:
+        return datetime(*(int(p) for p in parts))
+    except ValueError:
+        return None
+
+
+def timestamp_from_name(name: str) -> datetime | None:
+    """The capture time written in a file name, or None (see CONTRACT.md)."""
+    stem = Path(name).name
+    for pattern in _NAME_PATTERNS:
+        for match in pattern.finditer(stem):
+            found = _valid(match.groups())
+            if found:
+                return found
+    for match in _SHORT_PATTERN.finditer(stem):
+        year, *rest = match.groups()
+        found = _valid((2000 + int(year), *rest))
+        if found:
+            return found
+    return None
+
+
+def timestamp_from_exif(path: Path) -> datetime | None:
+    """EXIF DateTimeOriginal of an image file, or None if it has none or cannot be read."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            exif = image.getexif()
+            value = exif.get_ifd(0x8769).get(0x9003) or exif.get(0x0132)
+    except (OSError, ValueError, SyntaxError):
+        return None
+    if not value:
+        return None
+    try:
+        return datetime.strptime(str(value).strip("\x00 "), "%Y:%m:%d %H:%M:%S")
+    except ValueError:
+        return None
+
+
+def is_image_name(name: str) -> bool:
+    return name.lower().endswith(IMAGE_EXTENSIONS)
+
+
+def validate_data_source(value: str, roots: Iterable[str]) -> str:
+    """Return the normalised data source or raise DataSourceError.
+
+    A local source must be an existing, readable folder that lies (after
+    resolving symlinks) under one of the allowed roots, so no user can make
+    the server read its own files. `s3://bucket/prefix` is accepted as is.
+    """
+    value = (value or "").strip()
+    if not value:
+        raise DataSourceError("A data source is required.")
+    if value.startswith("s3://"):
+        if not S3_URL.match(value):
+            raise DataSourceError("Not a valid s3://bucket/prefix URL.")
+        return value
+    if "://" in value:
+        raise DataSourceError("Only local folders and s3:// URLs are supported.")
+    if "\x00" in value:
+        raise DataSourceError("The path contains a NUL character.")
+    try:
+        resolved = Path(value).resolve(strict=True)
+    except (OSError, RuntimeError):
+        raise DataSourceError("The folder does not exist.") from None
+    allowed = []
+    for root in roots:
+        try:
+            allowed.append(Path(root).resolve(strict=True))
+        except (OSError, RuntimeError):
+            continue
+    if not any(resolved == root or root in resolved.parents for root in allowed):
+        raise DataSourceError("The folder is outside the allowed data source roots.")
+    if not resolved.is_dir():
+        raise DataSourceError("The data source is not a folder.")
+    if not os.access(resolved, os.R_OK | os.X_OK):
+        raise DataSourceError("The folder is not readable by the server.")
+    return str(resolved)
+
+
+def list_local_files(root: str) -> Iterator[FileEntry]:
+    """Every image file under `root`, recursively, in a stable order."""
+    base = Path(root)
+    for dirpath, dirnames, filenames in os.walk(base):
+        dirnames.sort()
+        for name in sorted(filenames):
+            if not is_image_name(name):
+                continue
+            full = Path(dirpath) / name
+            try:
+                size = full.stat().st_size
+            except OSError:
+                continue
+            yield FileEntry(full.relative_to(base).as_posix(), size)
+
+
+def existing_paths(deployment: Deployment) -> set[str]:
+    rows = db.session.execute(db.select(Capture.path).filter_by(deployment_id=deployment.id))
+    return {path for (path,) in rows}
+
+
+def insert_captures(deployment: Deployment, rows: list[dict]) -> int:
+    """Insert capture rows (`path`, `size`, `timestamp`); a path already present is skipped.
+
+    Returns how many rows were added. Does not commit.
+    """
+    added = 0
+    statement = insert_ignoring_conflicts(Capture.__table__, ["deployment_id", "path"])
+    for start in range(0, len(rows), INSERT_BATCH):
+        batch = [dict(row, deployment_id=deployment.id) for row in rows[start : start + INSERT_BATCH]]
+        result = db.session.execute(statement, batch)
+        added += max(result.rowcount or 0, 0)
+    return added
+
+
+def refresh_deployment_stats(deployment: Deployment) -> None:
+    """Recompute the station's cached counts and first/last capture time (two aggregate queries)."""
+    count, first, last = db.session.execute(
+        db.select(func.count(Capture.id), func.min(Capture.timestamp), func.max(Capture.timestamp)).where(
+            Capture.deployment_id == deployment.id
+        )
+    ).one()
+    events = db.session.scalar(db.select(func.count(Event.id)).where(Event.deployment_id == deployment.id))
+    deployment.captures_count = count
+    deployment.first_capture_timestamp = first
+    deployment.last_capture_timestamp = last
+    deployment.events_count = events

@@ -1,0 +1,8 @@
+"""Blueprints, one module per area."""
+
+
+def register_blueprints(app):
+    from . import auth, projects
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(projects.bp)
