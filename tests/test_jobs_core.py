@@ -1,0 +1,115 @@
+"""The job lifecycle and the recorder, independent of any job type's work."""
+import pytest
+
+from tests.conftest import add_deployment
+from webapp.extensions import db
+from webapp.models import Job
+from webapp.services import jobs
+from webapp.services.job_recorder import JobRecorder
+
+
+@pytest.fixture
+def deployment(project):
+    return add_deployment(project)
+
+
+def test_create_job_has_stages_and_params_at_zero(deployment, manager):
+    job = jobs.create_job("data_storage_sync", deployment, manager)
+    assert job.status == "CREATED" and job.name == "Data storage sync"
+    assert [s["key"] for s in job.stages] == ["data_storage_sync", "regroup_sessions"]
+    regroup = job.stage("regroup_sessions")
+    assert [p["key"] for p in regroup["params"]] == [
+        "captures_grouped", "events_created", "events_touched", "empty_events_deleted",
+        "duplicate_timestamps", "ungrouped_captures", "captures_missing_timestamp",
+    ]
+    assert all(p["value"] == 0 for p in regroup["params"])
+    assert job.project_id == deployment.project_id and job.created_by_id == manager.id
+
+
+def test_create_job_refuses_station_without_project(app):
+    orphan = add_deployment(None, name="Orphan")
+    with pytest.raises(jobs.JobError, match="no project"):
+        jobs.create_job("regroup_events", orphan)
+    with pytest.raises(jobs.JobError, match="Unknown job type"):
+        jobs.get_job_type("nope")
+
+
+def test_recorder_writes_through_its_own_connection_and_survives_rollback(deployment):
+    job = jobs.create_job("regroup_events", deployment)
+    recorder = JobRecorder(job)
+    deployment.name = "changed inside a transaction"
+    db.session.flush()
+    recorder.logger.warning("something odd: %d things", 3)
+    recorder.set_param("regroup_events", "Captures grouped", 12)
+    recorder.set_status("STARTED")
+    db.session.rollback()
+    recorder.finish("SUCCESS")
+    db.session.expire_all()
+    stored = db.session.get(Job, job.id)
+    assert stored.status == "SUCCESS"
+    assert stored.param("regroup_events", "captures_grouped") == 12
+    assert stored.logs["stdout"][-1].endswith("WARNING something odd: 3 things")
+    assert stored.has_warning
+    assert stored.heartbeat_at is not None
+    assert db.session.get(type(deployment), deployment.id).name == "Station 1"
+
+
+def test_recorder_progress_is_visible_while_the_job_runs(deployment):
+    job = jobs.create_job("data_storage_sync", deployment)
+    recorder = JobRecorder(job)
+    recorder.set_stage("data_storage_sync", status="STARTED", progress=0.5)
+    recorder.logger.info("halfway")
+    recorder.flush(force=True)
+    other = db.engine.connect()
+    try:
+        row = other.execute(db.select(Job.__table__.c.progress, Job.__table__.c.logs).where(Job.__table__.c.id == job.id)).one()
+    finally:
+        other.close()
+    assert row.progress["stages"][0]["progress"] == 0.5
+    assert row.progress["summary"]["progress"] == 0.25
+    assert row.logs["stdout"][-1].endswith("INFO halfway")
+
+
+def test_recorder_keeps_errors_in_both_streams(deployment):
+    job = jobs.create_job("regroup_events", deployment)
+    recorder = JobRecorder(job)
+    try:
+        raise RuntimeError("disk on fire")
+    except RuntimeError as error:
+        recorder.record_exception(error)
+    recorder.finish("FAILURE")
+    stored = db.session.get(Job, job.id)
+    db.session.refresh(stored)
+    assert stored.status == "FAILURE" and stored.finished_at is not None
+    assert stored.logs["stdout"][-1].endswith("ERROR RuntimeError: disk on fire")
+    assert any("Traceback" in line for line in stored.logs["stderr"])
+
+
+def test_param_keys_derive_from_names():
+    from webapp.models import param_key
+
+    assert param_key("Captures missing timestamp") == "captures_missing_timestamp"
+    assert param_key("Empty events deleted") == "empty_events_deleted"
+    assert param_key("Total files (S3)") == "total_files__s3_"
+
+
+def test_cancel_of_a_created_job_revokes_it(deployment):
+    job = jobs.create_job("regroup_events", deployment)
+    jobs.cancel(job)
+    assert job.status == "REVOKED" and job.cancel_requested and job.finished_at
+    assert job.logs["stdout"][-1].endswith("INFO Cancelled before it started.")
+    with pytest.raises(jobs.JobError, match="already finished"):
+        jobs.cancel(job)
+    # A revoked job that still reaches a worker does nothing.
+    assert jobs.run_job(job.id).status == "REVOKED"
+
+
+def test_cancel_of_a_running_job_asks_it_to_stop(deployment):
+    job = jobs.create_job("regroup_events", deployment)
+    job.status = "STARTED"
+    db.session.commit()
+    jobs.cancel(job)
+    assert job.status == "CANCELING" and job.cancel_requested
+    recorder = JobRecorder(job)
+    with pytest.raises(jobs.JobCancelled):
+        recorder.check_cancelled()

@@ -1,0 +1,178 @@
+"""What a running job writes about itself: stages, params, logs, status.
+
+The work of a job (a regroup, a sync) runs in the request-less `db.session`
+and may hold one long transaction. Job state must reach watchers while that
+transaction is still open, and must survive its rollback, so the recorder
+keeps the job's progress and logs in memory and writes them to the job row
+through a connection of its own. On SQLite, where only one connection writes
+at a time, a write that would wait for the work's transaction is skipped and
+retried at the next flush; only the final write (`finish`) waits for its turn.
+"""
+import logging
+import time
+import traceback
+from copy import deepcopy
+
+from sqlalchemy.exc import OperationalError
+
+from ..extensions import db
+from ..models import FINISHED_STATUSES, Job, param_key, utcnow
+
+MAX_LOG_LINES = 2000
+FLUSH_INTERVAL_SECONDS = 0.5
+
+
+class JobCancelled(Exception):
+    """Raised inside a job's work when someone asked to cancel it."""
+
+
+class _RecorderHandler(logging.Handler):
+    def __init__(self, recorder: "JobRecorder"):
+        super().__init__(logging.INFO)
+        self.recorder = recorder
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string must not kill the job
+            message = str(record.msg)
+        self.recorder.append_log(record.levelname, message, stderr=record.levelno >= logging.ERROR)
+
+
+class JobRecorder:
+    """In-memory copy of one job's progress and logs, flushed to its row."""
+
+    def __init__(self, job: Job):
+        self.job_id = job.id
+        self.status = job.status
+        self.progress = deepcopy(job.progress) or {}
+        self.progress.setdefault("summary", {"status": job.status, "progress": 0.0})
+        self.progress.setdefault("stages", [])
+        self.logs = deepcopy(job.logs) or {}
+        self.logs.setdefault("stdout", [])
+        self.logs.setdefault("stderr", [])
+        self.cancel_requested = bool(job.cancel_requested)
+        self._columns: dict = {}
+        self._last_flush = 0.0
+        self.logger = logging.getLogger(f"ami.jobs.{job.id}")
+        self.logger.setLevel(logging.INFO)
+        self.logger.propagate = True
+        self.logger.handlers = [_RecorderHandler(self)]
+
+    # -- stages and params -------------------------------------------------
+    def stage(self, key: str) -> dict:
+        for stage in self.progress["stages"]:
+            if stage["key"] == key:
+                return stage
+        raise KeyError(f"job {self.job_id} has no stage {key!r}")
+
+    def add_stage(self, key: str, name: str, param_names=()) -> dict:
+        """Add a stage (idempotent) with its params present at 0 from the start."""
+        try:
+            stage = self.stage(key)
+        except KeyError:
+            stage = {"key": key, "name": name, "status": "CREATED", "progress": 0.0, "params": []}
+            self.progress["stages"].append(stage)
+        for name_ in param_names:
+            self.set_param(key, name_, 0, flush=False)
+        return stage
+
+    def set_param(self, stage_key: str, name: str, value, flush: bool = True) -> None:
+        """Add or update a stage param by name; its key is derived from the name."""
+        params = self.stage(stage_key)["params"]
+        key = param_key(name)
+        for param in params:
+            if param["key"] == key:
+                param["value"] = value
+                break
+        else:
+            params.append({"name": name, "key": key, "value": value})
+        if flush:
+            self.flush()
+
+    def set_params(self, stage_key: str, values: dict) -> None:
+        for name, value in values.items():
+            self.set_param(stage_key, name, value, flush=False)
+        self.flush()
+
+    def set_stage(self, key: str, status: str | None = None, progress: float | None = None) -> None:
+        stage = self.stage(key)
+        if status is not None:
+            stage["status"] = status
+        if progress is not None:
+            stage["progress"] = max(0.0, min(1.0, float(progress)))
+        stages = self.progress["stages"]
+        self.progress["summary"]["progress"] = sum(s["progress"] for s in stages) / len(stages)
+        self.flush()
+
+    # -- logs ----------------------------------------------------------------
+    def append_log(self, level: str, message: str, stderr: bool = False) -> None:
+        line = f"{utcnow().isoformat(timespec='seconds')} {level} {message}"
+        for stream in ("stdout", "stderr") if stderr else ("stdout",):
+            lines = self.logs[stream]
+            lines.append(line)
+            del lines[:-MAX_LOG_LINES]
+        self.flush()
+
+    def record_exception(self, error: BaseException) -> None:
+        """Last line of the traceback to stdout, the whole traceback to stderr."""
+        last = traceback.format_exception_only(type(error), error)[-1].strip()
+        self.append_log("ERROR", last)
+        self.logs["stderr"].extend(traceback.format_exception(error))
+        del self.logs["stderr"][:-MAX_LOG_LINES]
+
+    # -- status ----------------------------------------------------------------
+    def set_status(self, status: str, **columns) -> None:
+        self.status = status
+        self.progress["summary"]["status"] = status
+        self._columns.update(columns, status=status)
+        self.flush(force=True, wait=status in FINISHED_STATUSES)
+
+    def finish(self, status: str) -> None:
+        if status == "SUCCESS":
+            for stage in self.progress["stages"]:
+                stage["progress"] = 1.0
+                if stage["status"] not in ("FAILURE", "REVOKED"):
+                    stage["status"] = "SUCCESS"
+            self.progress["summary"]["progress"] = 1.0
+        self.set_status(status, finished_at=utcnow())
+
+    def check_cancelled(self) -> None:
+        """Raise JobCancelled if a cancel was asked for since the last flush."""
+        self.flush(force=True)
+        if self.cancel_requested:
+            raise JobCancelled()
+
+    # -- persistence ---------------------------------------------------------
+    def flush(self, force: bool = False, wait: bool = False) -> None:
+        """Write the job's state to its row; `force` ignores the throttle, `wait` the lock."""
+        now = time.monotonic()
+        if not force and now - self._last_flush < FLUSH_INTERVAL_SECONDS:
+            return
+        values = {
+            "progress": deepcopy(self.progress),
+            "logs": deepcopy(self.logs),
+            "heartbeat_at": utcnow(),
+            **self._columns,
+        }
+        table = Job.__table__
+        try:
+            with db.engine.connect() as conn:
+                sqlite = conn.dialect.name == "sqlite"
+                if sqlite and not wait:
+                    conn.exec_driver_sql("PRAGMA busy_timeout=50")
+                try:
+                    conn.execute(table.update().where(table.c.id == self.job_id).values(**values))
+                    self.cancel_requested = bool(
+                        conn.execute(db.select(table.c.cancel_requested).where(table.c.id == self.job_id)).scalar()
+                    )
+                    conn.commit()
+                finally:
+                    if sqlite and not wait:
+                        conn.exec_driver_sql("PRAGMA busy_timeout=30000")
+        except OperationalError:
+            if wait:
+                raise
+            return
+        self._columns.clear()
+        self._last_flush = now
