@@ -1,0 +1,68 @@
+"""Stations (deployments): creating them and their own session gap."""
+from ..extensions import db
+from ..models import Deployment, Project
+from .captures import DataSourceError, validate_data_source
+from .projects import ValidationError, clean_fields, clean_gap_seconds, clean_name
+
+
+def effective_gap(deployment: Deployment) -> tuple[int | None, str]:
+    """The gap a regroup would use as configured, and where it comes from ("station" or "project")."""
+    if deployment.session_time_gap_seconds is not None:
+        return deployment.session_time_gap_seconds, "station"
+    project = deployment.project
+    return (project.session_time_gap_seconds if project else None), "project"
+
+
+def _clean_optional_gap(value):
+    return None if value is None else clean_gap_seconds(value)
+
+
+def create_deployment(project: Project, data: dict, roots: list[str]) -> Deployment:
+    """Create a station; its data source must be an allowed local folder or an s3:// URL."""
+    errors = {}
+    if "name" not in data:
+        errors["name"] = ["A name is required."]
+    if "data_source" not in data:
+        errors["data_source"] = ["A data source is required."]
+    try:
+        cleaned = clean_fields(data, {"name": clean_name, "session_time_gap_seconds": _clean_optional_gap})
+    except ValidationError as error:
+        errors.update(error.errors)
+        cleaned = {}
+    if "data_source" in data:
+        try:
+            if not isinstance(data["data_source"], str):
+                raise DataSourceError("Must be a folder path or an s3:// URL.")
+            cleaned["data_source"] = validate_data_source(data["data_source"], roots)
+        except DataSourceError as error:
+            errors["data_source"] = [str(error)]
+    if errors:
+        raise ValidationError(errors)
+    deployment = Deployment(project=project, **cleaned)
+    db.session.add(deployment)
+    db.session.commit()
+    return deployment
+
+
+def update_deployment(deployment: Deployment, data: dict, roots: list[str]) -> Deployment:
+    """Change a station's name, data source or own gap (`None` = use the project's gap)."""
+    cleaners = {"name": clean_name, "session_time_gap_seconds": _clean_optional_gap}
+    errors = {}
+    try:
+        cleaned = clean_fields(data, cleaners)
+    except ValidationError as error:
+        errors.update(error.errors)
+        cleaned = {}
+    if "data_source" in data:
+        try:
+            if not isinstance(data["data_source"], str):
+                raise DataSourceError("Must be a folder path or an s3:// URL.")
+            cleaned["data_source"] = validate_data_source(data["data_source"], roots)
+        except DataSourceError as error:
+            errors["data_source"] = [str(error)]
+    if errors:
+        raise ValidationError(errors)
+    for field, value in cleaned.items():
+        setattr(deployment, field, value)
+    db.session.commit()
+    return deployment

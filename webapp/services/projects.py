@@ -1,0 +1,164 @@
+"""Projects, their members and their session settings."""
+import math
+from decimal import Decimal, InvalidOperation
+
+from ..extensions import db
+from ..models import SESSION_KEYINGS, Deployment, Membership, Project, User
+from ..permissions import ROLES
+
+MIN_GAP_SECONDS = 60
+MAX_GAP_SECONDS = 7 * 24 * 3600
+MAX_NAME_LENGTH = 200
+
+KEYING_HELP = {
+    "date": "One session per calendar date on which a run starts (the reference behaviour).",
+    "night": "One session per monitoring night: runs that start before noon belong to the evening before.",
+    "run": "Every run of captures is its own session, so the gap always takes effect.",
+}
+
+
+class ValidationError(ValueError):
+    """Field errors a user can fix: `errors` maps a field name to its messages."""
+
+    def __init__(self, errors: dict[str, list[str]]):
+        super().__init__("; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in errors.items()))
+        self.errors = errors
+
+
+def clean_gap_seconds(value) -> int:
+    """A gap given in seconds (API): a whole number between 1 minute and 7 days."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError("Must be a whole number of seconds.")
+    if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
+        raise ValueError("Must be a whole number of seconds.")
+    value = int(value)
+    if value < MIN_GAP_SECONDS or value > MAX_GAP_SECONDS:
+        raise ValueError(f"Must be between {MIN_GAP_SECONDS} seconds (1 minute) and {MAX_GAP_SECONDS} seconds (7 days).")
+    return value
+
+
+def clean_gap_hours(text) -> int:
+    """A gap typed in hours (settings form, decimals allowed), returned in whole seconds."""
+    text = str(text if text is not None else "").strip().replace(",", ".")
+    if not text:
+        raise ValueError("Enter the session gap in hours.")
+    try:
+        hours = Decimal(text)
+    except InvalidOperation:
+        raise ValueError("Enter a number of hours, for example 2 or 1.5.") from None
+    if not hours.is_finite():
+        raise ValueError("Enter a number of hours, for example 2 or 1.5.")
+    if hours <= 0:
+        raise ValueError("The gap must be more than 0 hours.")
+    seconds = int((hours * 3600).to_integral_value())
+    if seconds < MIN_GAP_SECONDS:
+        raise ValueError("The gap must be at least 1 minute (0.0167 hours).")
+    if seconds > MAX_GAP_SECONDS:
+        raise ValueError("The gap must be at most 168 hours (7 days).")
+    return seconds
+
+
+def clean_keying(value) -> str:
+    if value not in SESSION_KEYINGS:
+        raise ValueError(f"Must be one of: {', '.join(SESSION_KEYINGS)}.")
+    return value
+
+
+def clean_name(value) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("A name is required.")
+    value = value.strip()
+    if len(value) > MAX_NAME_LENGTH:
+        raise ValueError(f"At most {MAX_NAME_LENGTH} characters.")
+    return value
+
+
+def clean_text(value) -> str:
+    if not isinstance(value, str):
+        raise ValueError("Must be text.")
+    return value.strip()
+
+
+def clean_fields(data: dict, cleaners: dict) -> dict:
+    """Run each present field through its cleaner; collect every error at once."""
+    cleaned, errors = {}, {}
+    for field, cleaner in cleaners.items():
+        if field not in data:
+            continue
+        try:
+            cleaned[field] = cleaner(data[field])
+        except ValueError as error:
+            errors[field] = [str(error)]
+    if errors:
+        raise ValidationError(errors)
+    return cleaned
+
+
+PROJECT_FIELDS = {
+    "name": clean_name,
+    "session_time_gap_seconds": clean_gap_seconds,
+    "session_keying": clean_keying,
+    "description": clean_text,
+}
+
+
+def create_project(owner: User, data: dict) -> Project:
+    """Create a project from API-style data; the owner becomes its ProjectManager."""
+    if "name" not in data:
+        raise ValidationError({"name": ["A name is required."]})
+    project = Project(**clean_fields(data, PROJECT_FIELDS))
+    db.session.add(project)
+    db.session.add(Membership(user=owner, project=project, role="ProjectManager"))
+    db.session.commit()
+    return project
+
+
+def update_project(project: Project, data: dict) -> Project:
+    """Apply validated settings. Sessions change only when stations are regrouped."""
+    for field, value in clean_fields(data, PROJECT_FIELDS).items():
+        setattr(project, field, value)
+    db.session.commit()
+    return project
+
+
+def set_member(project: Project, email, role) -> Membership:
+    """Give an existing user a role in the project (one role per user per project)."""
+    errors = {}
+    if role not in ROLES:
+        errors["role"] = [f"Must be one of: {', '.join(ROLES)}."]
+    user = None
+    if not isinstance(email, str) or not email.strip():
+        errors["email"] = ["An email is required."]
+    else:
+        user = db.session.scalar(db.select(User).filter_by(email=email.strip().lower()))
+        if user is None:
+            errors["email"] = ["No user with this email."]
+    if errors:
+        raise ValidationError(errors)
+    membership = db.session.scalar(db.select(Membership).filter_by(user_id=user.id, project_id=project.id))
+    if membership is None:
+        membership = Membership(user=user, project=project, role=role)
+        db.session.add(membership)
+    else:
+        membership.role = role
+    db.session.commit()
+    return membership
+
+
+def stations_needing_regroup(project: Project) -> list[Deployment]:
+    """Stations whose sessions were cut with another gap or keying than they would get now.
+
+    Stations with their own gap override are compared against that override.
+    """
+    stations = db.session.scalars(
+        db.select(Deployment).filter_by(project_id=project.id).order_by(Deployment.name, Deployment.id)
+    ).all()
+    return [
+        d
+        for d in stations
+        if d.captures_count
+        and (
+            d.grouped_gap_seconds != (d.session_time_gap_seconds or project.session_time_gap_seconds)
+            or d.grouped_keying != project.session_keying
+        )
+    ]
