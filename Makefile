@@ -43,7 +43,7 @@ test: test-deps
 	$(BIN)/pytest
 
 ## bench: grouping benchmarks (prints ratios against a floor and a baseline)
-bench: test-deps
+bench: install
 	$(BIN)/python -m benchmarks.regroup
 
 clean:
