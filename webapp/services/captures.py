@@ -5,7 +5,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import BinaryIO, Iterable, Iterator
 
 from sqlalchemy import func
 
@@ -60,8 +60,8 @@ def timestamp_from_name(name: str) -> datetime | None:
     return None
 
 
-def timestamp_from_exif(path: Path) -> datetime | None:
-    """EXIF DateTimeOriginal of an image file, or None if it has none or cannot be read."""
+def timestamp_from_exif(path: Path | BinaryIO) -> datetime | None:
+    """EXIF DateTimeOriginal of an image file (a path or an open binary file), or None."""
     from PIL import Image
 
     try:
