@@ -146,11 +146,12 @@ def insert_captures(deployment: Deployment, rows: list[dict]) -> int:
     Returns how many rows were added. Does not commit.
     """
     added = 0
-    statement = insert_ignoring_conflicts(Capture.__table__, ["deployment_id", "path"])
+    # Counted through RETURNING: an executemany's rowcount is not summed on PostgreSQL.
+    table = Capture.__table__
+    statement = insert_ignoring_conflicts(table, ["deployment_id", "path"]).returning(table.c.id)
     for start in range(0, len(rows), INSERT_BATCH):
         batch = [dict(row, deployment_id=deployment.id) for row in rows[start : start + INSERT_BATCH]]
-        result = db.session.execute(statement, batch)
-        added += max(result.rowcount or 0, 0)
+        added += len(db.session.execute(statement, batch).all())
     return added
 
 
