@@ -8,7 +8,6 @@ from huey import crontab
 from tasks import huey
 
 _apps: dict[int, object] = {}
-_registered: dict[int, SimpleNamespace] = {}
 
 
 @contextmanager
@@ -43,7 +42,7 @@ def tasks_on(queue) -> SimpleNamespace:
     The app's own queue is `tasks.huey`; tests that feed a worker's queue from
     another process register the same tasks, under the same names, on theirs.
     """
-    registered = _registered.get(id(queue))
+    registered = getattr(queue, "_ami_tasks", None)
     if registered is not None:
         return registered
 
@@ -59,7 +58,7 @@ def tasks_on(queue) -> SimpleNamespace:
         with _app_context(queue):
             return jobs.reap_stale_jobs()
 
-    registered = _registered[id(queue)] = SimpleNamespace(
+    registered = queue._ami_tasks = SimpleNamespace(
         run_job=queue.task(context=False, name="run_job")(run_job),
         reap_stale_jobs=queue.periodic_task(crontab(minute="*"), name="reap_stale_jobs")(reap_stale_jobs),
     )

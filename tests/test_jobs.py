@@ -4,9 +4,10 @@ import importlib.util
 import io
 import logging
 import socket
-import threading
 import time
+import uuid
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -34,10 +35,7 @@ def write_files(folder, names):
 
 @pytest.fixture
 def data_dir(app):
-    folder = app.config["DATA_SOURCE_ROOTS"][0]
-    from pathlib import Path
-
-    station = Path(folder) / "station1"
+    station = Path(app.config["DATA_SOURCE_ROOTS"][0]) / "station1"
     station.mkdir()
     write_files(station, NIGHT_1 + NIGHT_2 + NO_TIME)
     return station
@@ -81,7 +79,6 @@ def test_sync_adds_captures_then_regroups_in_two_stages(deployment):
     assert job.started_at and job.finished_at and job.heartbeat_at
     nameless = db.session.scalar(db.select(Capture).filter_by(deployment_id=deployment.id, path="cam/IMG_0001.jpg"))
     assert nameless.timestamp is None and nameless.event_id is None
-    assert db.session.get(Capture, nameless.id).size == 0
     db.session.refresh(deployment)
     assert deployment.captures_count == 7 and deployment.events_count == 2
     assert deployment.first_capture_timestamp == datetime(2024, 6, 1, 22, 0)
@@ -412,7 +409,7 @@ def s3(s3_endpoint, monkeypatch):
     }.items():
         monkeypatch.setenv(name, value)
     client = boto3.client("s3")
-    bucket = f"traps-{threading.get_ident() % 10000}-{time.monotonic_ns() % 10**9}"
+    bucket = f"traps-{uuid.uuid4().hex[:12]}"
     client.create_bucket(Bucket=bucket)
     return client, bucket
 
