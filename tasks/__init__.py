@@ -2,6 +2,8 @@
 
 `sqlite:///path` → SqliteHuey (the embedded default), `redis://…` → RedisHuey,
 `memory://` → immediate mode (tasks run inline, for unit tests).
+`HUEY_NAME` (default "ami-sessions") names the queue, so several sites (or
+test runs) can share one Redis.
 """
 import os
 from urllib.parse import urlsplit
@@ -13,18 +15,20 @@ from webapp.config import INSTANCE_PATH
 NAME = "ami-sessions"
 
 
-def make_huey(url: str):
+def make_huey(url: str, name: str | None = None):
+    """The Huey instance for a queue URL (see the module docstring)."""
+    name = name or os.environ.get("HUEY_NAME") or NAME
     scheme = urlsplit(url).scheme
     if scheme == "memory":
-        return MemoryHuey(NAME, immediate=True)
+        return MemoryHuey(name, immediate=True)
     if scheme == "sqlite":
         path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else url[len("sqlite://") :]
         if not path.startswith("/"):
             path = "/" + path
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        return SqliteHuey(NAME, filename=path)
+        return SqliteHuey(name, filename=path)
     if scheme in ("redis", "rediss"):
-        return RedisHuey(NAME, url=url)
+        return RedisHuey(name, url=url)
     raise ValueError(f"HUEY_URL must start with sqlite://, redis:// or memory://, not {url!r}")
 
 

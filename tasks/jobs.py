@@ -1,6 +1,9 @@
 """Thin tasks: find the app, then let the jobs service do the work."""
 import os
 from contextlib import contextmanager
+from types import SimpleNamespace
+
+from huey import crontab
 
 from tasks import huey
 
@@ -8,7 +11,7 @@ _apps: dict[int, object] = {}
 
 
 @contextmanager
-def _app_context():
+def _app_context(queue):
     """The caller's context in immediate mode; otherwise a fresh one per task.
 
     Process workers inherit the parent's app context and its database
@@ -18,7 +21,7 @@ def _app_context():
 
     from webapp.extensions import db
 
-    if huey.immediate and has_app_context():
+    if queue.immediate and has_app_context():
         yield
         return
     from webapp import create_app
@@ -33,9 +36,35 @@ def _app_context():
             db.session.remove()
 
 
-@huey.task(context=False)
-def run_job(job_id: int):
-    from webapp.services import jobs
+def tasks_on(queue) -> SimpleNamespace:
+    """The job tasks registered on a Huey instance (once per instance).
 
-    with _app_context():
-        jobs.run_job(job_id)
+    The app's own queue is `tasks.huey`; tests that feed a worker's queue from
+    another process register the same tasks, under the same names, on theirs.
+    """
+    registered = getattr(queue, "_ami_tasks", None)
+    if registered is not None:
+        return registered
+
+    def run_job(job_id: int, time_limit: float | None = None):
+        from webapp.services import jobs
+
+        with _app_context(queue):
+            jobs.run_job(job_id, time_limit)
+
+    def reap_stale_jobs():
+        from webapp.services import jobs
+
+        with _app_context(queue):
+            return jobs.reap_stale_jobs()
+
+    registered = queue._ami_tasks = SimpleNamespace(
+        run_job=queue.task(context=False, name="run_job")(run_job),
+        reap_stale_jobs=queue.periodic_task(crontab(minute="*"), name="reap_stale_jobs")(reap_stale_jobs),
+    )
+    return registered
+
+
+_tasks = tasks_on(huey)
+run_job = _tasks.run_job
+reap_stale_jobs = _tasks.reap_stale_jobs

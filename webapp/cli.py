@@ -66,13 +66,70 @@ def seed_demo_command():
 def worker_command(workers: int):
     """Run a Huey consumer for the configured queue."""
     from tasks import huey
+    from tasks.jobs import tasks_on
 
+    tasks_on(huey)
     # A short polling delay keeps the embedded (SQLite) queue responsive;
     # Redis blocks on its own and ignores it.
     consumer = huey.create_consumer(workers=workers, worker_type="process", max_delay=0.5)
     consumer.run()
 
 
+def _run_job_in_foreground(job_type_key: str, deployment_id: int) -> None:
+    """Create a job for the station, run it here (not via the queue), print its stage params."""
+    from .models import Deployment
+    from .services import jobs
+
+    deployment = db.session.get(Deployment, deployment_id)
+    if deployment is None:
+        raise click.ClickException(f"No station with id {deployment_id}.")
+    try:
+        job = jobs.create_job(job_type_key, deployment)
+    except jobs.JobError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Job {job.id}: {job.name} of station {deployment.id} ({deployment.name})")
+    try:
+        job = jobs.run_job(job.id)
+    except Exception:
+        # The job row holds the traceback; say what failed below.
+        db.session.rollback()
+        db.session.expire_all()
+        job = db.session.get(jobs.Job, job.id)
+    for stage in job.stages:
+        for param in stage["params"]:
+            click.echo(f"{stage['name']} / {param['name']}: {param['value']}")
+    for line in job.logs.get("stdout", []):
+        if " WARNING " in line:
+            click.echo(line, err=True)
+    if job.status != "SUCCESS":
+        errors = [line for line in job.logs.get("stdout", []) if " ERROR " in line]
+        reason = f": {errors[-1].split(' ERROR ', 1)[1]}" if errors else ""
+        raise click.ClickException(f"Job {job.id} ended {job.status}{reason}")
+    click.echo(f"Job {job.id} SUCCESS")
+
+
+@click.command("regroup")
+@click.argument("deployment_id", type=int)
+def regroup_command(deployment_id: int):
+    """Regroup a station's captures into sessions now, as a job; print its stats."""
+    _run_job_in_foreground("regroup_events", deployment_id)
+
+
+@click.command("sync")
+@click.argument("deployment_id", type=int)
+def sync_command(deployment_id: int):
+    """Sync a station with its data source now, then regroup it, as a job; print its stats."""
+    _run_job_in_foreground("data_storage_sync", deployment_id)
+
+
 def init_app(app):
-    for command in (init_db_command, create_user_command, create_token_command, seed_demo_command, worker_command):
+    for command in (
+        init_db_command,
+        create_user_command,
+        create_token_command,
+        seed_demo_command,
+        worker_command,
+        regroup_command,
+        sync_command,
+    ):
         app.cli.add_command(command)

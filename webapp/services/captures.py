@@ -5,7 +5,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import BinaryIO, Iterable, Iterator
 
 from sqlalchemy import func
 
@@ -60,8 +60,8 @@ def timestamp_from_name(name: str) -> datetime | None:
     return None
 
 
-def timestamp_from_exif(path: Path) -> datetime | None:
-    """EXIF DateTimeOriginal of an image file, or None if it has none or cannot be read."""
+def timestamp_from_exif(path: Path | BinaryIO) -> datetime | None:
+    """EXIF DateTimeOriginal of an image file (a path or an open binary file), or None."""
     from PIL import Image
 
     try:
@@ -146,11 +146,12 @@ def insert_captures(deployment: Deployment, rows: list[dict]) -> int:
     Returns how many rows were added. Does not commit.
     """
     added = 0
-    statement = insert_ignoring_conflicts(Capture.__table__, ["deployment_id", "path"])
+    # Counted through RETURNING: an executemany's rowcount is not summed on PostgreSQL.
+    table = Capture.__table__
+    statement = insert_ignoring_conflicts(table, ["deployment_id", "path"]).returning(table.c.id)
     for start in range(0, len(rows), INSERT_BATCH):
         batch = [dict(row, deployment_id=deployment.id) for row in rows[start : start + INSERT_BATCH]]
-        result = db.session.execute(statement, batch)
-        added += max(result.rowcount or 0, 0)
+        added += len(db.session.execute(statement, batch).all())
     return added
 
 

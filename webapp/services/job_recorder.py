@@ -26,6 +26,10 @@ class JobCancelled(Exception):
     """Raised inside a job's work when someone asked to cancel it."""
 
 
+class JobTimeLimitExceeded(Exception):
+    """Raised inside a job's work when it ran past its time limit."""
+
+
 class _RecorderHandler(logging.Handler):
     def __init__(self, recorder: "JobRecorder"):
         super().__init__(logging.INFO)
@@ -54,6 +58,8 @@ class JobRecorder:
         self.cancel_requested = bool(job.cancel_requested)
         self._columns: dict = {}
         self._last_flush = 0.0
+        self.time_limit: float | None = None
+        self._deadline: float | None = None
         self.logger = logging.getLogger(f"ami.jobs.{job.id}")
         self.logger.setLevel(logging.INFO)
         self.logger.propagate = True
@@ -128,7 +134,17 @@ class JobRecorder:
         self._columns.update(columns, status=status)
         self.flush(force=True, wait=status in FINISHED_STATUSES)
 
+    def set_time_limit(self, seconds: float | None) -> None:
+        """Make `check_cancelled` fail the job once it has run `seconds` from now."""
+        self.time_limit = seconds
+        self._deadline = None if seconds is None else time.monotonic() + seconds
+
     def finish(self, status: str) -> None:
+        if status in ("FAILURE", "REVOKED"):
+            # The stage that was running when the job ended is the one that failed.
+            for stage in self.progress["stages"]:
+                if stage["status"] == "STARTED":
+                    stage["status"] = status
         if status == "SUCCESS":
             for stage in self.progress["stages"]:
                 stage["progress"] = 1.0
@@ -138,10 +154,13 @@ class JobRecorder:
         self.set_status(status, finished_at=utcnow())
 
     def check_cancelled(self) -> None:
-        """Raise JobCancelled if a cancel was asked for since the last flush."""
+        """Raise JobCancelled if a cancel was asked for since the last flush,
+        JobTimeLimitExceeded if the job ran past its time limit."""
         self.flush(force=True)
         if self.cancel_requested:
             raise JobCancelled()
+        if self._deadline is not None and time.monotonic() >= self._deadline:
+            raise JobTimeLimitExceeded(f"The job exceeded its time limit of {self.time_limit:g} s.")
 
     # -- persistence ---------------------------------------------------------
     def flush(self, force: bool = False, wait: bool = False) -> None:

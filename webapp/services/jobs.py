@@ -5,12 +5,21 @@ CANCELING → REVOKED when someone cancels. A job's work is a JobType's `run`,
 called by the thin Huey task in `tasks/jobs.py` (or in the foreground by the
 CLI); it reports through a JobRecorder (stages, params, logs).
 """
+import threading
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Callable
 
+from flask import current_app
+from huey.exceptions import TaskTimeout
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+
 from ..extensions import db
-from ..models import Deployment, Job, User, utcnow
-from .job_recorder import JobCancelled, JobRecorder  # noqa: F401  (JobCancelled is part of this API)
+from ..models import Deployment, Job, Lock, User, utcnow
+from .job_recorder import JobCancelled, JobRecorder, JobTimeLimitExceeded  # noqa: F401  (part of this API)
+
+RUNNING_STATUSES = ("STARTED", "CANCELING")
 
 REGROUP_PARAMS = (
     "Captures grouped",
@@ -21,7 +30,7 @@ REGROUP_PARAMS = (
     "Ungrouped captures",
     "Captures missing timestamp",
 )
-SYNC_PARAMS = ("Total files", "Captures added", "Failed")
+SYNC_PARAMS = ("Total files", "Captures added", "Failed", "Files missing from source")
 
 
 class JobError(ValueError):
@@ -46,6 +55,7 @@ class JobType:
 def _run_regroup(deployment: Deployment, recorder: JobRecorder) -> None:
     from .regroup import regroup_deployment
 
+    recorder.set_stage("regroup_events", status="STARTED")
     regroup_deployment(deployment, job=recorder, stage_key="regroup_events")
 
 
@@ -120,15 +130,24 @@ def create_job(job_type_key: str, deployment: Deployment, user: User | None = No
     return job
 
 
-def enqueue(job: Job) -> Job:
-    """Mark the job PENDING and hand it to the queue (runs inline in immediate mode)."""
-    from tasks import huey
-    from tasks.jobs import run_job
+def enqueue(job: Job, queue=None) -> Job:
+    """Mark the job PENDING and hand it to the queue (runs inline in immediate mode).
 
+    `queue` defaults to the app's Huey (`tasks.huey`). The task carries the
+    job's time limit (JOB_TIME_LIMIT_SECONDS), enforced twice: the work
+    checks it between batches, and Huey's own task timeout interrupts a
+    single step that overruns it (process workers only).
+    """
+    from tasks import huey
+    from tasks.jobs import tasks_on
+
+    queue = queue if queue is not None else huey
+    limit = float(current_app.config["JOB_TIME_LIMIT_SECONDS"])
     job.status = "PENDING"
     job.progress = dict(job.progress, summary={**job.progress.get("summary", {}), "status": "PENDING"})
     db.session.commit()
-    huey.enqueue(run_job.s(job.id, id=job_task_id(job.id)))
+    task = tasks_on(queue).run_job.s(job.id, limit, id=job_task_id(job.id), timeout=limit + min(30.0, 0.1 * limit))
+    queue.enqueue(task)
     db.session.expire_all()
     return job
 
@@ -138,11 +157,49 @@ def job_task_id(job_id: int) -> str:
     return f"job-{job_id}"
 
 
-def run_job(job_id: int) -> Job | None:
+class _Heartbeat(threading.Thread):
+    """Beats for a running job while one long step keeps the recorder from flushing."""
+
+    def __init__(self, engine: Engine, job_id: int, interval: float):
+        super().__init__(name=f"job-{job_id}-heartbeat", daemon=True)
+        self.engine, self.job_id, self.interval = engine, job_id, interval
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        table = Job.__table__
+        while not self.stopped.wait(self.interval):
+            try:
+                with self.engine.connect() as conn:
+                    sqlite = conn.dialect.name == "sqlite"
+                    if sqlite:
+                        # Never queue behind the work's own write transaction.
+                        conn.exec_driver_sql("PRAGMA busy_timeout=200")
+                    try:
+                        conn.execute(
+                            table.update()
+                            .where(table.c.id == self.job_id, table.c.status.in_(RUNNING_STATUSES))
+                            .values(heartbeat_at=utcnow())
+                        )
+                        conn.commit()
+                    finally:
+                        if sqlite:
+                            conn.exec_driver_sql("PRAGMA busy_timeout=30000")
+            except OperationalError:
+                continue
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.join()
+
+
+def run_job(job_id: int, time_limit: float | None = None) -> Job | None:
     """Run one job to its end in this process. Called by the task and by the CLI.
 
     Exceptions of the work mark the job FAILURE (last traceback line in stdout,
-    full traceback in stderr) and are re-raised for the caller to record.
+    full traceback in stderr) and are re-raised for the caller to record. So
+    does overrunning `time_limit` seconds (default JOB_TIME_LIMIT_SECONDS).
+    A heartbeat thread keeps `heartbeat_at` fresh meanwhile, so the reaper
+    can tell a long step from a dead worker.
     """
     job = db.session.get(Job, job_id)
     if job is None or job.is_finished:
@@ -154,7 +211,12 @@ def run_job(job_id: int) -> Job | None:
         return _reloaded(job_id)
     job_type = get_job_type(job.job_type_key)
     deployment = db.session.get(Deployment, job.deployment_id) if job.deployment_id else None
+    if time_limit is None:
+        time_limit = float(current_app.config["JOB_TIME_LIMIT_SECONDS"])
+    recorder.set_time_limit(time_limit)
     recorder.set_status("STARTED", started_at=utcnow())
+    heartbeat = _Heartbeat(db.engine, job_id, float(current_app.config["JOB_HEARTBEAT_SECONDS"]))
+    heartbeat.start()
     try:
         if deployment is None:
             raise JobError("The station of this job no longer exists.")
@@ -165,11 +227,15 @@ def run_job(job_id: int) -> Job | None:
         recorder.finish("REVOKED")
     except BaseException as error:
         db.session.rollback()
+        if isinstance(error, TaskTimeout):
+            recorder.logger.error("The job exceeded its time limit of %g s and was stopped.", time_limit)
         recorder.record_exception(error)
         recorder.finish("FAILURE")
         raise
     else:
         recorder.finish("SUCCESS")
+    finally:
+        heartbeat.stop()
     return _reloaded(job_id)
 
 
@@ -178,7 +244,7 @@ def _reloaded(job_id: int) -> Job:
     return db.session.get(Job, job_id)
 
 
-def cancel(job: Job) -> Job:
+def cancel(job: Job, queue=None) -> Job:
     """Cancel a job: a queued one is revoked at once, a running one is asked to stop.
 
     A running job checks the request between batches, rolls its work back,
@@ -189,14 +255,52 @@ def cancel(job: Job) -> Job:
     if job.status in ("CREATED", "PENDING"):
         from tasks import huey
 
-        huey.revoke_by_id(job_task_id(job.id))
+        (queue if queue is not None else huey).revoke_by_id(job_task_id(job.id))
         job.cancel_requested = True
         job.status = "REVOKED"
         job.finished_at = utcnow()
         job.progress = dict(job.progress, summary={**job.progress.get("summary", {}), "status": "REVOKED"})
-        job.logs = {**job.logs, "stdout": [*job.logs.get("stdout", []), f"{utcnow().isoformat(timespec='seconds')} INFO Cancelled before it started."]}
+        job.logs = {**job.logs, "stdout": [*job.logs.get("stdout", []), _log_line("INFO", "Cancelled before it started.")]}
     else:
         job.cancel_requested = True
         job.status = "CANCELING"
     db.session.commit()
     return job
+
+
+def _log_line(level: str, message: str) -> str:
+    return f"{utcnow().isoformat(timespec='seconds')} {level} {message}"
+
+
+def reap_stale_jobs(now: datetime | None = None) -> int:
+    """Fail running jobs whose worker died, and drop expired locks; returns how many jobs.
+
+    A job is stale when it has not beaten for 2 × JOB_HEARTBEAT_SECONDS
+    (Huey does not acknowledge delivery, so nothing else would ever end it).
+    Run every minute by the periodic task in `tasks/jobs.py`.
+    """
+    now = now or utcnow()
+    cutoff = now - timedelta(seconds=2 * current_app.config["JOB_HEARTBEAT_SECONDS"])
+    last_sign = db.func.coalesce(Job.heartbeat_at, Job.started_at, Job.created_at)
+    stale = db.session.scalars(
+        db.select(Job)
+        .where(Job.status.in_(RUNNING_STATUSES), last_sign < cutoff)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for job in stale:
+        seen = job.heartbeat_at or job.started_at or job.created_at
+        message = f"Worker lost: no heartbeat since {seen.isoformat(timespec='seconds')}; the job was marked failed."
+        stages = [
+            dict(stage, status="FAILURE") if stage.get("status") == "STARTED" else stage
+            for stage in job.progress.get("stages", [])
+        ]
+        job.progress = {**job.progress, "summary": {**job.progress.get("summary", {}), "status": "FAILURE"}, "stages": stages}
+        job.logs = {
+            "stdout": [*job.logs.get("stdout", []), _log_line("ERROR", message)],
+            "stderr": [*job.logs.get("stderr", []), _log_line("ERROR", message)],
+        }
+        job.status = "FAILURE"
+        job.finished_at = now
+    db.session.execute(db.delete(Lock).where(Lock.expires_at < now))
+    db.session.commit()
+    return len(stale)

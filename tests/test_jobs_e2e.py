@@ -1,0 +1,255 @@
+"""Jobs through real `flask --app wsgi worker` processes (SQLite queue, and Redis).
+
+The test process feeds the worker's queue through its own Huey instance on the
+same storage (`jobs.enqueue(job, queue=…)`) and watches the job rows.
+"""
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from tasks import make_huey
+from tests.conftest import add_deployment, add_project
+from webapp import create_app
+from webapp.config import REPO_ROOT
+from webapp.extensions import db
+from webapp.models import Capture, Event, Job
+from webapp.services import jobs
+
+pytestmark = pytest.mark.e2e
+
+HAS_LOCKS = importlib.util.find_spec("webapp.services.locks") is not None
+
+
+def start_worker(env: dict, workers: int, log: Path) -> subprocess.Popen:
+    full_env = {**os.environ, **env, "SECRET_KEY": "e2e-secret", "JOB_HEARTBEAT_SECONDS": "1"}
+    with open(log, "wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "wsgi", "worker", "-w", str(workers)],
+            cwd=REPO_ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+
+
+def stop_worker(worker: subprocess.Popen) -> None:
+    worker.send_signal(signal.SIGTERM)
+    try:
+        worker.wait(10)
+    except subprocess.TimeoutExpired:
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait()
+
+
+def make_site(root: Path, queue_url: str) -> SimpleNamespace:
+    data = root / "data"
+    data.mkdir()
+    db_url = f"sqlite:///{root / 'app.db'}"
+    app = create_app({
+        "TESTING": True, "SECRET_KEY": "e2e-secret", "SQLALCHEMY_DATABASE_URI": db_url,
+        "INSTANCE_PATH": root / "instance", "HUEY_URL": queue_url, "DATA_SOURCE_ROOTS": [str(data)],
+    })
+    with app.app_context():
+        db.create_all()
+    env = {"DATABASE_URL": db_url, "HUEY_URL": queue_url, "DATA_SOURCE_ROOTS": str(data)}
+    return SimpleNamespace(app=app, data=data, env=env, log=root / "worker.log")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """One site (SQLite database, SQLite queue) served by a worker with 4 process workers."""
+    root = tmp_path_factory.mktemp("e2e")
+    queue_url = f"sqlite:///{root / 'huey.db'}"
+    site = make_site(root, queue_url)
+    site.queue = make_huey(queue_url)
+    worker = start_worker(site.env, 4, site.log)
+    yield site
+    stop_worker(worker)
+
+
+@pytest.fixture
+def ctx(site):
+    with site.app.app_context():
+        yield site
+        db.session.remove()
+
+
+def station_folder(site, files) -> Path:
+    folder = site.data / uuid.uuid4().hex[:8]
+    folder.mkdir()
+    for name in files:
+        (folder / name).write_bytes(b"")
+    return folder
+
+
+def new_station(site, folder) -> object:
+    return add_deployment(add_project(name=f"P {folder.name}"), data_source=str(folder))
+
+
+def wait_for(site, job_id, until, what, timeout=20.0) -> Job:
+    deadline = time.monotonic() + timeout
+    while True:
+        db.session.expire_all()
+        job = db.session.get(Job, job_id)
+        if until(job):
+            return job
+        if time.monotonic() > deadline:
+            raise AssertionError(f"job {job_id} never {what}: {job.status} {job.logs}\n{site.log.read_text()[-3000:]}")
+        db.session.rollback()
+        time.sleep(0.05)
+
+
+def finished(site, job, timeout=20.0) -> Job:
+    return wait_for(site, job.id, lambda j: j.is_finished, "finished", timeout)
+
+
+def params(job, stage_key):
+    return {p["key"]: p["value"] for p in job.stage(stage_key)["params"]}
+
+
+def times(n, start=datetime(2024, 6, 1, 21, 0)):
+    return [f"{(start + timedelta(seconds=30 * i)):%Y%m%d_%H%M%S}.jpg" for i in range(n)]
+
+
+def test_sync_then_regroup_through_a_worker(ctx):
+    folder = station_folder(ctx, times(5) + times(3, datetime(2024, 6, 2, 22, 0)) + ["IMG_1.jpg"])
+    deployment = new_station(ctx, folder)
+    sync = finished(ctx, jobs.enqueue(jobs.create_job("data_storage_sync", deployment), queue=ctx.queue))
+    assert sync.status == "SUCCESS", sync.logs
+    assert [s["status"] for s in sync.stages] == ["SUCCESS", "SUCCESS"]
+    assert params(sync, "data_storage_sync")["captures_added"] == 9
+    assert params(sync, "data_storage_sync")["failed"] == 1
+    assert params(sync, "regroup_sessions")["captures_grouped"] == 8
+    assert params(sync, "regroup_sessions")["events_created"] == 2
+    assert sync.heartbeat_at is not None and sync.started_at <= sync.finished_at
+
+    regroup = finished(ctx, jobs.enqueue(jobs.create_job("regroup_events", deployment), queue=ctx.queue))
+    assert regroup.status == "SUCCESS", regroup.logs
+    assert params(regroup, "regroup_events")["events_touched"] == 2
+    assert db.session.scalar(db.select(db.func.count(Event.id)).filter_by(deployment_id=deployment.id)) == 2
+
+
+def feed_fifo(fifo: Path, timeout=10.0) -> None:
+    """Write to the FIFO once the worker has opened it for reading, then close it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError:  # ENXIO: no reader yet
+            assert time.monotonic() < deadline, "the worker never opened the FIFO"
+            time.sleep(0.02)
+            continue
+        os.write(fd, b"not an image")
+        os.close(fd)
+        return
+
+
+def slow_station(site):
+    """1001 files; the first has no time in its name, so the sync reads its EXIF,
+    and it is a FIFO: the sync blocks on it until the test writes to it."""
+    folder = station_folder(site, times(1000))
+    os.mkfifo(folder / "0000_no_time.jpg")
+    return new_station(site, folder), folder / "0000_no_time.jpg"
+
+
+def test_running_job_shows_its_log_beats_and_cancels(ctx):
+    deployment, fifo = slow_station(ctx)
+    job = jobs.enqueue(jobs.create_job("data_storage_sync", deployment), queue=ctx.queue)
+    running = wait_for(ctx, job.id, lambda j: any("Found 1001 files" in line for line in j.logs["stdout"]), "logged")
+    assert running.status == "STARTED" and running.finished_at is None
+    assert params(running, "data_storage_sync")["total_files"] == 1001
+    first_beat = running.heartbeat_at
+    # Blocked in one step, the job still beats (JOB_HEARTBEAT_SECONDS=1 in the worker).
+    wait_for(ctx, job.id, lambda j: j.heartbeat_at > first_beat, "beat", timeout=5)
+
+    assert jobs.cancel(db.session.get(Job, job.id), queue=ctx.queue).status == "CANCELING"
+    feed_fifo(fifo)
+    job = finished(ctx, job)
+    assert job.status == "REVOKED", job.logs
+    assert [s["status"] for s in job.stages] == ["REVOKED", "CREATED"]
+    # The first batch was committed before the cancel was seen; it is kept.
+    assert db.session.scalar(db.select(db.func.count(Capture.id)).filter_by(deployment_id=deployment.id)) == 1000
+    assert any("Sync cancelled after adding 1000 captures" in line for line in job.logs["stdout"])
+    assert "Cancelled while running" in job.logs["stdout"][-1]
+
+
+def test_a_step_that_overruns_the_time_limit_fails_the_job(ctx):
+    deployment, fifo = slow_station(ctx)
+    ctx.app.config["JOB_TIME_LIMIT_SECONDS"] = 1
+    try:
+        job = jobs.enqueue(jobs.create_job("data_storage_sync", deployment), queue=ctx.queue)
+    finally:
+        ctx.app.config["JOB_TIME_LIMIT_SECONDS"] = 600
+    job = finished(ctx, job)
+    assert job.status == "FAILURE"
+    assert any("exceeded its time limit of 1 s" in line for line in job.logs["stdout"])
+    assert "TaskTimeout" in job.logs["stdout"][-1]
+    assert any("Traceback" in line for line in job.logs["stderr"])
+    assert job.stage("data_storage_sync")["status"] == "FAILURE"
+    assert (job.finished_at - job.started_at).total_seconds() < 5
+
+
+@pytest.mark.skipif(not HAS_LOCKS, reason="needs the per-station regroup lock (webapp/services/locks.py, grouping branch)")
+def test_concurrent_regroups_of_one_station_equal_a_single_run(ctx):
+    from webapp.services.regroup import regroup_deployment
+
+    deployment = new_station(ctx, station_folder(ctx, []))
+    start = datetime(2024, 6, 1, 20, 0)
+    rows = [
+        {"deployment_id": deployment.id, "path": f"{i}.jpg", "size": 0,
+         "timestamp": start + timedelta(days=i // 2000, seconds=10 * (i % 2000))}
+        for i in range(20000)
+    ]
+    db.session.execute(db.insert(Capture), rows)
+    db.session.commit()
+    queued = [jobs.enqueue(jobs.create_job("regroup_events", deployment), queue=ctx.queue) for _ in range(4)]
+    done = [finished(ctx, job, timeout=60) for job in queued]
+    assert all(job.status == "SUCCESS" for job in done), [job.logs for job in done]
+    grouped = [params(job, "regroup_events")["captures_grouped"] for job in done]
+    assert 20000 in grouped
+    for job, count in zip(done, grouped):
+        if count == 0:
+            assert any(" WARNING " in line and "another regroup is in progress" in line for line in job.logs["stdout"])
+
+    def sessions():
+        db.session.expire_all()
+        return db.session.execute(
+            db.select(Event.group_by, Event.start, Event.end, Event.captures_count)
+            .filter_by(deployment_id=deployment.id).order_by(Event.group_by)
+        ).all()
+
+    after_concurrent = sessions()
+    regroup_deployment(db.session.get(type(deployment), deployment.id))
+    assert sessions() == after_concurrent and len(after_concurrent) == 10
+
+
+def test_jobs_on_a_redis_queue(tmp_path):
+    redis = pytest.importorskip("redis")
+    url = "redis://127.0.0.1:6379/0"
+    try:
+        redis.Redis.from_url(url).ping()
+    except redis.RedisError:
+        pytest.skip("no Redis on 127.0.0.1:6379")
+    name = f"ami-test-{uuid.uuid4().hex[:8]}"
+    site = make_site(tmp_path, url)
+    queue = make_huey(url, name=name)
+    worker = start_worker({**site.env, "HUEY_NAME": name}, 1, site.log)
+    try:
+        with site.app.app_context():
+            deployment = new_station(site, station_folder(site, times(4)))
+            sync = finished(site, jobs.enqueue(jobs.create_job("data_storage_sync", deployment), queue=queue))
+            assert sync.status == "SUCCESS", sync.logs
+            assert params(sync, "data_storage_sync")["captures_added"] == 4
+            assert params(sync, "regroup_sessions")["captures_grouped"] == 4
+            regroup = finished(site, jobs.enqueue(jobs.create_job("regroup_events", deployment), queue=queue))
+            assert regroup.status == "SUCCESS" and params(regroup, "regroup_events")["events_touched"] == 1
+            db.session.remove()
+    finally:
+        stop_worker(worker)
+        queue.flush()

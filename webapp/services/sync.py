@@ -1,0 +1,172 @@
+"""Sync a station with its data source: list the files, add the new ones as
+captures, then regroup the station (the two stages of a data_storage_sync job).
+
+A local data source is re-validated against DATA_SOURCE_ROOTS at every sync
+(it may have become a symlink out of bounds since it was saved). An
+`s3://bucket/prefix` source is listed through boto3, which reads its endpoint
+and credentials from the environment (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID,
+AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION).
+"""
+import io
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Callable, Iterator
+
+from flask import current_app
+
+from ..extensions import db
+from ..models import Deployment
+from .captures import (
+    S3_URL,
+    DataSourceError,
+    FileEntry,
+    existing_paths,
+    insert_captures,
+    is_image_name,
+    list_local_files,
+    refresh_deployment_stats,
+    timestamp_from_exif,
+    timestamp_from_name,
+    validate_data_source,
+)
+from .job_recorder import JobCancelled, JobRecorder
+
+SYNC_STAGE = "data_storage_sync"
+REGROUP_STAGE = "regroup_sessions"
+BATCH_SIZE = 1000
+# EXIF sits at the start of a JPEG/TIFF; reading this much of an S3 object is enough.
+EXIF_HEAD_BYTES = 128 * 1024
+MAX_NAMED_FILES = 10
+
+
+class SyncError(ValueError):
+    """The data source cannot be read; the message says why."""
+
+
+@dataclass
+class SyncResult:
+    stats: dict[str, int] = field(default_factory=dict)
+    regroup_skipped: bool = False
+
+
+class _Source:
+    """One data source: its file listing and a way to read a file's EXIF time."""
+
+    def __init__(self, files: Callable[[], Iterator[FileEntry]], exif_time: Callable[[str], datetime | None]):
+        self.files = files
+        self.exif_time = exif_time
+
+
+def _local_source(folder: str) -> _Source:
+    base = Path(folder)
+    return _Source(lambda: list_local_files(folder), lambda rel: timestamp_from_exif(base / rel))
+
+
+def _s3_source(url: str) -> _Source:
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    match = S3_URL.match(url)
+    bucket, prefix = match["bucket"], (match["prefix"] or "").strip("/")
+    prefix = f"{prefix}/" if prefix else ""
+    client = boto3.client("s3")
+
+    def files() -> Iterator[FileEntry]:
+        try:
+            for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+                for item in page.get("Contents", []):
+                    rel = item["Key"][len(prefix) :]
+                    if rel and is_image_name(rel):
+                        yield FileEntry(rel, int(item["Size"]))
+        except (BotoCoreError, ClientError) as error:
+            raise SyncError(f"Cannot list {url}: {error}") from None
+
+    def exif_time(rel: str) -> datetime | None:
+        try:
+            head = client.get_object(Bucket=bucket, Key=prefix + rel, Range=f"bytes=0-{EXIF_HEAD_BYTES - 1}")
+            return timestamp_from_exif(io.BytesIO(head["Body"].read()))
+        except (BotoCoreError, ClientError):
+            return None
+
+    return _Source(files, exif_time)
+
+
+def open_source(data_source: str, roots) -> _Source:
+    """The station's data source, validated; raises SyncError if it must not or cannot be read."""
+    try:
+        valid = validate_data_source(data_source, roots)
+    except DataSourceError as error:
+        raise SyncError(f"The data source {data_source!r} cannot be synced: {error}") from None
+    return _s3_source(valid) if valid.startswith("s3://") else _local_source(valid)
+
+
+def _named(paths: list[str]) -> str:
+    shown = ", ".join(paths[:MAX_NAMED_FILES])
+    return shown + (f" and {len(paths) - MAX_NAMED_FILES} more" if len(paths) > MAX_NAMED_FILES else "")
+
+
+def sync_deployment(deployment: Deployment, job: JobRecorder) -> SyncResult:
+    """Add the station's new files as captures (committed per batch), then regroup it.
+
+    Never duplicates a capture; keeps the captures of files that vanished from
+    the source (reported in the log and in "Files missing from source"); a
+    file with no time in its name or EXIF becomes a capture without
+    timestamp, counted in "Failed". Checks for cancel between batches.
+    """
+    from .regroup import regroup_deployment
+
+    log = job.logger
+    job.set_stage(SYNC_STAGE, status="STARTED", progress=0.0)
+    source = open_source(deployment.data_source, current_app.config["DATA_SOURCE_ROOTS"])
+    log.info("Listing %s", deployment.data_source)
+    listed = list(source.files())
+    known = existing_paths(deployment)
+    listed_paths = {entry.path for entry in listed}
+    vanished = sorted(known - listed_paths)
+    new = [entry for entry in listed if entry.path not in known]
+    stats = {"Total files": len(listed), "Captures added": 0, "Failed": 0, "Files missing from source": len(vanished)}
+    job.set_params(SYNC_STAGE, stats)
+    log.info("Found %d files, %d of them new.", len(listed), len(new))
+    if vanished:
+        log.warning("%d files are gone from the data source; their captures are kept: %s", len(vanished), _named(vanished))
+
+    done = 0
+    try:
+        for start in range(0, len(new), BATCH_SIZE):
+            job.check_cancelled()
+            rows = []
+            for entry in new[start : start + BATCH_SIZE]:
+                timestamp = timestamp_from_name(entry.path) or source.exif_time(entry.path)
+                if timestamp is None:
+                    stats["Failed"] += 1
+                    log.warning("No capture time in the name or EXIF of %s; added without timestamp.", entry.path)
+                rows.append({"path": entry.path, "size": entry.size, "timestamp": timestamp})
+            stats["Captures added"] += insert_captures(deployment, rows)
+            db.session.commit()
+            done += len(rows)
+            job.set_params(SYNC_STAGE, stats)
+            job.set_stage(SYNC_STAGE, progress=done / len(new))
+        job.check_cancelled()
+    except JobCancelled:
+        if stats["Captures added"]:
+            log.warning(
+                "Sync cancelled after adding %d captures; they are kept and will be grouped by the next regroup.",
+                stats["Captures added"],
+            )
+        raise
+    refresh_deployment_stats(deployment)
+    db.session.commit()
+    job.set_params(SYNC_STAGE, stats)
+    job.set_stage(SYNC_STAGE, status="SUCCESS", progress=1.0)
+    log.info("Added %d captures (%d without a capture time).", stats["Captures added"], stats["Failed"])
+
+    job.set_stage(REGROUP_STAGE, status="STARTED")
+    result = regroup_deployment(deployment, job=job, stage_key=REGROUP_STAGE)
+    if result.skipped:
+        log.warning(
+            "This sync added %d files; the regroup already in progress on this station will include them.",
+            stats["Captures added"],
+        )
+    job.set_stage(REGROUP_STAGE, status="SUCCESS", progress=1.0)
+    return SyncResult(stats=stats, regroup_skipped=result.skipped)
