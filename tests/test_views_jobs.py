@@ -289,3 +289,16 @@ def test_job_page_shows_full_log_and_fragment(client, auth, project, station):
     assert "line 0\n" in html and "line 29" in html
     assert f'id="job-{job.id}-status"' in html
     assert "Meadow" in html and "Jobs</a>" in html
+
+
+def test_station_summary_and_jobs_fragments_refresh_with_the_sessions(client, auth, project, station):
+    job = _job(station, "SUCCESS", progress=1.0)
+    auth.login()
+    page = client.get(f"/deployments/{station.id}/").get_data(as_text=True)
+    for url in (f"/deployments/{station.id}/summary", f"/deployments/{station.id}/jobs", f"/deployments/{station.id}/sessions"):
+        assert f'hx-get="{url}' in page
+    summary = client.get(f"/deployments/{station.id}/summary", headers=HX).get_data(as_text=True)
+    assert summary.lstrip().startswith('<div id="station-summary"') and "<html" not in summary
+    assert 'hx-trigger="sessions-changed from:body"' in summary and ">40<" in summary
+    jobs = client.get(f"/deployments/{station.id}/jobs", headers=HX).get_data(as_text=True)
+    assert f'href="/jobs/{job.id}/"' in jobs and "<html" not in jobs

@@ -66,6 +66,7 @@ def seed_demo_command():
 def worker_command(workers: int):
     """Run a Huey consumer for the configured queue."""
     from tasks import huey
+    from tasks import jobs  # noqa: F401  (registers the tasks the consumer runs)
 
     # A short polling delay keeps the embedded (SQLite) queue responsive;
     # Redis blocks on its own and ignores it.

@@ -31,26 +31,40 @@ def get_visible_deployment(deployment_id: int) -> Deployment:
     return deployment
 
 
+def _summary_context(deployment: Deployment) -> dict:
+    gap_seconds, gap_source = effective_gap(deployment)
+    return {"deployment": deployment, "project": deployment.project, "gap_seconds": gap_seconds, "gap_source": gap_source}
+
+
 @bp.route("/<int:deployment_id>/")
 @login_required
 def detail(deployment_id: int):
     deployment = get_visible_deployment(deployment_id)
     project = deployment.project
-    gap_seconds, gap_source = effective_gap(deployment)
     jobs = listing.recent_jobs(deployment)
     return render_template(
         "deployments/detail.html",
-        deployment=deployment,
-        project=project,
-        gap_seconds=gap_seconds,
-        gap_source=gap_source,
         sessions=listing.sessions_page(deployment, request.args.get("page", 1)),
         jobs=jobs,
         live_jobs=[status_context(job) for job in listing.unfinished(jobs)],
         can_regroup=project is not None and can("regroup_sessions_deployment", project),
         can_sync=project is not None and can("sync_deployment", project),
         role=role_of(current_user, project),
+        **_summary_context(deployment),
     )
+
+
+@bp.route("/<int:deployment_id>/summary")
+@login_required
+def summary(deployment_id: int):
+    return render_template("deployments/_summary.html", **_summary_context(get_visible_deployment(deployment_id)))
+
+
+@bp.route("/<int:deployment_id>/jobs")
+@login_required
+def jobs(deployment_id: int):
+    deployment = get_visible_deployment(deployment_id)
+    return render_template("deployments/_jobs.html", deployment=deployment, jobs=listing.recent_jobs(deployment))
 
 
 @bp.route("/<int:deployment_id>/sessions")
