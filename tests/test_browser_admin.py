@@ -164,6 +164,13 @@ def test_change_gap_in_hours_then_regroup_station(page, site):
     # A finished fragment no longer polls.
     expect(fragment).not_to_have_attribute("hx-trigger", "every 1s")
 
+    # Down to a tablet's width nothing but the wide tables' own wrappers scrolls sideways.
+    page.set_viewport_size({"width": 768, "height": 1024})
+    for url in (f"/deployments/{small}/", f"/projects/{site['project']}/", "/jobs/", f"/projects/{site['project']}/settings"):
+        page.goto(url)
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), url
+    page.goto(f"/deployments/{small}/")
+
     shot = site["tmp"] / "station-after-regroup.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000

@@ -127,6 +127,8 @@ def test_regroup_button_with_htmx_answers_the_status_fragment(client, auth, proj
 def test_sync_button_on_station_without_source_is_400_fragment(client, auth, project):
     bare = add_deployment(project, "Bare", data_source="")
     auth.login()
+    page = client.get(f"/deployments/{bare.id}/").get_data(as_text=True)
+    assert '<button type="button" disabled aria-describedby="no-source">Sync captures</button>' in page
     response = _post(client, f"/deployments/{bare.id}/sync", headers=HX)
     assert response.status_code == 400
     assert "has no data source" in response.get_data(as_text=True)
