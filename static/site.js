@@ -6,3 +6,14 @@ document.addEventListener("htmx:beforeSwap", function (event) {
     event.detail.isError = false;
   }
 });
+
+// "Select all" checkbox of a list with bulk actions (the actions work without it).
+document.addEventListener("change", function (event) {
+  var box = event.target;
+  if (!box.matches || !box.matches("input[data-select-all]")) return;
+  var form = box.form || box.closest("form");
+  if (!form) return;
+  form.querySelectorAll('input[type=checkbox][name="' + box.dataset.selectAll + '"]').forEach(function (item) {
+    item.checked = box.checked;
+  });
+});

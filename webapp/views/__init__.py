@@ -2,7 +2,9 @@
 
 
 def register_blueprints(app):
-    from . import auth, projects
+    from . import auth, deployments, jobs, projects
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(projects.bp)
+    app.register_blueprint(deployments.bp)
+    app.register_blueprint(jobs.bp)

@@ -1,12 +1,18 @@
-"""Projects list and one project's stations."""
-from flask import Blueprint, abort, render_template
+"""Projects list, one project's stations (with bulk actions) and its settings."""
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from ..extensions import db
-from ..models import Deployment, Project
-from ..permissions import require_view, role_of, visible_projects
+from ..filters import hours
+from ..models import SESSION_KEYINGS, Project
+from ..permissions import can, require, require_view, role_of, visible_projects
+from ..services import listing, station_jobs
+from ..services.projects import KEYING_HELP, ValidationError, clean_gap_hours, stations_needing_regroup, update_project
 
 bp = Blueprint("projects", __name__, url_prefix="/projects")
+
+# Bulk action → the permission it needs on the project.
+BULK_PERMISSIONS = {"regroup": "regroup_sessions_deployment", "sync": "sync_deployment"}
 
 
 def get_visible_project(project_id: int) -> Project:
@@ -28,12 +34,107 @@ def index():
 @login_required
 def detail(project_id: int):
     project = get_visible_project(project_id)
-    deployments = db.session.scalars(
-        db.select(Deployment).filter_by(project_id=project.id).order_by(Deployment.name, Deployment.id)
-    ).all()
+    page, sort, direction = listing.stations_page(
+        project, request.args.get("sort"), request.args.get("dir"), request.args.get("page", 1)
+    )
+    bulk_actions = [action for action, codename in BULK_PERMISSIONS.items() if can(codename, project)]
     return render_template(
         "projects/detail.html",
         project=project,
-        deployments=deployments,
+        page=page,
+        sort=sort,
+        direction=direction,
+        bulk_actions=bulk_actions,
+        can_edit=can("update_project", project),
         role=role_of(current_user, project),
     )
+
+
+@bp.route("/<int:project_id>/stations/jobs", methods=["POST"])
+@login_required
+def bulk_jobs(project_id: int):
+    project = get_visible_project(project_id)
+    action = request.form.get("action")
+    if action not in BULK_PERMISSIONS:
+        abort(400, "Choose an action: regroup or sync.")
+    require(BULK_PERMISSIONS[action], project)
+    sort, direction = listing.clean_sort(request.form.get("sort"), request.form.get("dir"))
+    back = url_for(".detail", project_id=project.id, sort=sort, dir=direction, page=listing.clean_page(request.form.get("page")))
+    selected = request.form.getlist("deployment_ids")
+    if not selected:
+        flash("Select at least one station first.", "warning")
+        return redirect(back, code=303)
+    result = station_jobs.start_jobs(station_jobs.ACTIONS[action], project, selected, current_user)
+    flash(result.message(), "success" if result.jobs else "warning")
+    return redirect(back, code=303)
+
+
+def _settings_page(project: Project, values: dict, errors: dict, status: int = 200):
+    return (
+        render_template(
+            "projects/settings.html",
+            project=project,
+            values=values,
+            errors=errors,
+            keyings=SESSION_KEYINGS,
+            keying_help=KEYING_HELP,
+            can_edit=can("update_project", project),
+            can_regroup=can("regroup_sessions_deployment", project),
+            stale=stations_needing_regroup(project),
+            role=role_of(current_user, project),
+        ),
+        status,
+    )
+
+
+@bp.route("/<int:project_id>/settings", methods=["GET", "POST"])
+@login_required
+def settings(project_id: int):
+    project = get_visible_project(project_id)
+    if request.method == "GET":
+        values = {
+            "session_gap_hours": hours(project.session_time_gap_seconds),
+            "session_keying": project.session_keying,
+        }
+        return _settings_page(project, values, {})
+    require("update_project", project)
+    values = {
+        "session_gap_hours": request.form.get("session_gap_hours", ""),
+        "session_keying": request.form.get("session_keying", ""),
+    }
+    errors = {}
+    data = {"session_keying": values["session_keying"]}
+    try:
+        data["session_time_gap_seconds"] = clean_gap_hours(values["session_gap_hours"])
+    except ValueError as error:
+        errors["session_gap_hours"] = [str(error)]
+    if not errors:
+        try:
+            update_project(project, data)
+        except ValidationError as error:
+            errors.update(error.errors)
+    if errors:
+        if "session_time_gap_seconds" in errors:
+            errors["session_gap_hours"] = errors.pop("session_time_gap_seconds")
+        db.session.rollback()
+        return _settings_page(project, values, errors, 400)
+    flash(
+        f"Settings saved: session gap {hours(project.session_time_gap_seconds)} h, "
+        f"keying “{project.session_keying}”. Stations change when they are regrouped.",
+        "success",
+    )
+    return redirect(url_for(".settings", project_id=project.id), code=303)
+
+
+@bp.route("/<int:project_id>/regroup-all", methods=["POST"])
+@login_required
+def regroup_all(project_id: int):
+    project = get_visible_project(project_id)
+    require("regroup_sessions_deployment", project)
+    stale = stations_needing_regroup(project)
+    if not stale:
+        flash("Every station is already grouped with the current settings.", "info")
+    else:
+        result = station_jobs.start_jobs_for("regroup_events", stale, current_user)
+        flash(result.message(), "success" if result.jobs else "warning")
+    return redirect(url_for(".settings", project_id=project.id), code=303)

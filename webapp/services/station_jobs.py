@@ -1,0 +1,94 @@
+"""Starting regroup and sync jobs for stations, one at a time or in bulk.
+
+The rules for when a station cannot get a job live here, so the station page,
+the stations list's bulk actions and the settings page agree on them.
+"""
+from dataclasses import dataclass, field
+
+from ..extensions import db
+from ..models import Deployment, Job, Project, User
+from .jobs import JobError, create_job, enqueue
+
+# The job a station action starts: the page's action name → the job type key.
+ACTIONS = {"regroup": "regroup_events", "sync": "data_storage_sync"}
+
+
+def blocker(job_type_key: str, deployment: Deployment) -> str | None:
+    """Why this station cannot get a job of this type now, or None if it can."""
+    if deployment.project_id is None:
+        return "no project"
+    if job_type_key == "data_storage_sync" and not (deployment.data_source or "").strip():
+        return "no data source"
+    return None
+
+
+def start_job(job_type_key: str, deployment: Deployment, user: User | None) -> Job:
+    """Create and enqueue one job for the station; JobError says why it cannot."""
+    reason = blocker(job_type_key, deployment)
+    if reason == "no project":
+        raise JobError(f"Station “{deployment.name}” belongs to no project; assign it to a project first.")
+    if reason == "no data source":
+        raise JobError(f"Station “{deployment.name}” has no data source to sync from.")
+    job = create_job(job_type_key, deployment, user)
+    return enqueue(job)
+
+
+@dataclass
+class BulkResult:
+    jobs: list[Job] = field(default_factory=list)
+    # (label shown to the user, reason)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def message(self) -> str:
+        """The flash text: "Queued N jobs: [ids] — skipped: name (why), …"."""
+        ids = ", ".join(str(job.id) for job in self.jobs)
+        noun = "job" if len(self.jobs) == 1 else "jobs"
+        text = f"Queued {len(self.jobs)} {noun}: [{ids}]"
+        if self.skipped:
+            text += " — skipped: " + ", ".join(f"{label} ({reason})" for label, reason in self.skipped)
+        return text
+
+
+def start_jobs(job_type_key: str, project: Project, deployment_ids, user: User | None) -> BulkResult:
+    """One job per selected station of this project.
+
+    `deployment_ids` are raw form values: anything that is not the id of a
+    station of this project is reported as skipped and never acted on.
+    """
+    result = BulkResult()
+    wanted: list[int] = []
+    for raw in deployment_ids:
+        try:
+            wanted.append(int(str(raw).strip()))
+        except ValueError:
+            result.skipped.append((repr(str(raw))[:40], "not a station id"))
+    wanted = list(dict.fromkeys(wanted))
+    found = {
+        d.id: d
+        for d in db.session.scalars(
+            db.select(Deployment).where(Deployment.project_id == project.id, Deployment.id.in_(wanted))
+        )
+    } if wanted else {}
+    for deployment_id in wanted:
+        deployment = found.get(deployment_id)
+        if deployment is None:
+            result.skipped.append((f"station {deployment_id}", "not in this project"))
+            continue
+        reason = blocker(job_type_key, deployment)
+        if reason:
+            result.skipped.append((deployment.name, reason))
+            continue
+        result.jobs.append(start_job(job_type_key, deployment, user))
+    return result
+
+
+def start_jobs_for(job_type_key: str, deployments: list[Deployment], user: User | None) -> BulkResult:
+    """One job per given station (already known to be the caller's), skipping those that cannot."""
+    result = BulkResult()
+    for deployment in deployments:
+        reason = blocker(job_type_key, deployment)
+        if reason:
+            result.skipped.append((deployment.name, reason))
+        else:
+            result.jobs.append(start_job(job_type_key, deployment, user))
+    return result

@@ -1,0 +1,107 @@
+"""One station: its counts, sessions and jobs, and the buttons that start jobs."""
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from ..extensions import db
+from ..models import Deployment
+from ..permissions import can, require, require_view, role_of
+from ..services import listing, station_jobs
+from ..services.deployments import effective_gap
+from ..services.jobs import JobError
+from .jobs import status_context, status_response
+
+bp = Blueprint("deployments", __name__, url_prefix="/deployments")
+
+# Station action → (job type, the permission it needs on the station's project).
+ACTIONS = {
+    "regroup": ("regroup_events", "regroup_sessions_deployment"),
+    "sync": ("data_storage_sync", "sync_deployment"),
+}
+
+
+def get_visible_deployment(deployment_id: int) -> Deployment:
+    """The station, or 404 if it does not exist or its project is not visible."""
+    deployment = db.session.get(Deployment, deployment_id)
+    if deployment is None:
+        abort(404)
+    if deployment.project is not None:
+        require_view(deployment.project)
+    elif not can("view_project", None):
+        abort(404)
+    return deployment
+
+
+def _summary_context(deployment: Deployment) -> dict:
+    gap_seconds, gap_source = effective_gap(deployment)
+    return {"deployment": deployment, "project": deployment.project, "gap_seconds": gap_seconds, "gap_source": gap_source}
+
+
+@bp.route("/<int:deployment_id>/")
+@login_required
+def detail(deployment_id: int):
+    deployment = get_visible_deployment(deployment_id)
+    project = deployment.project
+    jobs = listing.recent_jobs(deployment)
+    return render_template(
+        "deployments/detail.html",
+        sessions=listing.sessions_page(deployment, request.args.get("page", 1)),
+        jobs=jobs,
+        live_jobs=[status_context(job) for job in listing.unfinished(jobs)],
+        can_regroup=project is not None and can("regroup_sessions_deployment", project),
+        can_sync=project is not None and can("sync_deployment", project),
+        role=role_of(current_user, project),
+        **_summary_context(deployment),
+    )
+
+
+@bp.route("/<int:deployment_id>/summary")
+@login_required
+def summary(deployment_id: int):
+    return render_template("deployments/_summary.html", **_summary_context(get_visible_deployment(deployment_id)))
+
+
+@bp.route("/<int:deployment_id>/jobs")
+@login_required
+def jobs(deployment_id: int):
+    deployment = get_visible_deployment(deployment_id)
+    return render_template("deployments/_jobs.html", deployment=deployment, jobs=listing.recent_jobs(deployment))
+
+
+@bp.route("/<int:deployment_id>/sessions")
+@login_required
+def sessions(deployment_id: int):
+    deployment = get_visible_deployment(deployment_id)
+    return render_template(
+        "deployments/_sessions.html",
+        deployment=deployment,
+        sessions=listing.sessions_page(deployment, request.args.get("page", 1)),
+    )
+
+
+def _start(deployment_id: int, action: str):
+    deployment = get_visible_deployment(deployment_id)
+    job_type_key, codename = ACTIONS[action]
+    require(codename, deployment.project)
+    try:
+        job = station_jobs.start_job(job_type_key, deployment, current_user)
+    except JobError as error:
+        if request.headers.get("HX-Request"):
+            return render_template("jobs/_error.html", message=str(error)), 400
+        flash(str(error), "error")
+        return redirect(url_for(".detail", deployment_id=deployment.id), code=303)
+    if request.headers.get("HX-Request"):
+        return status_response(job, polled=False)
+    flash(f"Queued job {job.id}: {job.name} of “{deployment.name}”.", "success")
+    return redirect(url_for("jobs.detail", job_id=job.id), code=303)
+
+
+@bp.route("/<int:deployment_id>/regroup", methods=["POST"])
+@login_required
+def regroup(deployment_id: int):
+    return _start(deployment_id, "regroup")
+
+
+@bp.route("/<int:deployment_id>/sync", methods=["POST"])
+@login_required
+def sync(deployment_id: int):
+    return _start(deployment_id, "sync")

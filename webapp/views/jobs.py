@@ -1,0 +1,95 @@
+"""Jobs: the list, one job's page, its live status fragment and cancelling."""
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from ..extensions import db
+from ..models import JOB_STATUSES, Job
+from ..permissions import can, require, require_view, role_of, run_job_permission, visible_projects
+from ..services import listing
+from ..services.jobs import JOB_TYPES, JobError, cancel
+
+bp = Blueprint("jobs", __name__, url_prefix="/jobs")
+
+# htmx stops a poll on this status (the fragment also drops its trigger).
+STOP_POLLING = 286
+LOG_TAIL = 12
+
+
+def get_visible_job(job_id: int) -> Job:
+    """The job, or 404 if it does not exist or its project is not visible."""
+    job = db.session.get(Job, job_id)
+    if job is None:
+        abort(404)
+    if job.project is not None:
+        require_view(job.project)
+    elif not can("view_project", None):
+        abort(404)
+    return job
+
+
+def status_context(job: Job) -> dict:
+    stdout = (job.logs or {}).get("stdout", [])
+    return {
+        "job": job,
+        "log_tail": stdout[-LOG_TAIL:],
+        "warnings": [line for line in stdout if " WARNING " in line],
+        "errors": (job.logs or {}).get("stderr", [])[-3:] if job.status == "FAILURE" else [],
+        "can_cancel": not job.is_finished and job.project is not None and can(run_job_permission(job.job_type_key), job.project),
+    }
+
+
+def status_response(job: Job, polled: bool = True):
+    """The status fragment. A finished job is answered without its poll trigger
+    (and, to a poll, with 286) and tells the page its sessions changed."""
+    response = make_response(render_template("jobs/_status.html", **status_context(job)))
+    if job.is_finished:
+        if polled:
+            response.status_code = STOP_POLLING
+        response.headers["HX-Trigger"] = "sessions-changed"
+    return response
+
+
+@bp.route("/")
+@login_required
+def index():
+    filters = listing.JobFilters.from_args(request.args)
+    page = listing.jobs_page(current_user, filters, request.args.get("page", 1))
+    return render_template(
+        "jobs/index.html",
+        page=page,
+        filters=filters,
+        projects=db.session.scalars(visible_projects(current_user)).all(),
+        job_types=JOB_TYPES,
+        statuses=JOB_STATUSES,
+    )
+
+
+@bp.route("/<int:job_id>/")
+@login_required
+def detail(job_id: int):
+    job = get_visible_job(job_id)
+    return render_template("jobs/detail.html", role=role_of(current_user, job.project), **status_context(job))
+
+
+@bp.route("/<int:job_id>/status")
+@login_required
+def status(job_id: int):
+    return status_response(get_visible_job(job_id))
+
+
+@bp.route("/<int:job_id>/cancel", methods=["POST"])
+@login_required
+def cancel_job(job_id: int):
+    job = get_visible_job(job_id)
+    require(run_job_permission(job.job_type_key), job.project)
+    try:
+        cancel(job)
+    except JobError as error:
+        if request.headers.get("HX-Request"):
+            return status_response(job, polled=False)
+        flash(str(error), "warning")
+        return redirect(url_for(".detail", job_id=job.id), code=303)
+    if request.headers.get("HX-Request"):
+        return status_response(job, polled=False)
+    flash(f"Job {job.id} is being cancelled.", "success")
+    return redirect(url_for(".detail", job_id=job.id), code=303)
