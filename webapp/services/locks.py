@@ -40,14 +40,19 @@ def acquire(key: str, ttl_seconds: float, owner: str = "") -> str | None:
         "expires_at": now + timedelta(seconds=ttl_seconds),
     }
     with db.engine.begin() as conn:
+        # RETURNING rather than rowcount: an INSERT … ON CONFLICT through
+        # SQLAlchemy's psycopg dialect reports rowcount -1.
         taken_over = conn.execute(
-            _table.update().where(_table.c.key == key, _table.c.expires_at <= now).values(**values)
-        )
-        if taken_over.rowcount == 1:
+            _table.update()
+            .where(_table.c.key == key, _table.c.expires_at <= now)
+            .values(**values)
+            .returning(_table.c.key)
+        ).first()
+        if taken_over is not None:
             return token
         statement = insert_ignoring_conflicts_for(conn.dialect.name, _table, ["key"])
-        inserted = conn.execute(statement.values(key=key, **values))
-        if inserted.rowcount == 1:
+        inserted = conn.execute(statement.values(key=key, **values).returning(_table.c.key)).first()
+        if inserted is not None:
             return token
     return None
 
