@@ -282,8 +282,10 @@ def test_two_processes_regrouping_one_station_at_once(station, app, tmp_path):
     worked = [o for o in outcomes if not o[0]]
     assert worked, outcomes
     if len(worked) == 1:
-        # The loser marked the station; the winner made a second pass before letting go.
-        assert worked[0][1] == 2
+        # The loser marked the station; the winner's next pass (its first, if the mark
+        # came before that pass began, else a second one) cleared the mark.
+        assert worked[0][1] in (1, 2)
+    assert db.session.get(Deployment, station.id).regroup_pending is False
     concurrent = stored_sessions(station)
     expected, _ = reference(stamps, 7200)
     assert concurrent == expected
