@@ -135,7 +135,7 @@ class Capture(db.Model):
     __table_args__ = (
         UniqueConstraint("deployment_id", "path"),
         Index("ix_capture_deployment_timestamp", "deployment_id", "timestamp"),
-        Index("ix_capture_event", "event_id"),
+        Index("ix_capture_event", "event_id", "timestamp"),  # a session's captures in time order; covers recomputing its bounds
     )
 
 

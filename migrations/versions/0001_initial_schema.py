@@ -130,7 +130,7 @@ def upgrade():
     )
     with op.batch_alter_table('capture', schema=None) as batch_op:
         batch_op.create_index('ix_capture_deployment_timestamp', ['deployment_id', 'timestamp'], unique=False)
-        batch_op.create_index('ix_capture_event', ['event_id'], unique=False)
+        batch_op.create_index('ix_capture_event', ['event_id', 'timestamp'], unique=False)
 
     # ### end Alembic commands ###
 

@@ -1,0 +1,20 @@
+"""The benchmark runs end to end at a tiny size, so it cannot rot."""
+from benchmarks import regroup as bench
+
+
+def test_benchmark_runs_at_a_tiny_size(capsys):
+    assert bench.main(["--sizes", "2000", "--no-pg"]) == 0
+    out = capsys.readouterr().out
+    assert bench.HEADER in out
+    (line,) = [line for line in out.splitlines() if line.startswith("sqlite ")]
+    assert line.split()[1] == "2000"
+    assert any(line.startswith(("PASS", "MISS")) for line in out.splitlines())
+
+
+def test_generated_data_has_duplicates_and_missing_timestamps():
+    rows = list(bench.capture_rows(20000, 1))
+    stamps = [r[2] for r in rows]
+    missing = stamps.count(None) / len(rows)
+    duplicates = (len(rows) - stamps.count(None) - len(set(stamps) - {None})) / len(rows)
+    assert 0.002 < missing < 0.01 and 0.015 < duplicates < 0.045
+    assert len({r[1] for r in rows}) == len(rows)
