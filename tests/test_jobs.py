@@ -343,16 +343,9 @@ def test_cli_exits_1_for_unknown_station_and_failed_job(runner, deployment, fail
 
 def hold_station_lock(deployment):
     """Take the station's regroup lock as a live regroup elsewhere would."""
-    from webapp.services import regroup
+    from webapp.services import locks, regroup
 
-    key_format = getattr(regroup, "LOCK_KEY_FORMAT")
-    db.session.add(Lock(
-        key=key_format.format(deployment.id, deployment_id=deployment.id),
-        token="held-by-another-worker",
-        owner="test",
-        expires_at=utcnow() + timedelta(minutes=10),
-    ))
-    db.session.commit()
+    assert locks.acquire(regroup.lock_key(deployment.id), ttl_seconds=600, owner="another worker")
 
 
 @needs_lock

@@ -23,11 +23,13 @@ owner, before letting go, sees the mark and makes one more pass, so captures a
 concurrent sync added are never left ungrouped.
 """
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import bindparam, func, select, text
+from sqlalchemy.exc import OperationalError
 
 from ..config import DEFAULT_MAX_SESSION_SECONDS, DEFAULT_SESSION_GAP_SECONDS
 from ..extensions import db
@@ -42,6 +44,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_LOCK_TTL_SECONDS = 660
 DUPLICATE_SAMPLES = 20
+# A skipped regroup marks the station for its lock's owner; see _acquire_or_mark_pending.
+PENDING_WAIT_MS = 200
+PENDING_RETRY_SECONDS = 0.2
 RECOMPUTE_CHUNK = 5000
 PG_FETCH_ROWS = 20000
 
@@ -168,11 +173,7 @@ def regroup_deployment(deployment: Deployment, job=None, stage_key: str = "regro
     if job is not None:
         job.set_stage(stage_key, status="STARTED", progress=0.0)
 
-    token = locks.acquire(key, ttl, owner)
-    if token is None:
-        _set_pending(deployment_id)
-        # The owner may have let go between our two attempts without seeing the mark.
-        token = locks.acquire(key, ttl, owner)
+    token = _acquire_or_mark_pending(key, ttl, owner, deployment_id)
     if token is None:
         logger.warning(
             "regroup skipped for deployment %s: another regroup is in progress. "
@@ -218,9 +219,45 @@ def regroup_deployment(deployment: Deployment, job=None, stage_key: str = "regro
     return result
 
 
-def _set_pending(deployment_id: int) -> None:
-    with db.engine.begin() as conn:
-        conn.execute(_deployment.update().where(_deployment.c.id == deployment_id).values(regroup_pending=True))
+def _acquire_or_mark_pending(key: str, ttl: float, owner: str, deployment_id: int) -> str | None:
+    """Our lock token, or None once the lock's owner has been asked for one more pass.
+
+    The mark is a write, and the owner's pass may hold the station's row (and
+    on SQLite the whole database) until it commits; so the mark is tried with
+    a short wait, again and again, until it lands or the lock comes free.
+    """
+    deadline = time.monotonic() + ttl
+    while time.monotonic() < deadline:
+        token = locks.acquire(key, ttl, owner)
+        if token is not None:
+            return token
+        if _try_set_pending(deployment_id):
+            # The owner may have let go before it could see the mark.
+            return locks.acquire(key, ttl, owner)
+        time.sleep(PENDING_RETRY_SECONDS)
+    return None
+
+
+def _try_set_pending(deployment_id: int) -> bool:
+    """Set `regroup_pending`, waiting at most a moment for the row; False if it had to wait longer."""
+    statement = _deployment.update().where(_deployment.c.id == deployment_id).values(regroup_pending=True)
+    with db.engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            conn.exec_driver_sql(f"PRAGMA busy_timeout={PENDING_WAIT_MS}")
+        else:
+            conn.exec_driver_sql(f"SET lock_timeout = '{PENDING_WAIT_MS}ms'")
+        conn.commit()
+        try:
+            conn.execute(statement)
+            conn.commit()
+            return True
+        except OperationalError:
+            conn.rollback()
+            return False
+        finally:
+            conn.exec_driver_sql("PRAGMA busy_timeout=30000" if sqlite else "RESET lock_timeout")
+            conn.commit()
 
 
 def _is_pending(deployment_id: int) -> bool:
