@@ -2,7 +2,8 @@
 
 
 def register_blueprints(app):
-    from . import auth, projects
+    from . import api, auth, projects
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(projects.bp)
+    app.register_blueprint(api.bp)
