@@ -1,10 +1,12 @@
 """Who may do what through the API: every role against every endpoint that changes something
 (and the reads), as one expected status per role."""
 import pytest
+from flask import request
+from werkzeug.exceptions import Unauthorized
 
 from tests.api_helpers import call, token_for, user_with_token
 from tests.conftest import add_deployment, add_project, add_user
-from webapp.extensions import db
+from webapp.extensions import db, login_manager
 from webapp.models import Job
 from webapp.permissions import ROLES
 from webapp.services import jobs
@@ -139,3 +141,12 @@ def test_station_without_project_is_visible_to_superusers_only(app, client, proj
         assert response.status_code == 400
         assert "belongs to no project" in response.get_json()["detail"]
     assert db.session.scalar(db.select(db.func.count()).select_from(Job)) == 0
+
+
+def test_login_manager_answers_401_json_for_the_api(app, client):
+    with app.test_request_context("/api/v2/projects/"):
+        assert request.blueprint == "api"
+        with pytest.raises(Unauthorized):
+            login_manager.unauthorized()
+    response = client.get("/projects/")
+    assert response.status_code == 302  # the pages still redirect to the login form

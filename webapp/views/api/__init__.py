@@ -16,7 +16,7 @@ from wtforms import ValidationError as CSRFValidationError
 
 from ...auth import request_has_token, user_from_token_header
 from ...errors import error_response
-from ...extensions import csrf, db, principal
+from ...extensions import csrf, db, login_manager, principal
 from ...models import Deployment, Job, Membership, Project
 from ...permissions import require
 
@@ -39,6 +39,12 @@ class BadRequest(Exception):
         super().__init__(detail)
         self.detail = detail
         self.errors = errors
+
+
+@bp.record_once
+def _no_login_redirect(state):
+    # `login_required` and `login_manager.unauthorized()` answer a JSON 401 here, never a redirect.
+    login_manager.blueprint_login_views[bp.name] = None
 
 
 @bp.errorhandler(BadRequest)
