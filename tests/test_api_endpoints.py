@@ -157,12 +157,11 @@ def test_huge_ids_are_404_not_500(app, client, path):
     for huge in (2**31, 2**63, 10**30):
         method = "POST" if path.endswith(("members/", "sync/", "sessions/", "cancel/")) else "GET"
         response = call(client, method, path.format(huge=huge), admin, json={})
-        assert response.status_code in (404, 400), (path, huge, response.status_code)
-        assert response.status_code == 404 or "deployment" in response.get_json().get("errors", {})
+        assert response.status_code == 404, (path, huge, response.status_code)
 
 
 @pytest.mark.parametrize("query", ["page=0", "page=x", "page_size=501", "page_size=0", "page=-1",
-                                   "deployment=abc", "deployment=0", "page=1.5"])
+                                   "deployment=abc", "deployment=0", "page=1.5", "page=" + "9" * 60])
 def test_bad_query_parameters_are_400(app, client, token, query):
     for path in ("/projects/", "/events/", "/jobs/"):
         response = call(client, "GET", f"{path}?{query}", token)
@@ -174,7 +173,8 @@ def test_bad_query_parameters_are_400(app, client, token, query):
 
 
 def test_preview_bad_parameters_are_400(app, client, token, station):
-    for query in ("gap_seconds=59", "gap_seconds=abc", "gap_seconds=604801", "keying=weekly", "gap_seconds=1e3"):
+    for query in ("gap_seconds=59", "gap_seconds=abc", "gap_seconds=604801", "keying=weekly", "gap_seconds=1e3",
+                  "gap_seconds=" + "9" * 60, "gap_seconds=-60"):
         response = call(client, "GET", f"/deployments/{station.id}/regroup-preview/?{query}", token)
         assert response.status_code == 400, query
 

@@ -29,7 +29,7 @@ PUBLIC_ENDPOINTS = {"api.openapi_document"}
 MAX_DB_ID = 2**31 - 1  # PostgreSQL `integer`: a larger id can match nothing
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
-_DIGITS = re.compile(r"[0-9]{1,18}")
+_DIGITS = re.compile(r"[0-9]{1,50}")
 
 
 class BadRequest(Exception):
@@ -114,16 +114,14 @@ def parse_id(value) -> int:
     return value
 
 
-def query_int(name: str, default: int | None = None, minimum: int = 1, maximum: int = MAX_DB_ID) -> int | None:
-    """An integer query parameter within bounds, or the default when absent; else 400."""
+def query_int(name: str, default: int | None = None, minimum: int = 1, maximum: int | None = MAX_DB_ID) -> int | None:
+    """An integer query parameter within bounds (`maximum=None`: none), or the default when absent; else 400."""
     text = request.args.get(name)
     if text is None or text == "":
         return default
-    if not _DIGITS.fullmatch(text) or not minimum <= int(text) <= maximum:
-        raise BadRequest(
-            f"Invalid query parameter {name!r}.",
-            {name: [f"Must be a whole number between {minimum} and {maximum}."]},
-        )
+    if not _DIGITS.fullmatch(text) or int(text) < minimum or (maximum is not None and int(text) > maximum):
+        bounds = f"between {minimum} and {maximum}" if maximum is not None else f"of at least {minimum}"
+        raise BadRequest(f"Invalid query parameter {name!r}.", {name: [f"Must be a whole number {bounds}."]})
     return int(text)
 
 

@@ -71,7 +71,7 @@ def deployment_regroup(deployment_id: int):
 @bp.get("/deployments/<int:deployment_id>/regroup-preview/")
 def deployment_regroup_preview(deployment_id: int):
     deployment = get_deployment(deployment_id)
-    gap = query_int("gap_seconds", minimum=0, maximum=10**12)
+    gap = query_int("gap_seconds", minimum=0, maximum=None)
     if gap is not None:
         try:
             gap = clean_gap_seconds(gap)

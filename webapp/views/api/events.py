@@ -8,7 +8,7 @@ from . import bp, get_deployment, paginate, query_int, serializers, visible_proj
 
 @bp.get("/events/")
 def event_list():
-    deployment_id = query_int("deployment", maximum=2**62)
+    deployment_id = query_int("deployment", maximum=None)
     query = db.select(Event).join(Deployment, Event.deployment_id == Deployment.id)
     if deployment_id is not None:
         query = query.where(Event.deployment_id == get_deployment(deployment_id).id)

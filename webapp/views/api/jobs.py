@@ -11,7 +11,7 @@ from . import bp, check, get_deployment, get_job, paginate, query_int, serialize
 
 @bp.get("/jobs/")
 def job_list():
-    deployment_id = query_int("deployment", maximum=2**62)
+    deployment_id = query_int("deployment", maximum=None)
     query = db.select(Job)
     if deployment_id is not None:
         query = query.where(Job.deployment_id == get_deployment(deployment_id).id)
