@@ -6,6 +6,8 @@ import re
 import uuid
 
 import pytest
+from flask import g, has_app_context
+from flask.testing import FlaskClient
 
 os.environ.setdefault("HUEY_URL", "memory://")
 
@@ -115,8 +117,23 @@ def sqlite_app(tmp_path, request):
         db.engine.dispose()
 
 
+class FreshGlobalsClient(FlaskClient):
+    """Each request starts with an empty `g`, as in production.
+
+    The fixtures keep one app context open for the whole test and Flask reuses
+    it for every request, so flask-login's user (and the identity) cached in
+    `g` would otherwise leak from one request into the next.
+    """
+
+    def open(self, *args, **kwargs):
+        if has_app_context():
+            g.__dict__.clear()
+        return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def client(app):
+    app.test_client_class = FreshGlobalsClient
     return app.test_client()
 
 

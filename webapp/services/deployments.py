@@ -4,6 +4,8 @@ from ..models import Deployment, Project
 from .captures import DataSourceError, validate_data_source
 from .projects import ValidationError, clean_fields, clean_gap_seconds, clean_name
 
+MAX_DATA_SOURCE_LENGTH = Deployment.data_source.type.length
+
 
 def effective_gap(deployment: Deployment) -> tuple[int | None, str]:
     """The gap a regroup would use as configured, and where it comes from ("station" or "project")."""
@@ -33,6 +35,8 @@ def create_deployment(project: Project, data: dict, roots: list[str]) -> Deploym
         try:
             if not isinstance(data["data_source"], str):
                 raise DataSourceError("Must be a folder path or an s3:// URL.")
+            if len(data["data_source"]) > MAX_DATA_SOURCE_LENGTH:
+                raise DataSourceError(f"At most {MAX_DATA_SOURCE_LENGTH} characters.")
             cleaned["data_source"] = validate_data_source(data["data_source"], roots)
         except DataSourceError as error:
             errors["data_source"] = [str(error)]
@@ -57,6 +61,8 @@ def update_deployment(deployment: Deployment, data: dict, roots: list[str]) -> D
         try:
             if not isinstance(data["data_source"], str):
                 raise DataSourceError("Must be a folder path or an s3:// URL.")
+            if len(data["data_source"]) > MAX_DATA_SOURCE_LENGTH:
+                raise DataSourceError(f"At most {MAX_DATA_SOURCE_LENGTH} characters.")
             cleaned["data_source"] = validate_data_source(data["data_source"], roots)
         except DataSourceError as error:
             errors["data_source"] = [str(error)]

@@ -1,0 +1,188 @@
+"""The JSON API (`/api/v2/…`, see CONTRACT.md): token or session auth, JSON in and out.
+
+Every endpoint fetches its object and declares the permission it needs in one
+line through `get_project`, `get_deployment` or `get_job`: a missing or
+invisible object is 404, a visible one without the permission 403.
+"""
+import json
+import re
+from urllib.parse import urlencode
+
+from flask import Blueprint, abort, current_app, g, request
+from flask_login import current_user
+from flask_principal import Identity
+from flask_wtf.csrf import validate_csrf
+from wtforms import ValidationError as CSRFValidationError
+
+from ...auth import request_has_token, user_from_token_header
+from ...errors import error_response
+from ...extensions import csrf, db, login_manager, principal
+from ...models import Deployment, Job, Membership, Project
+from ...permissions import require
+
+bp = Blueprint("api", __name__, url_prefix="/api/v2")
+# Token requests cannot be forged cross-site; session requests are checked in `authenticate`.
+csrf.exempt(bp)
+
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+PUBLIC_ENDPOINTS = {"api.openapi_document"}
+MAX_DB_ID = 2**31 - 1  # PostgreSQL `integer`: a larger id can match nothing
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
+_DIGITS = re.compile(r"[0-9]{1,50}")
+
+
+class BadRequest(Exception):
+    """Bad input: answered 400 with `detail` and optional per-field `errors`."""
+
+    def __init__(self, detail: str, errors: dict | None = None):
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors
+
+
+@bp.record_once
+def _no_login_redirect(state):
+    # `login_required` and `login_manager.unauthorized()` answer a JSON 401 here, never a redirect.
+    login_manager.blueprint_login_views[bp.name] = None
+
+
+@bp.errorhandler(BadRequest)
+def bad_request(error: BadRequest):
+    return error_response(400, error.detail, error.errors)
+
+
+@bp.before_request
+def authenticate():
+    """401 without valid credentials; a CSRF token for unsafe session requests."""
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    if request_has_token():
+        user = user_from_token_header()
+        if user is None:
+            abort(401, "Invalid token.")
+        if current_user.get_id() != user.get_id():
+            # A browser session of someone else must not override an explicit token.
+            g._login_user = user
+            principal.set_identity(Identity(user.id, "token"))
+        return None
+    if not current_user.is_authenticated:
+        abort(401)
+    if request.method not in SAFE_METHODS and current_app.config.get("WTF_CSRF_ENABLED", True):
+        token = request.headers.get("X-CSRFToken") or request.headers.get("X-CSRF-Token")
+        try:
+            validate_csrf(token)
+        except CSRFValidationError as error:
+            return error_response(400, f"CSRF check failed: {error}")
+    return None
+
+
+def json_body() -> dict:
+    """The request's JSON object; malformed JSON or anything but an object is a 400."""
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        raise BadRequest("A JSON object body is required.")
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise BadRequest("Malformed JSON body.") from None
+    if not isinstance(data, dict):
+        raise BadRequest("The JSON body must be an object.")
+    errors = {}
+    for field, value in data.items():
+        if isinstance(value, str) and not _storable(value):
+            errors[field] = ["Must not contain NUL characters or unpaired surrogates."]
+    if errors:
+        raise BadRequest("Invalid input.", errors)
+    return data
+
+
+def _storable(text: str) -> bool:
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def parse_id(value) -> int:
+    """A JSON body's object id: an integer, not a boolean."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError("Must be a positive integer id.")
+    return value
+
+
+def query_int(name: str, default: int | None = None, minimum: int = 1, maximum: int | None = MAX_DB_ID) -> int | None:
+    """An integer query parameter within bounds (`maximum=None`: none), or the default when absent; else 400."""
+    text = request.args.get(name)
+    if text is None or text == "":
+        return default
+    if not _DIGITS.fullmatch(text) or int(text) < minimum or (maximum is not None and int(text) > maximum):
+        bounds = f"between {minimum} and {maximum}" if maximum is not None else f"of at least {minimum}"
+        raise BadRequest(f"Invalid query parameter {name!r}.", {name: [f"Must be a whole number {bounds}."]})
+    return int(text)
+
+
+def get_or_404(model, object_id: int):
+    if object_id is None or not 0 < object_id <= MAX_DB_ID:
+        abort(404)
+    obj = db.session.get(model, object_id)
+    if obj is None:
+        abort(404)
+    return obj
+
+
+def check(codename: str, project: Project | None) -> None:
+    """`permissions.require`, with objects outside any project visible to superusers only."""
+    if project is None and not current_user.is_superuser:
+        abort(404)
+    require(codename, project)
+
+
+def get_project(project_id: int, codename: str = "view_project") -> Project:
+    project = get_or_404(Project, project_id)
+    check(codename, project)
+    return project
+
+
+def get_deployment(deployment_id: int, codename: str = "view_project") -> Deployment:
+    deployment = get_or_404(Deployment, deployment_id)
+    check(codename, deployment.project)
+    return deployment
+
+
+def get_job(job_id: int, codename: str | None = "view_project") -> Job:
+    job = get_or_404(Job, job_id)
+    if codename is not None:
+        check(codename, job.project)
+    return job
+
+
+def visible_project_ids():
+    """A subquery of the current user's project ids (not used for superusers)."""
+    return db.select(Membership.project_id).where(Membership.user_id == current_user.id)
+
+
+def paginate(query, serialize) -> dict:
+    """`{count, next, previous, results}` for `?page=` and `?page_size=` (≤ 500)."""
+    page = query_int("page", 1)
+    page_size = query_int("page_size", DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE)
+    count = db.session.scalar(db.select(db.func.count()).select_from(query.order_by(None).subquery()))
+    rows = db.session.scalars(query.limit(page_size).offset((page - 1) * page_size)).all()
+    return {
+        "count": count,
+        "next": _page_url(page + 1, page_size) if page * page_size < count else None,
+        "previous": _page_url(page - 1, page_size) if page > 1 else None,
+        "results": [serialize(row) for row in rows],
+    }
+
+
+def _page_url(page: int, page_size: int) -> str:
+    args = request.args.to_dict()
+    args.update(page=str(page), page_size=str(page_size))
+    return f"{request.base_url}?{urlencode(args)}"
+
+
+from . import deployments, events, jobs, openapi, projects  # noqa: E402,F401  (routes register on bp)

@@ -1,0 +1,85 @@
+"""Stations: create, read, change their gap, sync, regroup, and preview a regroup."""
+from flask import current_app, request
+from flask_login import current_user
+
+from ...extensions import db
+from ...models import SESSION_KEYINGS, Project
+from ...services import jobs
+from ...services.deployments import create_deployment, update_deployment
+from ...services.preview import preview_regroup
+from ...services.projects import ValidationError, clean_gap_seconds
+from . import BadRequest, bp, check, get_deployment, get_or_404, json_body, parse_id, query_int, serializers
+
+
+def _invalid(error: ValidationError) -> BadRequest:
+    return BadRequest("Invalid input.", error.errors)
+
+
+@bp.post("/deployments/")
+def deployment_create():
+    data = json_body()
+    try:
+        project_id = parse_id(data.get("project_id"))
+    except ValueError as error:
+        raise BadRequest("Invalid input.", {"project_id": [str(error)]}) from None
+    project = get_or_404(Project, project_id)
+    check("create_deployment", project)
+    try:
+        deployment = create_deployment(project, data, current_app.config["DATA_SOURCE_ROOTS"])
+    except ValidationError as error:
+        db.session.rollback()
+        raise _invalid(error) from None
+    return serializers.deployment(deployment), 201
+
+
+@bp.get("/deployments/<int:deployment_id>/")
+def deployment_detail(deployment_id: int):
+    return serializers.deployment(get_deployment(deployment_id))
+
+
+@bp.patch("/deployments/<int:deployment_id>/")
+def deployment_update(deployment_id: int):
+    deployment = get_deployment(deployment_id, "update_deployment")
+    try:
+        deployment = update_deployment(deployment, json_body(), current_app.config["DATA_SOURCE_ROOTS"])
+    except ValidationError as error:
+        db.session.rollback()
+        raise _invalid(error) from None
+    return serializers.deployment(deployment)
+
+
+def _start_job(job_type_key: str, deployment):
+    try:
+        job = jobs.create_job(job_type_key, deployment, current_user)
+    except jobs.JobError as error:
+        db.session.rollback()
+        raise BadRequest(str(error)) from None
+    jobs.enqueue(job)
+    return serializers.job_accepted(job), 202
+
+
+@bp.post("/deployments/<int:deployment_id>/sync/")
+def deployment_sync(deployment_id: int):
+    return _start_job("data_storage_sync", get_deployment(deployment_id, "sync_deployment"))
+
+
+@bp.post("/deployments/<int:deployment_id>/regroup-sessions/")
+def deployment_regroup(deployment_id: int):
+    return _start_job("regroup_events", get_deployment(deployment_id, "regroup_sessions_deployment"))
+
+
+@bp.get("/deployments/<int:deployment_id>/regroup-preview/")
+def deployment_regroup_preview(deployment_id: int):
+    deployment = get_deployment(deployment_id)
+    gap = query_int("gap_seconds", minimum=0, maximum=None)
+    if gap is not None:
+        try:
+            gap = clean_gap_seconds(gap)
+        except ValueError as error:
+            raise BadRequest("Invalid query parameter 'gap_seconds'.", {"gap_seconds": [str(error)]}) from None
+    keying = request.args.get("keying") or None
+    if keying is not None and keying not in SESSION_KEYINGS:
+        raise BadRequest(
+            "Invalid query parameter 'keying'.", {"keying": [f"Must be one of: {', '.join(SESSION_KEYINGS)}."]}
+        )
+    return preview_regroup(deployment, gap_seconds=gap, keying=keying)
