@@ -68,12 +68,12 @@ def test_sync_adds_captures_then_regroups_in_two_stages(deployment):
         "total_files": 7, "captures_added": 7, "failed": 1, "files_missing_from_source": 0,
     }
     assert params(job, "regroup_sessions") == {
-        "captures_grouped": 6, "events_created": 2, "events_touched": 0, "empty_events_deleted": 0,
+        "captures_grouped": 6, "events_created": 2, "events_touched": 2, "empty_events_deleted": 0,
         "duplicate_timestamps": 1, "ungrouped_captures": 0, "captures_missing_timestamp": 1,
     }
     stdout = job.logs["stdout"]
     found = next(i for i, line in enumerate(stdout) if "Found 7 files" in line)
-    grouped = next(i for i, line in enumerate(stdout) if "Grouped 6 captures" in line)
+    grouped = next(i for i, line in enumerate(stdout) if "Regrouped deployment" in line and ": 6 captures in 2 sessions" in line)
     assert found < grouped, "the sync stage runs before the regroup stage"
     assert any(" WARNING " in line and "cam/IMG_0001.jpg" in line for line in stdout)
     assert job.started_at and job.finished_at and job.heartbeat_at

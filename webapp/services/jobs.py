@@ -255,7 +255,7 @@ def cancel(job: Job, queue=None) -> Job:
     if job.status in ("CREATED", "PENDING"):
         from tasks import huey
 
-        (queue if queue is not None else huey).revoke_by_id(job_task_id(job.id))
+        (queue if queue is not None else huey).revoke_by_id(job_task_id(job.id), revoke_once=True)
         job.cancel_requested = True
         job.status = "REVOKED"
         job.finished_at = utcnow()
