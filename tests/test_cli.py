@@ -1,5 +1,5 @@
 from webapp.extensions import db
-from webapp.models import Capture, Deployment, Membership, Project, User, hash_token
+from webapp.models import Capture, Deployment, Event, Job, Membership, Project, User, hash_token
 
 
 def test_create_user_then_again_fails(runner):
@@ -44,6 +44,12 @@ def test_seed_demo_twice_creates_nothing_new(runner):
     counts = [db.session.scalar(db.select(db.func.count()).select_from(m)) for m in (User, Project, Membership, Deployment, Capture)]
     assert counts[0] == 2 and counts[1] == 1 and counts[3] == 3
     assert counts[4] > 300
+
+    # Captures came in through one sync job per station, which also grouped them.
+    demo_jobs = db.session.scalars(db.select(Job)).all()
+    assert [(j.job_type_key, j.status) for j in demo_jobs] == [("data_storage_sync", "SUCCESS")] * 3
+    assert db.session.scalar(db.select(db.func.count(Capture.id)).where(Capture.event_id.is_(None))) == 0
+    assert db.session.scalar(db.select(db.func.count(Event.id))) == sum(d.events_count for d in Deployment.query)
 
     second = runner.invoke(args=["seed-demo"])
     assert second.exit_code == 0

@@ -194,6 +194,31 @@ def test_a_held_lock_means_no_work_a_warning_and_a_pending_mark(station):
     assert locks.holder(lock_key(station.id)).owner == "another worker"
 
 
+def test_a_skipped_regroup_does_not_queue_behind_the_owners_open_write(station, backend):
+    """The owner's pass holds the station row (PostgreSQL) or the database (SQLite)
+    until it commits; the skipper must still answer soon after, with its warning."""
+    import threading
+    import time
+
+    add_captures(station, CROSS_MIDNIGHT)
+    assert locks.acquire(lock_key(station.id), 600, "another worker")
+    owner = db.engine.connect()
+    if backend == "sqlite":
+        owner.exec_driver_sql("BEGIN IMMEDIATE")
+    owner.execute(db.text("UPDATE deployment SET name = name WHERE id = :id"), {"id": station.id})
+    threading.Timer(1.0, owner.commit).start()
+    started = time.monotonic()
+    try:
+        result = regroup_deployment(db.session.get(Deployment, station.id))
+    finally:
+        owner.close()
+    elapsed = time.monotonic() - started
+    assert result.skipped and result.stats["Captures grouped"] == 0
+    assert 0.9 < elapsed < 5, elapsed
+    db.session.expire_all()
+    assert db.session.get(Deployment, station.id).regroup_pending is True
+
+
 def test_an_expired_lock_is_taken_over_and_the_old_owner_cannot_release_it(app):
     key = "regroup:deployment:999"
     first = locks.acquire(key, 0, "first")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..extensions import db
 from ..models import Deployment, Membership, Project, User
-from . import captures as captures_service
+from . import jobs
 
 DEMO_PROJECT = "Demo moth survey"
 DEMO_MANAGER = ("manager@demo.ami", "demo-manager")
@@ -91,6 +91,7 @@ def seed_demo(data_root: Path) -> list[str]:
         if db.session.scalar(db.select(Membership).filter_by(user_id=user.id, project_id=project.id)) is None:
             db.session.add(Membership(user=user, project=project, role=role))
 
+    new_stations = []
     for index, (name, (schedule, nights)) in enumerate(STATIONS.items()):
         if db.session.scalar(db.select(Deployment).filter_by(project_id=project.id, name=name)):
             continue
@@ -98,13 +99,13 @@ def seed_demo(data_root: Path) -> list[str]:
         write_station_files(folder, schedule, nights, seed=index)
         deployment = Deployment(name=name, project=project, data_source=str(folder.resolve()))
         db.session.add(deployment)
-        db.session.flush()
-        rows = [
-            {"path": entry.path, "size": entry.size, "timestamp": captures_service.timestamp_from_name(entry.path)}
-            for entry in captures_service.list_local_files(deployment.data_source)
-        ]
-        added = captures_service.insert_captures(deployment, rows)
-        captures_service.refresh_deployment_stats(deployment)
-        created.append(f"station {name} with {added} captures")
+        new_stations.append(deployment)
     db.session.commit()
+    # Captures arrive the way they always do: a sync job per station, whose
+    # second stage groups them into sessions; both show on the jobs page.
+    for deployment in new_stations:
+        job = jobs.run_job(jobs.create_job("data_storage_sync", deployment, manager).id)
+        added = job.param("data_storage_sync", "captures_added")
+        sessions = db.session.get(Deployment, deployment.id).events_count
+        created.append(f"station {deployment.name} with {added} captures in {sessions} sessions (job {job.id}: {job.status})")
     return created

@@ -1,19 +1,14 @@
-"""What a regroup would do to a station, without writing anything.
-
-The cutting rules are CONTRACT.md's "Grouping rules". This module keeps its own
-small copy of them (`_sessions`) until it can call the shared grouping module.
-"""
-from datetime import date, datetime, timedelta
+"""What a regroup would do to a station, without writing anything."""
+from datetime import datetime
 
 from flask import current_app
 
 from ..config import DEFAULT_MAX_SESSION_SECONDS, DEFAULT_SESSION_GAP_SECONDS
 from ..extensions import db
+from ..grouping import group_sessions
 from ..models import Deployment, Event
 from .deployments import effective_gap
 from .sql import dialect_name
-
-NIGHT_OFFSET = timedelta(hours=12)
 
 
 def preview_regroup(deployment: Deployment, gap_seconds: int | None = None, keying: str | None = None) -> dict:
@@ -27,7 +22,7 @@ def preview_regroup(deployment: Deployment, gap_seconds: int | None = None, keyi
     if keying is None:
         keying = deployment.project.session_keying if deployment.project else "date"
     max_seconds = current_app.config.get("MAX_SESSION_SECONDS", DEFAULT_MAX_SESSION_SECONDS)
-    sessions = _sessions(_distinct_timestamps(deployment.id), gap_seconds, max_seconds, keying)
+    sessions = group_sessions(_distinct_timestamps(deployment.id), gap_seconds, keying, max_seconds)
     sessions_before = db.session.scalar(
         db.select(db.func.count()).select_from(Event).where(Event.deployment_id == deployment.id)
     )
@@ -56,37 +51,3 @@ def _distinct_timestamps(deployment_id: int) -> list[datetime]:
         cursor.close()
     # SQLite hands back the stored text; PostgreSQL hands back datetimes.
     return [value if isinstance(value, datetime) else datetime.fromisoformat(value) for (value,) in rows]
-
-
-def _session_key(first: datetime, keying: str) -> date | datetime:
-    if keying == "night":
-        return (first - NIGHT_OFFSET).date()
-    if keying == "run":
-        return first
-    return first.date()
-
-
-def _sessions(timestamps: list[datetime], gap_seconds: int, max_seconds: int, keying: str) -> dict:
-    """Cut sorted distinct timestamps into runs and merge runs by session key: {key: (start, end)}."""
-    gap, longest_run = timedelta(seconds=gap_seconds), timedelta(seconds=max_seconds)
-    sessions: dict = {}
-
-    def close(start: datetime, end: datetime) -> None:
-        key = _session_key(start, keying)
-        if key in sessions:
-            first, last = sessions[key]
-            sessions[key] = (min(first, start), max(last, end))
-        else:
-            sessions[key] = (start, end)
-
-    start = previous = None
-    for ts in timestamps:
-        if start is not None and (ts - previous >= gap or ts - start > longest_run):
-            close(start, previous)
-            start = None
-        if start is None:
-            start = ts
-        previous = ts
-    if start is not None:
-        close(start, previous)
-    return sessions
