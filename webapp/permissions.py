@@ -106,9 +106,16 @@ def require_view(project) -> None:
 
 
 def require(codename: str, project) -> None:
-    """404 if the project is invisible to the user, 403 if the permission is missing."""
-    if project is not None:
-        require_view(project)
+    """404 if the project is invisible to the user, 403 if the permission is missing.
+
+    Objects outside any project (a station not yet assigned) are visible to
+    superusers only.
+    """
+    if project is None:
+        if not can(codename, None):
+            abort(404)
+        return
+    require_view(project)
     if not can(codename, project):
         abort(403, PERMISSION_DENIED)
 

@@ -1,14 +1,14 @@
 """One station: its counts, sessions and jobs, and the buttons that start jobs."""
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from ..extensions import db
 from ..models import Deployment
-from ..permissions import can, require, require_view, role_of
+from ..permissions import can, require, role_of
 from ..services import listing, station_jobs
 from ..services.deployments import effective_gap
 from ..services.jobs import JobError
 from .jobs import status_context, status_response
+from .lookup import get_visible
 
 bp = Blueprint("deployments", __name__, url_prefix="/deployments")
 
@@ -19,18 +19,6 @@ ACTIONS = {
 }
 
 
-def get_visible_deployment(deployment_id: int) -> Deployment:
-    """The station, or 404 if it does not exist or its project is not visible."""
-    deployment = db.session.get(Deployment, deployment_id)
-    if deployment is None:
-        abort(404)
-    if deployment.project is not None:
-        require_view(deployment.project)
-    elif not can("view_project", None):
-        abort(404)
-    return deployment
-
-
 def _summary_context(deployment: Deployment) -> dict:
     gap_seconds, gap_source = effective_gap(deployment)
     return {"deployment": deployment, "project": deployment.project, "gap_seconds": gap_seconds, "gap_source": gap_source}
@@ -39,7 +27,7 @@ def _summary_context(deployment: Deployment) -> dict:
 @bp.route("/<int:deployment_id>/")
 @login_required
 def detail(deployment_id: int):
-    deployment = get_visible_deployment(deployment_id)
+    deployment = get_visible(Deployment, deployment_id)
     project = deployment.project
     jobs = listing.recent_jobs(deployment)
     return render_template(
@@ -57,20 +45,20 @@ def detail(deployment_id: int):
 @bp.route("/<int:deployment_id>/summary")
 @login_required
 def summary(deployment_id: int):
-    return render_template("deployments/_summary.html", **_summary_context(get_visible_deployment(deployment_id)))
+    return render_template("deployments/_summary.html", **_summary_context(get_visible(Deployment, deployment_id)))
 
 
 @bp.route("/<int:deployment_id>/jobs")
 @login_required
 def jobs(deployment_id: int):
-    deployment = get_visible_deployment(deployment_id)
+    deployment = get_visible(Deployment, deployment_id)
     return render_template("deployments/_jobs.html", deployment=deployment, jobs=listing.recent_jobs(deployment))
 
 
 @bp.route("/<int:deployment_id>/sessions")
 @login_required
 def sessions(deployment_id: int):
-    deployment = get_visible_deployment(deployment_id)
+    deployment = get_visible(Deployment, deployment_id)
     return render_template(
         "deployments/_sessions.html",
         deployment=deployment,
@@ -79,7 +67,7 @@ def sessions(deployment_id: int):
 
 
 def _start(deployment_id: int, action: str):
-    deployment = get_visible_deployment(deployment_id)
+    deployment = get_visible(Deployment, deployment_id)
     job_type_key, codename = ACTIONS[action]
     require(codename, deployment.project)
     try:

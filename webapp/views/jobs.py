@@ -1,30 +1,19 @@
 """Jobs: the list, one job's page, its live status fragment and cancelling."""
-from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from ..extensions import db
 from ..models import JOB_STATUSES, Job
-from ..permissions import can, require, require_view, role_of, run_job_permission, visible_projects
+from ..permissions import can, require, role_of, run_job_permission, visible_projects
 from ..services import listing
 from ..services.jobs import JOB_TYPES, JobError, cancel
+from .lookup import get_visible
 
 bp = Blueprint("jobs", __name__, url_prefix="/jobs")
 
 # htmx stops a poll on this status (the fragment also drops its trigger).
 STOP_POLLING = 286
 LOG_TAIL = 12
-
-
-def get_visible_job(job_id: int) -> Job:
-    """The job, or 404 if it does not exist or its project is not visible."""
-    job = db.session.get(Job, job_id)
-    if job is None:
-        abort(404)
-    if job.project is not None:
-        require_view(job.project)
-    elif not can("view_project", None):
-        abort(404)
-    return job
 
 
 def status_context(job: Job) -> dict:
@@ -67,20 +56,20 @@ def index():
 @bp.route("/<int:job_id>/")
 @login_required
 def detail(job_id: int):
-    job = get_visible_job(job_id)
+    job = get_visible(Job, job_id)
     return render_template("jobs/detail.html", role=role_of(current_user, job.project), **status_context(job))
 
 
 @bp.route("/<int:job_id>/status")
 @login_required
 def status(job_id: int):
-    return status_response(get_visible_job(job_id))
+    return status_response(get_visible(Job, job_id))
 
 
 @bp.route("/<int:job_id>/cancel", methods=["POST"])
 @login_required
 def cancel_job(job_id: int):
-    job = get_visible_job(job_id)
+    job = get_visible(Job, job_id)
     require(run_job_permission(job.job_type_key), job.project)
     try:
         cancel(job)

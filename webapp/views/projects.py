@@ -5,22 +5,15 @@ from flask_login import current_user, login_required
 from ..extensions import db
 from ..filters import hours
 from ..models import SESSION_KEYINGS, Project
-from ..permissions import can, require, require_view, role_of, visible_projects
+from ..permissions import can, require, role_of, visible_projects
 from ..services import listing, station_jobs
 from ..services.projects import KEYING_HELP, ValidationError, clean_gap_hours, stations_needing_regroup, update_project
+from .lookup import get_visible
 
 bp = Blueprint("projects", __name__, url_prefix="/projects")
 
 # Bulk action → the permission it needs on the project.
 BULK_PERMISSIONS = {"regroup": "regroup_sessions_deployment", "sync": "sync_deployment"}
-
-
-def get_visible_project(project_id: int) -> Project:
-    project = db.session.get(Project, project_id)
-    if project is None:
-        abort(404)
-    require_view(project)
-    return project
 
 
 @bp.route("/")
@@ -33,7 +26,7 @@ def index():
 @bp.route("/<int:project_id>/")
 @login_required
 def detail(project_id: int):
-    project = get_visible_project(project_id)
+    project = get_visible(Project, project_id)
     page, sort, direction = listing.stations_page(
         project, request.args.get("sort"), request.args.get("dir"), request.args.get("page", 1)
     )
@@ -53,7 +46,7 @@ def detail(project_id: int):
 @bp.route("/<int:project_id>/stations/jobs", methods=["POST"])
 @login_required
 def bulk_jobs(project_id: int):
-    project = get_visible_project(project_id)
+    project = get_visible(Project, project_id)
     action = request.form.get("action")
     if action not in BULK_PERMISSIONS:
         abort(400, "Choose an action: regroup or sync.")
@@ -90,7 +83,7 @@ def _settings_page(project: Project, values: dict, errors: dict, status: int = 2
 @bp.route("/<int:project_id>/settings", methods=["GET", "POST"])
 @login_required
 def settings(project_id: int):
-    project = get_visible_project(project_id)
+    project = get_visible(Project, project_id)
     if request.method == "GET":
         values = {
             "session_gap_hours": hours(project.session_time_gap_seconds),
@@ -129,7 +122,7 @@ def settings(project_id: int):
 @bp.route("/<int:project_id>/regroup-all", methods=["POST"])
 @login_required
 def regroup_all(project_id: int):
-    project = get_visible_project(project_id)
+    project = get_visible(Project, project_id)
     require("regroup_sessions_deployment", project)
     stale = stations_needing_regroup(project)
     if not stale:

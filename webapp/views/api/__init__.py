@@ -18,7 +18,7 @@ from ...auth import request_has_token, user_from_token_header
 from ...errors import error_response
 from ...extensions import csrf, db, login_manager, principal
 from ...models import Deployment, Job, Membership, Project
-from ...permissions import require
+from ..lookup import MAX_DB_ID, get_visible
 
 bp = Blueprint("api", __name__, url_prefix="/api/v2")
 # Token requests cannot be forged cross-site; session requests are checked in `authenticate`.
@@ -26,7 +26,6 @@ csrf.exempt(bp)
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 PUBLIC_ENDPOINTS = {"api.openapi_document"}
-MAX_DB_ID = 2**31 - 1  # PostgreSQL `integer`: a larger id can match nothing
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 _DIGITS = re.compile(r"[0-9]{1,50}")
@@ -125,39 +124,16 @@ def query_int(name: str, default: int | None = None, minimum: int = 1, maximum: 
     return int(text)
 
 
-def get_or_404(model, object_id: int):
-    if object_id is None or not 0 < object_id <= MAX_DB_ID:
-        abort(404)
-    obj = db.session.get(model, object_id)
-    if obj is None:
-        abort(404)
-    return obj
-
-
-def check(codename: str, project: Project | None) -> None:
-    """`permissions.require`, with objects outside any project visible to superusers only."""
-    if project is None and not current_user.is_superuser:
-        abort(404)
-    require(codename, project)
-
-
 def get_project(project_id: int, codename: str = "view_project") -> Project:
-    project = get_or_404(Project, project_id)
-    check(codename, project)
-    return project
+    return get_visible(Project, project_id, codename)
 
 
 def get_deployment(deployment_id: int, codename: str = "view_project") -> Deployment:
-    deployment = get_or_404(Deployment, deployment_id)
-    check(codename, deployment.project)
-    return deployment
+    return get_visible(Deployment, deployment_id, codename)
 
 
-def get_job(job_id: int, codename: str | None = "view_project") -> Job:
-    job = get_or_404(Job, job_id)
-    if codename is not None:
-        check(codename, job.project)
-    return job
+def get_job(job_id: int, codename: str = "view_project") -> Job:
+    return get_visible(Job, job_id, codename)
 
 
 def visible_project_ids():

@@ -3,12 +3,12 @@ from flask import current_app, request
 from flask_login import current_user
 
 from ...extensions import db
-from ...models import SESSION_KEYINGS, Project
+from ...models import SESSION_KEYINGS
 from ...services import jobs
 from ...services.deployments import create_deployment, update_deployment
 from ...services.preview import preview_regroup
 from ...services.projects import ValidationError, clean_gap_seconds
-from . import BadRequest, bp, check, get_deployment, get_or_404, json_body, parse_id, query_int, serializers
+from . import BadRequest, bp, get_deployment, get_project, json_body, parse_id, query_int, serializers
 
 
 def _invalid(error: ValidationError) -> BadRequest:
@@ -22,8 +22,7 @@ def deployment_create():
         project_id = parse_id(data.get("project_id"))
     except ValueError as error:
         raise BadRequest("Invalid input.", {"project_id": [str(error)]}) from None
-    project = get_or_404(Project, project_id)
-    check("create_deployment", project)
+    project = get_project(project_id, "create_deployment")
     try:
         deployment = create_deployment(project, data, current_app.config["DATA_SOURCE_ROOTS"])
     except ValidationError as error:

@@ -3,10 +3,10 @@ from flask_login import current_user
 
 from ...extensions import db
 from ...models import Job
-from ...permissions import run_job_permission
+from ...permissions import require, run_job_permission
 from ...services import jobs
 from ...errors import error_response
-from . import bp, check, get_deployment, get_job, paginate, query_int, serializers, visible_project_ids
+from . import bp, get_deployment, get_job, paginate, query_int, serializers, visible_project_ids
 
 
 @bp.get("/jobs/")
@@ -31,7 +31,7 @@ def job_detail(job_id: int):
 @bp.post("/jobs/<int:job_id>/cancel/")
 def job_cancel(job_id: int):
     job = get_job(job_id)
-    check(run_job_permission(job.job_type_key), job.project)
+    require(run_job_permission(job.job_type_key), job.project)
     try:
         job = jobs.cancel(job)
     except jobs.JobError as error:

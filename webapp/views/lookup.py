@@ -1,0 +1,24 @@
+"""Finding the object a URL names, for pages and API alike: missing or invisible is 404."""
+from flask import abort
+
+from ..extensions import db
+from ..models import Project
+from ..permissions import require
+
+MAX_DB_ID = 2**31 - 1  # PostgreSQL `integer`: a larger id can match nothing
+
+
+def get_or_404(model, object_id: int | None):
+    if object_id is None or not 0 < object_id <= MAX_DB_ID:
+        abort(404)
+    obj = db.session.get(model, object_id)
+    if obj is None:
+        abort(404)
+    return obj
+
+
+def get_visible(model, object_id: int, codename: str = "view_project"):
+    """The object, after checking `codename` on its project (404 if invisible, 403 if not allowed)."""
+    obj = get_or_404(model, object_id)
+    require(codename, obj if isinstance(obj, Project) else obj.project)
+    return obj
