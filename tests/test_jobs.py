@@ -367,8 +367,9 @@ def test_sync_whose_regroup_is_skipped_names_the_files_it_added(deployment):
     stdout = job.logs["stdout"]
     assert any("another regroup is in progress" in line for line in stdout)
     assert any(" WARNING " in line and "added 7 files" in line and "will include them" in line for line in stdout)
-    db.session.refresh(deployment)
-    assert deployment.regroup_pending
+    from webapp.services import locks, regroup
+
+    assert locks.holder(regroup.lock_key(deployment.id)).pending
 
 
 # -- S3 ------------------------------------------------------------------------

@@ -106,9 +106,6 @@ class Deployment(db.Model):
     first_capture_timestamp = db.Column(db.DateTime)
     last_capture_timestamp = db.Column(db.DateTime)
 
-    # Set by a regroup that found the station locked; the lock owner makes one
-    # more pass before it lets go, so no capture is left ungrouped.
-    regroup_pending = db.Column(db.Boolean, nullable=False, default=False)
     last_regrouped_at = db.Column(db.DateTime)
     grouped_gap_seconds = db.Column(db.Integer)
     grouped_keying = db.Column(db.String(16))
@@ -223,3 +220,8 @@ class Lock(db.Model):
     owner = db.Column(db.String(200), nullable=False, default="")
     acquired_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     expires_at = db.Column(db.DateTime, nullable=False)
+    # Set by a caller that found the lock taken: the owner must do its work
+    # once more before it may let go (release refuses while it is set).
+    pending = db.Column(db.Boolean, nullable=False, default=False)
+    # Set by the owner while its unit of work has not committed yet.
+    pass_open = db.Column(db.Boolean, nullable=False, default=False)

@@ -24,6 +24,8 @@ def upgrade():
     sa.Column('owner', sa.String(length=200), nullable=False),
     sa.Column('acquired_at', sa.DateTime(), nullable=False),
     sa.Column('expires_at', sa.DateTime(), nullable=False),
+    sa.Column('pending', sa.Boolean(), nullable=False),
+    sa.Column('pass_open', sa.Boolean(), nullable=False),
     sa.PrimaryKeyConstraint('key', name=op.f('pk_lock'))
     )
     op.create_table('project',
@@ -56,7 +58,6 @@ def upgrade():
     sa.Column('events_count', sa.Integer(), nullable=False),
     sa.Column('first_capture_timestamp', sa.DateTime(), nullable=True),
     sa.Column('last_capture_timestamp', sa.DateTime(), nullable=True),
-    sa.Column('regroup_pending', sa.Boolean(), nullable=False),
     sa.Column('last_regrouped_at', sa.DateTime(), nullable=True),
     sa.Column('grouped_gap_seconds', sa.Integer(), nullable=True),
     sa.Column('grouped_keying', sa.String(length=16), nullable=True),

@@ -4,7 +4,14 @@ A lock is a row of the `lock` table. Taking it is one atomic statement
 (INSERT … ON CONFLICT DO NOTHING, or a conditional UPDATE that takes over an
 expired row); releasing deletes the row only while it still carries our token,
 so an owner whose lock expired and was taken over cannot remove the new
-owner's lock. Every statement commits on a connection of its own, outside
+owner's lock.
+
+A caller that finds the lock taken may `mark` it: the owner then cannot
+`release_unless_marked` until it has taken the mark (`take_mark`) and done
+its work once more, so a request made while the owner works is never lost.
+The owner may also flag that its unit of work is still uncommitted
+(`pass_open`), which on SQLite tells a caller that everything committed so far
+will be part of that work. Every statement commits on a connection of its own, outside
 `db.session`'s transaction, so other processes see the lock at once and a
 rollback of the work does not undo it. (Huey's `lock_task` is not usable:
 its release ignores ownership and it has no expiry on SQLite; see NOTES.md.)
@@ -15,6 +22,9 @@ import socket
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Iterator
+
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from ..extensions import db
 from ..models import Lock, utcnow
@@ -38,6 +48,8 @@ def acquire(key: str, ttl_seconds: float, owner: str = "") -> str | None:
         "owner": owner[:200],
         "acquired_at": now,
         "expires_at": now + timedelta(seconds=ttl_seconds),
+        "pending": False,
+        "pass_open": False,
     }
     with db.engine.connect() as conn:
         # A live lock is seen by a read, which never waits: on SQLite a write
@@ -70,6 +82,70 @@ def release(key: str, token: str) -> bool:
     with db.engine.begin() as conn:
         deleted = conn.execute(_table.delete().where(_table.c.key == key, _table.c.token == token))
         return deleted.rowcount == 1
+
+
+def release_unless_marked(key: str, token: str) -> str:
+    """Release our lock unless someone marked it: "released", "marked" (still ours) or "lost"."""
+    with db.engine.begin() as conn:
+        deleted = conn.execute(
+            _table.delete().where(_table.c.key == key, _table.c.token == token, _table.c.pending.is_(False))
+        )
+        if deleted.rowcount == 1:
+            return "released"
+        ours = conn.execute(select(_table.c.key).where(_table.c.key == key, _table.c.token == token)).first()
+    return "marked" if ours is not None else "lost"
+
+
+def mark(key: str, wait_ms: int) -> str:
+    """Ask the live owner of `key` for one more round: "marked", "free" (no live owner) or "busy".
+
+    "busy" means the row could not be written within `wait_ms` (another
+    transaction holds it, or on SQLite the whole database).
+    """
+    statement = (
+        _table.update()
+        .where(_table.c.key == key, _table.c.expires_at > utcnow())
+        .values(pending=True)
+        .returning(_table.c.key)
+    )
+    with db.engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        conn.exec_driver_sql(f"PRAGMA busy_timeout={int(wait_ms)}" if sqlite else f"SET lock_timeout = '{int(wait_ms)}ms'")
+        conn.commit()
+        try:
+            marked = conn.execute(statement).first() is not None
+            conn.commit()
+        except OperationalError:
+            conn.rollback()
+            return "busy"
+        finally:
+            conn.exec_driver_sql("PRAGMA busy_timeout=30000" if sqlite else "RESET lock_timeout")
+            conn.commit()
+    return "marked" if marked else "free"
+
+
+def take_mark(key: str, token: str) -> bool:
+    """Clear the mark on our lock; True if there was one."""
+    with db.engine.begin() as conn:
+        return (
+            conn.execute(
+                _table.update()
+                .where(_table.c.key == key, _table.c.token == token, _table.c.pending.is_(True))
+                .values(pending=False)
+                .returning(_table.c.key)
+            ).first()
+            is not None
+        )
+
+
+def set_pass_open(key: str, token: str, value: bool, connection=None) -> None:
+    """Flag our unit of work as open or committed; pass the work's connection to flip it inside its transaction."""
+    statement = _table.update().where(_table.c.key == key, _table.c.token == token).values(pass_open=value)
+    if connection is not None:
+        connection.execute(statement)
+        return
+    with db.engine.begin() as conn:
+        conn.execute(statement)
 
 
 def holder(key: str) -> Lock | None:

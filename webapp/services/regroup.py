@@ -18,9 +18,9 @@ A regroup that changes nothing therefore writes no capture or session row.
 Anything that raises rolls the whole pass back: the previous grouping stays.
 
 Concurrency: a pass runs under the station's lock (services/locks.py). A caller
-that cannot take it marks the station `regroup_pending` and does nothing; the
-owner, before letting go, sees the mark and makes one more pass, so captures a
-concurrent sync added are never left ungrouped.
+that cannot take it marks the lock and does nothing; the owner cannot let go
+of a marked lock without one more pass, so captures a concurrent sync added
+are never left ungrouped.
 """
 import logging
 import time
@@ -29,7 +29,6 @@ from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import bindparam, func, select, text
-from sqlalchemy.exc import OperationalError
 
 from ..config import DEFAULT_MAX_SESSION_SECONDS, DEFAULT_SESSION_GAP_SECONDS
 from ..extensions import db
@@ -44,9 +43,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_LOCK_TTL_SECONDS = 660
 DUPLICATE_SAMPLES = 20
-# A skipped regroup marks the station for its lock's owner; see _acquire_or_mark_pending.
-PENDING_WAIT_MS = 200
-PENDING_RETRY_SECONDS = 0.2
+# How long a skipped regroup waits to mark the owner's lock, and between tries.
+MARK_WAIT_MS = 200
+MARK_RETRY_SECONDS = 0.2
 RECOMPUTE_CHUNK = 5000
 PG_FETCH_ROWS = 20000
 
@@ -160,9 +159,9 @@ def regroup_deployment(deployment: Deployment, job=None, stage_key: str = "regro
     Events created and Empty events deleted, which are summed.
 
     If another process holds the lock, no work is done: a WARNING "regroup
-    skipped … another regroup is in progress." is logged, the station is marked
-    `regroup_pending` (the owner then makes one more pass) and the result has
-    skipped=True and zero stats.
+    skipped … another regroup is in progress." is logged, the owner is asked
+    for one more pass (see _acquire_or_mark) and the result has skipped=True
+    and zero stats.
     """
     logger = job.logger if job is not None else log
     db.session.commit()
@@ -173,11 +172,11 @@ def regroup_deployment(deployment: Deployment, job=None, stage_key: str = "regro
     if job is not None:
         job.set_stage(stage_key, status="STARTED", progress=0.0)
 
-    token = _acquire_or_mark_pending(key, ttl, owner, deployment_id)
+    token = _acquire_or_mark(key, ttl, owner)
     if token is None:
         logger.warning(
             "regroup skipped for deployment %s: another regroup is in progress. "
-            "It will make one more pass to include this station's latest captures.",
+            "It will include this station's latest captures.",
             deployment_id,
         )
         db.session.expire(deployment)
@@ -189,28 +188,29 @@ def regroup_deployment(deployment: Deployment, job=None, stage_key: str = "regro
 
     result = RegroupResult()
     created = deleted = 0
-    while token is not None:
-        try:
-            while True:
-                if job is not None:
-                    job.check_cancelled()
-                stats = _regroup_pass(deployment, logger, job, stage_key)
-                created += stats["Events created"]
-                deleted += stats["Empty events deleted"]
-                result.passes += 1
-                if not _is_pending(deployment_id):
-                    break
+    try:
+        while True:
+            locks.take_mark(key, token)
+            if job is not None:
+                job.check_cancelled()
+            stats = _regroup_pass(deployment, logger, job, stage_key, token)
+            created += stats["Events created"]
+            deleted += stats["Empty events deleted"]
+            result.passes += 1
+            outcome = locks.release_unless_marked(key, token)
+            if outcome == "marked":
                 logger.info("Another regroup was asked for meanwhile; making one more pass.")
-        finally:
-            if not locks.release(key, token):
+                continue
+            token = None
+            if outcome == "lost":
                 logger.warning(
                     "The regroup lock of deployment %s expired during the regroup and was taken by another worker.",
                     deployment_id,
                 )
-        # A caller may have marked the station between our last check and the release.
-        token = locks.acquire(key, ttl, owner) if _is_pending(deployment_id) else None
+            break
+    finally:
         if token is not None:
-            logger.info("Another regroup was asked for as the lock was released; making one more pass.")
+            locks.release(key, token)
 
     result.stats = {**stats, "Events created": created, "Empty events deleted": deleted}
     if job is not None:
@@ -219,50 +219,37 @@ def regroup_deployment(deployment: Deployment, job=None, stage_key: str = "regro
     return result
 
 
-def _acquire_or_mark_pending(key: str, ttl: float, owner: str, deployment_id: int) -> str | None:
-    """Our lock token, or None once the lock's owner has been asked for one more pass.
+def _acquire_or_mark(key: str, ttl: float, owner: str) -> str | None:
+    """Our lock token, or None once the lock's owner is sure to include our captures.
 
-    The mark is a write, and the owner's pass may hold the station's row (and
-    on SQLite the whole database) until it commits; so the mark is tried with
-    a short wait, again and again, until it lands or the lock comes free.
+    Usually that is a mark on the owner's lock (it then makes one more pass).
+    The mark is a write, and on SQLite the owner's pass holds the database
+    until it commits; while that pass is open it already includes everything
+    committed so far, so no mark is needed. Otherwise the mark is retried
+    with a short wait until it lands or the lock comes free.
     """
     deadline = time.monotonic() + ttl
     while time.monotonic() < deadline:
         token = locks.acquire(key, ttl, owner)
         if token is not None:
             return token
-        if _try_set_pending(deployment_id):
-            # The owner may have let go before it could see the mark.
-            return locks.acquire(key, ttl, owner)
-        time.sleep(PENDING_RETRY_SECONDS)
+        outcome = locks.mark(key, MARK_WAIT_MS)
+        if outcome == "marked":
+            return None
+        if outcome == "busy":
+            if _is_sqlite() and _owner_pass_is_open(key):
+                return None
+            time.sleep(MARK_RETRY_SECONDS)
     return None
 
 
-def _try_set_pending(deployment_id: int) -> bool:
-    """Set `regroup_pending`, waiting at most a moment for the row; False if it had to wait longer."""
-    statement = _deployment.update().where(_deployment.c.id == deployment_id).values(regroup_pending=True)
-    with db.engine.connect() as conn:
-        sqlite = conn.dialect.name == "sqlite"
-        if sqlite:
-            conn.exec_driver_sql(f"PRAGMA busy_timeout={PENDING_WAIT_MS}")
-        else:
-            conn.exec_driver_sql(f"SET lock_timeout = '{PENDING_WAIT_MS}ms'")
-        conn.commit()
-        try:
-            conn.execute(statement)
-            conn.commit()
-            return True
-        except OperationalError:
-            conn.rollback()
-            return False
-        finally:
-            conn.exec_driver_sql("PRAGMA busy_timeout=30000" if sqlite else "RESET lock_timeout")
-            conn.commit()
+def _is_sqlite() -> bool:
+    return db.engine.dialect.name == "sqlite"
 
 
-def _is_pending(deployment_id: int) -> bool:
-    with db.engine.connect() as conn:
-        return bool(conn.execute(select(_deployment.c.regroup_pending).where(_deployment.c.id == deployment_id)).scalar())
+def _owner_pass_is_open(key: str) -> bool:
+    lock = locks.holder(key)
+    return lock is not None and lock.pass_open and lock.expires_at > utcnow()
 
 
 def _begin(connection) -> None:
@@ -279,10 +266,18 @@ def _begin(connection) -> None:
         raw.execute("BEGIN IMMEDIATE")
 
 
-def _regroup_pass(deployment: Deployment, logger: logging.Logger, job, stage_key: str) -> dict[str, int]:
+def _regroup_pass(deployment: Deployment, logger: logging.Logger, job, stage_key: str, token: str) -> dict[str, int]:
     session = db.session
+    key = lock_key(deployment.id)
+    sqlite = _is_sqlite()
+    if sqlite:
+        # Flagged before the pass takes SQLite's write lock and cleared in the
+        # pass's own commit: see _acquire_or_mark.
+        locks.set_pass_open(key, token, True)
     try:
         stats = _pass_in_transaction(session, deployment, logger, job, stage_key)
+        if sqlite:
+            locks.set_pass_open(key, token, False, connection=session.connection())
         session.commit()
     except BaseException:
         session.rollback()
@@ -295,11 +290,6 @@ def _pass_in_transaction(session, deployment, logger, job, stage_key) -> dict[st
     _begin(connection)
     dialect = connection.dialect.name
     deployment_id = deployment.id
-    session.execute(
-        _deployment.update()
-        .where(_deployment.c.id == deployment_id, _deployment.c.regroup_pending.is_(True))
-        .values(regroup_pending=False)
-    )
     gap = effective_gap_seconds(deployment, logger)
     keying = effective_keying(deployment, logger)
     max_session = current_app.config.get("MAX_SESSION_SECONDS", DEFAULT_MAX_SESSION_SECONDS)
