@@ -326,3 +326,22 @@ def test_unknown_api_path_and_wrong_method_are_json(app, client, token):
     assert response.status_code == 404 and response.get_json() == {"detail": "Not found."}
     response = call(client, "DELETE", "/projects/", token)
     assert response.status_code == 405 and response.is_json
+
+
+def test_preview_gap_errors_name_the_same_bounds(app, client, token, station):
+    for value in ("-1", "0", "59"):
+        body = call(client, "GET", f"/deployments/{station.id}/regroup-preview/?gap_seconds={value}", token).get_json()
+        assert body["errors"]["gap_seconds"] == ["Must be between 60 seconds (1 minute) and 604800 seconds (7 days)."]
+
+
+def test_paths_without_the_trailing_slash_answer_json_directly(app, client, token, project):
+    response = call(client, "GET", f"/projects/{project.id}", token)
+    assert response.status_code == 200 and response.get_json()["id"] == project.id
+    response = call(client, "PATCH", f"/projects/{project.id}", token, json={"session_time_gap_seconds": 3600})
+    assert response.status_code == 200 and response.get_json()["session_time_gap_seconds"] == 3600
+
+
+def test_a_name_that_is_not_text_says_so(app, client, token):
+    response = call(client, "POST", "/projects/", token, json={"name": 123})
+    assert response.status_code == 400
+    assert response.get_json()["errors"]["name"] == ["Must be text."]

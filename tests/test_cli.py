@@ -27,8 +27,14 @@ def test_create_token_prints_one_line_and_stores_only_a_hash(runner, manager, cl
     token = lines[0]
     assert len(token) >= 40
     db.session.refresh(manager)
-    assert manager.api_token_hash == hash_token(token)
-    assert token not in manager.api_token_hash
+    assert [t.token_hash for t in manager.api_tokens] == [hash_token(token)]
+    assert token not in manager.api_tokens[0].token_hash
+    # A second token leaves the first one working.
+    second = runner.invoke(args=["create-token", "manager@example.org"]).output.strip()
+    assert second != token
+    for value in (token, second):
+        response = client.get("/api/v2/projects/", headers={"Authorization": f"Token {value}"})
+        assert response.status_code == 200
 
 
 def test_create_token_for_unknown_user(runner):

@@ -113,3 +113,19 @@ def test_cancel_of_a_running_job_asks_it_to_stop(deployment):
     recorder = JobRecorder(job)
     with pytest.raises(jobs.JobCancelled):
         recorder.check_cancelled()
+
+
+def test_a_cancel_after_the_work_committed_is_noted_and_the_job_succeeds(deployment, monkeypatch):
+    from dataclasses import replace
+
+    def work_then_someone_cancels(station, recorder):
+        db.session.commit()
+        with db.engine.begin() as conn:
+            conn.execute(Job.__table__.update().where(Job.__table__.c.id == recorder.job_id).values(cancel_requested=True, status="CANCELING"))
+
+    monkeypatch.setitem(jobs.JOB_TYPES, "regroup_events", replace(jobs.JOB_TYPES["regroup_events"], run=work_then_someone_cancels))
+    job = jobs.create_job("regroup_events", deployment)
+    done = jobs.run_job(job.id)
+    assert done.status == "SUCCESS"
+    assert any("A cancel arrived after the work had been committed" in line for line in done.logs["stdout"])
+    assert done.logs["stdout"][-1].split(" ", 1)[0].endswith("Z")

@@ -20,6 +20,9 @@ def create_app(config: dict | None = None) -> Flask:
         template_folder=str(config_module.REPO_ROOT / "templates"),
         static_folder=str(config_module.REPO_ROOT / "static"),
     )
+    # "/api/v2/projects/1" and "/api/v2/projects/1/" are the same resource; a
+    # redirect would answer an API client with an HTML page.
+    app.url_map.strict_slashes = False
     app.config.from_mapping(config_module.from_environment(instance_path))
     if config:
         app.config.update(config)

@@ -2,7 +2,7 @@
 from flask import request
 
 from .extensions import db, login_manager
-from .models import User, hash_token
+from .models import ApiToken, User, hash_token
 
 
 def user_from_token_header() -> User | None:
@@ -10,7 +10,9 @@ def user_from_token_header() -> User | None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "token" or not token.strip():
         return None
-    return db.session.scalar(db.select(User).filter_by(api_token_hash=hash_token(token.strip())))
+    return db.session.scalar(
+        db.select(User).join(ApiToken).where(ApiToken.token_hash == hash_token(token.strip()))
+    )
 
 
 def request_has_token() -> bool:

@@ -35,10 +35,10 @@ class User(UserMixin, db.Model):
     email = db.Column(db.String(254), nullable=False, unique=True)
     password_hash = db.Column(db.String(256), nullable=False)
     is_superuser = db.Column(db.Boolean, nullable=False, default=False)
-    api_token_hash = db.Column(db.String(64), unique=True)
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
 
     memberships = db.relationship("Membership", back_populates="user", cascade="all, delete-orphan")
+    api_tokens = db.relationship("ApiToken", back_populates="user", cascade="all, delete-orphan")
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)
@@ -47,13 +47,22 @@ class User(UserMixin, db.Model):
         return check_password_hash(self.password_hash, password)
 
     def new_api_token(self) -> str:
-        """Replace the user's API token; only its hash is stored."""
+        """Issue one more API token for the user; only its hash is stored."""
         token = secrets.token_urlsafe(32)
-        self.api_token_hash = hash_token(token)
+        self.api_tokens.append(ApiToken(token_hash=hash_token(token)))
         return token
 
     def __repr__(self) -> str:
         return f"<User {self.email}>"
+
+
+class ApiToken(db.Model):
+    id = db.Column(db.Integer, primary_key=True)
+    user_id = db.Column(db.Integer, db.ForeignKey("user.id", ondelete="CASCADE"), nullable=False, index=True)
+    token_hash = db.Column(db.String(64), nullable=False, unique=True)
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+
+    user = db.relationship("User", back_populates="api_tokens")
 
 
 class Project(db.Model):

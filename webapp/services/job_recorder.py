@@ -30,6 +30,11 @@ class JobTimeLimitExceeded(Exception):
     """Raised inside a job's work when it ran past its time limit."""
 
 
+def log_line(level: str, message: str) -> str:
+    """One line of a job's log: UTC time, level, message."""
+    return f"{utcnow().isoformat(timespec='seconds')}Z {level} {message}"
+
+
 class _RecorderHandler(logging.Handler):
     def __init__(self, recorder: "JobRecorder"):
         super().__init__(logging.INFO)
@@ -113,7 +118,7 @@ class JobRecorder:
 
     # -- logs ----------------------------------------------------------------
     def append_log(self, level: str, message: str, stderr: bool = False) -> None:
-        line = f"{utcnow().isoformat(timespec='seconds')} {level} {message}"
+        line = log_line(level, message)
         for stream in ("stdout", "stderr") if stderr else ("stdout",):
             lines = self.logs[stream]
             lines.append(line)

@@ -17,7 +17,7 @@ from sqlalchemy.exc import OperationalError
 
 from ..extensions import db
 from ..models import Deployment, Job, Lock, User, utcnow
-from .job_recorder import JobCancelled, JobRecorder, JobTimeLimitExceeded  # noqa: F401  (part of this API)
+from .job_recorder import JobCancelled, JobRecorder, JobTimeLimitExceeded, log_line  # noqa: F401  (part of this API)
 
 RUNNING_STATUSES = ("STARTED", "CANCELING")
 
@@ -233,6 +233,9 @@ def run_job(job_id: int, time_limit: float | None = None) -> Job | None:
         recorder.finish("FAILURE")
         raise
     else:
+        recorder.flush(force=True, wait=True)
+        if recorder.cancel_requested:
+            recorder.logger.warning("A cancel arrived after the work had been committed; the job completed.")
         recorder.finish("SUCCESS")
     finally:
         heartbeat.stop()
@@ -260,16 +263,12 @@ def cancel(job: Job, queue=None) -> Job:
         job.status = "REVOKED"
         job.finished_at = utcnow()
         job.progress = dict(job.progress, summary={**job.progress.get("summary", {}), "status": "REVOKED"})
-        job.logs = {**job.logs, "stdout": [*job.logs.get("stdout", []), _log_line("INFO", "Cancelled before it started.")]}
+        job.logs = {**job.logs, "stdout": [*job.logs.get("stdout", []), log_line("INFO", "Cancelled before it started.")]}
     else:
         job.cancel_requested = True
         job.status = "CANCELING"
     db.session.commit()
     return job
-
-
-def _log_line(level: str, message: str) -> str:
-    return f"{utcnow().isoformat(timespec='seconds')} {level} {message}"
 
 
 def reap_stale_jobs(now: datetime | None = None) -> int:
@@ -296,8 +295,8 @@ def reap_stale_jobs(now: datetime | None = None) -> int:
         ]
         job.progress = {**job.progress, "summary": {**job.progress.get("summary", {}), "status": "FAILURE"}, "stages": stages}
         job.logs = {
-            "stdout": [*job.logs.get("stdout", []), _log_line("ERROR", message)],
-            "stderr": [*job.logs.get("stderr", []), _log_line("ERROR", message)],
+            "stdout": [*job.logs.get("stdout", []), log_line("ERROR", message)],
+            "stderr": [*job.logs.get("stderr", []), log_line("ERROR", message)],
         }
         job.status = "FAILURE"
         job.finished_at = now

@@ -65,7 +65,9 @@ def clean_keying(value) -> str:
 
 
 def clean_name(value) -> str:
-    if not isinstance(value, str) or not value.strip():
+    if not isinstance(value, str):
+        raise ValueError("Must be text.")
+    if not value.strip():
         raise ValueError("A name is required.")
     value = value.strip()
     if len(value) > MAX_NAME_LENGTH:

@@ -1,4 +1,5 @@
 """Stations: create, read, change their gap, sync, regroup, and preview a regroup."""
+import re
 from flask import current_app, request
 from flask_login import current_user
 
@@ -8,7 +9,7 @@ from ...services import jobs
 from ...services.deployments import create_deployment, update_deployment
 from ...services.preview import preview_regroup
 from ...services.projects import ValidationError, clean_gap_seconds
-from . import BadRequest, bp, get_deployment, get_project, json_body, parse_id, query_int, serializers
+from . import BadRequest, bp, get_deployment, get_project, json_body, parse_id, serializers
 
 
 def _invalid(error: ValidationError) -> BadRequest:
@@ -70,10 +71,10 @@ def deployment_regroup(deployment_id: int):
 @bp.get("/deployments/<int:deployment_id>/regroup-preview/")
 def deployment_regroup_preview(deployment_id: int):
     deployment = get_deployment(deployment_id)
-    gap = query_int("gap_seconds", minimum=0, maximum=None)
+    gap = request.args.get("gap_seconds") or None
     if gap is not None:
         try:
-            gap = clean_gap_seconds(gap)
+            gap = clean_gap_seconds(int(gap) if re.fullmatch(r"-?\d{1,12}", gap) else gap)
         except ValueError as error:
             raise BadRequest("Invalid query parameter 'gap_seconds'.", {"gap_seconds": [str(error)]}) from None
     keying = request.args.get("keying") or None
