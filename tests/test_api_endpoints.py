@@ -1,5 +1,6 @@
 """The API's answers: shapes, validation, CSRF for session requests, pagination, huge ids."""
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
@@ -261,6 +262,10 @@ JOB_KEYS = {"id", "name", "job_type_key", "status", "deployment_id", "project_id
 
 
 def test_regroup_and_sync_answer_202_and_the_job_has_the_contract_shape(app, client, token, project, station):
+    folder = Path(app.config["DATA_SOURCE_ROOTS"][0]) / "station"
+    folder.mkdir()
+    station.data_source = str(folder)
+    db.session.commit()
     for action, key, stage_keys in (("regroup-sessions", "regroup_events", ["regroup_events"]),
                                     ("sync", "data_storage_sync", ["data_storage_sync", "regroup_sessions"])):
         response = call(client, "POST", f"/deployments/{station.id}/{action}/", token)
@@ -345,3 +350,9 @@ def test_a_name_that_is_not_text_says_so(app, client, token):
     response = call(client, "POST", "/projects/", token, json={"name": 123})
     assert response.status_code == 400
     assert response.get_json()["errors"]["name"] == ["Must be text."]
+
+
+def test_sync_of_a_station_without_a_data_source_is_400(app, client, token, station):
+    response = call(client, "POST", f"/deployments/{station.id}/sync/", token)
+    assert response.status_code == 400
+    assert "no data source" in response.get_json()["detail"]

@@ -129,3 +129,32 @@ def test_a_cancel_after_the_work_committed_is_noted_and_the_job_succeeds(deploym
     assert done.status == "SUCCESS"
     assert any("A cancel arrived after the work had been committed" in line for line in done.logs["stdout"])
     assert done.logs["stdout"][-1].split(" ", 1)[0].endswith("Z")
+
+
+def test_a_queue_that_refuses_the_job_fails_it_visibly(deployment):
+    from tasks import make_huey
+
+    down = make_huey("redis://127.0.0.1:1/0")  # nothing listens on port 1
+    job = jobs.create_job("regroup_events", deployment)
+    with pytest.raises(jobs.QueueUnavailable, match="queue is unavailable"):
+        jobs.enqueue(job, queue=down)
+    stored = db.session.get(Job, job.id)
+    assert stored.status == "FAILURE" and stored.finished_at
+    assert any("could not be queued" in line for line in stored.logs["stdout"])
+
+
+def test_a_worker_cannot_start_a_job_revoked_after_it_read_it(deployment):
+    job = jobs.create_job("regroup_events", deployment)
+    # The worker has read the job (still CREATED); the cancel lands before it claims it.
+    with db.engine.begin() as conn:
+        conn.execute(Job.__table__.update().where(Job.__table__.c.id == job.id).values(cancel_requested=True))
+    done = jobs.run_job(job.id)
+    assert done.status == "REVOKED" and done.started_at is None
+
+
+def test_cancel_of_a_job_a_worker_just_claimed_asks_it_to_stop(deployment):
+    job = jobs.create_job("regroup_events", deployment)
+    assert job.status == "CREATED"
+    assert jobs._claim(job.id)  # a worker claims it after the page read it as CREATED
+    cancelled = jobs.cancel(job)
+    assert cancelled.status == "CANCELING" and cancelled.cancel_requested

@@ -300,3 +300,15 @@ def test_bulk_post_without_csrf_token_is_refused(client, auth, project):
     response = client.post(f"/projects/{project.id}/stations/jobs", data={"action": "regroup", "deployment_ids": [str(station.id)]})
     assert response.status_code == 400
     assert db.session.scalar(db.select(db.func.count(Job.id))) == 0
+
+
+def test_huge_ids_in_forms_and_filters_are_reported_not_500(client, auth, project):
+    huge = "9" * 25
+    auth.login()
+    response = _post(client, f"/projects/{project.id}/stations/jobs", {"action": "regroup", "deployment_ids": [huge, "-3"]})
+    assert response.status_code == 303
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "not a station id" in page
+    assert db.session.scalar(db.select(db.func.count(Job.id))) == 0
+    for name in ("project", "deployment"):
+        assert client.get(f"/jobs/?{name}={huge}").status_code == 200

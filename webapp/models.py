@@ -17,7 +17,8 @@ from .config import DEFAULT_SESSION_GAP_SECONDS
 from .extensions import db
 
 SESSION_KEYINGS = ("date", "night", "run")
-ROLES = ("BasicMember", "Researcher", "Identifier", "MLDataManager", "ProjectManager")
+# Ids are PostgreSQL `integer`s: a larger number names nothing (and must not reach the database).
+MAX_DB_ID = 2**31 - 1
 
 
 def utcnow() -> datetime:

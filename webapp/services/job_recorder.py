@@ -157,6 +157,8 @@ class JobRecorder:
                     stage["status"] = "SUCCESS"
             self.progress["summary"]["progress"] = 1.0
         self.set_status(status, finished_at=utcnow())
+        # Loggers live as long as the process; a finished job's lines must not.
+        self.logger.handlers = []
 
     def check_cancelled(self) -> None:
         """Raise JobCancelled if a cancel was asked for since the last flush,

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
 from ..extensions import db
-from ..models import Deployment, Job, Lock, User, utcnow
+from ..models import FINISHED_STATUSES, Deployment, Job, Lock, User, utcnow
 from .job_recorder import JobCancelled, JobRecorder, JobTimeLimitExceeded, log_line  # noqa: F401  (part of this API)
 
 RUNNING_STATUSES = ("STARTED", "CANCELING")
@@ -37,6 +37,10 @@ class JobError(ValueError):
     """A job that cannot be created or changed as asked (shown to the user)."""
 
 
+class QueueUnavailable(JobError):
+    """The queue refused the job; the job row says FAILURE and why."""
+
+
 @dataclass(frozen=True)
 class Stage:
     key: str
@@ -55,7 +59,6 @@ class JobType:
 def _run_regroup(deployment: Deployment, recorder: JobRecorder) -> None:
     from .regroup import regroup_deployment
 
-    recorder.set_stage("regroup_events", status="STARTED")
     regroup_deployment(deployment, job=recorder, stage_key="regroup_events")
 
 
@@ -147,7 +150,15 @@ def enqueue(job: Job, queue=None) -> Job:
     job.progress = dict(job.progress, summary={**job.progress.get("summary", {}), "status": "PENDING"})
     db.session.commit()
     task = tasks_on(queue).run_job.s(job.id, limit, id=job_task_id(job.id), timeout=limit + min(30.0, 0.1 * limit))
-    queue.enqueue(task)
+    try:
+        queue.enqueue(task)
+    except Exception as error:
+        # The queue is down (e.g. Redis unreachable): say so on the job, never leave it PENDING.
+        recorder = JobRecorder(job)
+        recorder.logger.error("The job could not be queued: %s", error)
+        recorder.finish("FAILURE")
+        db.session.expire_all()
+        raise QueueUnavailable(f"The job queue is unavailable ({type(error).__name__}); job {job.id} was not started.") from error
     db.session.expire_all()
     return job
 
@@ -204,11 +215,14 @@ def run_job(job_id: int, time_limit: float | None = None) -> Job | None:
     job = db.session.get(Job, job_id)
     if job is None or job.is_finished:
         return job
-    recorder = JobRecorder(job)
-    if job.cancel_requested:
-        recorder.logger.info("Cancelled before it started.")
-        recorder.finish("REVOKED")
+    if not _claim(job_id):
+        job = _reloaded(job_id)
+        if not job.is_finished:
+            recorder = JobRecorder(job)
+            recorder.logger.info("Cancelled before it started.")
+            recorder.finish("REVOKED")
         return _reloaded(job_id)
+    recorder = JobRecorder(job)
     job_type = get_job_type(job.job_type_key)
     deployment = db.session.get(Deployment, job.deployment_id) if job.deployment_id else None
     if time_limit is None:
@@ -242,6 +256,22 @@ def run_job(job_id: int, time_limit: float | None = None) -> Job | None:
     return _reloaded(job_id)
 
 
+def _claim(job_id: int) -> bool:
+    """Move a queued job to STARTED unless a cancel got there first (one conditional UPDATE)."""
+    table = Job.__table__
+    with db.engine.begin() as conn:
+        claimed = conn.execute(
+            table.update()
+            .where(
+                table.c.id == job_id,
+                table.c.status.in_(("CREATED", "PENDING")),
+                table.c.cancel_requested.is_(False),
+            )
+            .values(status="STARTED", started_at=utcnow())
+        )
+        return claimed.rowcount == 1
+
+
 def _reloaded(job_id: int) -> Job:
     db.session.expire_all()
     return db.session.get(Job, job_id)
@@ -255,19 +285,35 @@ def cancel(job: Job, queue=None) -> Job:
     """
     if job.is_finished:
         raise JobError(f"Job {job.id} has already finished ({job.status}).")
+    table = Job.__table__
     if job.status in ("CREATED", "PENDING"):
         from tasks import huey
 
         (queue if queue is not None else huey).revoke_by_id(job_task_id(job.id), revoke_once=True)
-        job.cancel_requested = True
-        job.status = "REVOKED"
-        job.finished_at = utcnow()
-        job.progress = dict(job.progress, summary={**job.progress.get("summary", {}), "status": "REVOKED"})
-        job.logs = {**job.logs, "stdout": [*job.logs.get("stdout", []), log_line("INFO", "Cancelled before it started.")]}
-    else:
-        job.cancel_requested = True
-        job.status = "CANCELING"
+        # Conditional, so a worker that claimed the job meanwhile wins and is asked to stop instead.
+        revoked = db.session.execute(
+            table.update()
+            .where(table.c.id == job.id, table.c.status.in_(("CREATED", "PENDING")))
+            .values(
+                cancel_requested=True,
+                status="REVOKED",
+                finished_at=utcnow(),
+                progress=dict(job.progress, summary={**job.progress.get("summary", {}), "status": "REVOKED"}),
+                logs={**job.logs, "stdout": [*job.logs.get("stdout", []), log_line("INFO", "Cancelled before it started.")]},
+            )
+        ).rowcount
+        if revoked:
+            db.session.commit()
+            return _reloaded(job.id)
+    asked = db.session.execute(
+        table.update()
+        .where(table.c.id == job.id, table.c.status.not_in(FINISHED_STATUSES))
+        .values(cancel_requested=True, status="CANCELING")
+    ).rowcount
     db.session.commit()
+    job = _reloaded(job.id)
+    if not asked:
+        raise JobError(f"Job {job.id} has already finished ({job.status}).")
     return job
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import joinedload
 
 from ..extensions import db
-from ..models import FINISHED_STATUSES, JOB_STATUSES, Deployment, Event, Job, Project, User
+from ..models import FINISHED_STATUSES, MAX_DB_ID, JOB_STATUSES, Deployment, Event, Job, Project, User
 from ..permissions import visible_projects
 from .jobs import JOB_TYPES
 
@@ -131,7 +131,7 @@ class JobFilters:
                 value = int(args.get(name, ""))
             except ValueError:
                 return None
-            return value if value > 0 else None
+            return value if 0 < value <= MAX_DB_ID else None
 
         job_type = args.get("type")
         status = args.get("status")

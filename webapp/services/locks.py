@@ -124,6 +124,17 @@ def mark(key: str, wait_ms: int) -> str:
     return "marked" if marked else "free"
 
 
+def extend(key: str, token: str, ttl_seconds: float) -> bool:
+    """Push our lock's expiry `ttl_seconds` from now; False if it is no longer ours."""
+    with db.engine.begin() as conn:
+        updated = conn.execute(
+            _table.update()
+            .where(_table.c.key == key, _table.c.token == token)
+            .values(expires_at=utcnow() + timedelta(seconds=ttl_seconds))
+        )
+        return updated.rowcount == 1
+
+
 def take_mark(key: str, token: str) -> bool:
     """Clear the mark on our lock; True if there was one."""
     with db.engine.begin() as conn:

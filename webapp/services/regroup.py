@@ -199,6 +199,8 @@ def regroup_deployment(deployment: Deployment, job=None, stage_key: str = "regro
             result.passes += 1
             outcome = locks.release_unless_marked(key, token)
             if outcome == "marked":
+                locks.extend(key, token, ttl)
+            if outcome == "marked":
                 logger.info("Another regroup was asked for meanwhile; making one more pass.")
                 continue
             token = None
@@ -210,6 +212,12 @@ def regroup_deployment(deployment: Deployment, job=None, stage_key: str = "regro
             break
     finally:
         if token is not None:
+            if locks.take_mark(key, token):
+                logger.error(
+                    "A regroup of deployment %s that was skipped while this one ran is not done either; "
+                    "regroup the station again.",
+                    deployment_id,
+                )
             locks.release(key, token)
 
     result.stats = {**stats, "Events created": created, "Empty events deleted": deleted}

@@ -6,7 +6,7 @@ the stations list's bulk actions and the settings page agree on them.
 from dataclasses import dataclass, field
 
 from ..extensions import db
-from ..models import Deployment, Job, Project, User
+from ..models import MAX_DB_ID, Deployment, Job, Project, User
 from .jobs import JobError, create_job, enqueue
 
 # The job a station action starts: the page's action name → the job type key.
@@ -59,8 +59,12 @@ def start_jobs(job_type_key: str, project: Project, deployment_ids, user: User |
     wanted: list[int] = []
     for raw in deployment_ids:
         try:
-            wanted.append(int(str(raw).strip()))
+            value = int(str(raw).strip())
         except ValueError:
+            value = 0
+        if 0 < value <= MAX_DB_ID:
+            wanted.append(value)
+        else:
             result.skipped.append((repr(str(raw))[:40], "not a station id"))
     wanted = list(dict.fromkeys(wanted))
     found = {

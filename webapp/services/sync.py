@@ -148,12 +148,17 @@ def sync_deployment(deployment: Deployment, job: JobRecorder) -> SyncResult:
             job.set_params(SYNC_STAGE, stats)
             job.set_stage(SYNC_STAGE, progress=done / len(new))
         job.check_cancelled()
-    except JobCancelled:
+    except BaseException as error:
+        db.session.rollback()
         if stats["Captures added"]:
             log.warning(
-                "Sync cancelled after adding %d captures; they are kept and will be grouped by the next regroup.",
+                "Sync %s after adding %d captures; they are kept and will be grouped by the next regroup.",
+                "cancelled" if isinstance(error, JobCancelled) else "failed",
                 stats["Captures added"],
             )
+            # The committed batches must show in the station's counts.
+            refresh_deployment_stats(deployment)
+            db.session.commit()
         raise
     refresh_deployment_stats(deployment)
     db.session.commit()

@@ -2,10 +2,8 @@
 from flask import abort
 
 from ..extensions import db
-from ..models import Project
+from ..models import MAX_DB_ID, Project
 from ..permissions import require
-
-MAX_DB_ID = 2**31 - 1  # PostgreSQL `integer`: a larger id can match nothing
 
 
 def get_or_404(model, object_id: int | None):

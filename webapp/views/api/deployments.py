@@ -1,11 +1,13 @@
 """Stations: create, read, change their gap, sync, regroup, and preview a regroup."""
 import re
+
 from flask import current_app, request
 from flask_login import current_user
 
+from ...errors import error_response
 from ...extensions import db
 from ...models import SESSION_KEYINGS
-from ...services import jobs
+from ...services import jobs, station_jobs
 from ...services.deployments import create_deployment, update_deployment
 from ...services.preview import preview_regroup
 from ...services.projects import ValidationError, clean_gap_seconds
@@ -50,11 +52,12 @@ def deployment_update(deployment_id: int):
 
 def _start_job(job_type_key: str, deployment):
     try:
-        job = jobs.create_job(job_type_key, deployment, current_user)
+        job = station_jobs.start_job(job_type_key, deployment, current_user)
+    except jobs.QueueUnavailable as error:
+        return error_response(503, str(error))
     except jobs.JobError as error:
         db.session.rollback()
         raise BadRequest(str(error)) from None
-    jobs.enqueue(job)
     return serializers.job_accepted(job), 202
 
 
