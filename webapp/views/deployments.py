@@ -1,11 +1,14 @@
 """One station: its counts, sessions and jobs, and the buttons that start jobs."""
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from ..extensions import db
+from ..filters import hours
 from ..models import Deployment
 from ..permissions import can, require, role_of
 from ..services import listing, station_jobs
-from ..services.deployments import effective_gap
+from ..services.deployments import effective_gap, update_deployment
+from ..services.projects import ValidationError, clean_gap_hours
 from ..services.jobs import JobError
 from .jobs import status_context, status_response
 from .lookup import get_visible
@@ -24,22 +27,57 @@ def _summary_context(deployment: Deployment) -> dict:
     return {"deployment": deployment, "project": deployment.project, "gap_seconds": gap_seconds, "gap_source": gap_source}
 
 
+def _detail_page(deployment: Deployment, gap_value: str | None = None, gap_errors: list[str] = (), status: int = 200):
+    project = deployment.project
+    jobs = listing.recent_jobs(deployment)
+    if gap_value is None:
+        own_gap = deployment.session_time_gap_seconds
+        gap_value = "" if own_gap is None else hours(own_gap)
+    return (
+        render_template(
+            "deployments/detail.html",
+            sessions=listing.sessions_page(deployment, request.args.get("page", 1)),
+            jobs=jobs,
+            live_jobs=[status_context(job) for job in listing.unfinished(jobs)],
+            can_regroup=project is not None and can("regroup_sessions_deployment", project),
+            can_sync=project is not None and can("sync_deployment", project),
+            can_edit=can("update_deployment", project),
+            gap_value=gap_value,
+            gap_errors=list(gap_errors),
+            role=role_of(current_user, project),
+            **_summary_context(deployment),
+        ),
+        status,
+    )
+
+
 @bp.route("/<int:deployment_id>/")
 @login_required
 def detail(deployment_id: int):
+    return _detail_page(get_visible(Deployment, deployment_id))
+
+
+@bp.route("/<int:deployment_id>/settings", methods=["POST"])
+@login_required
+def settings(deployment_id: int):
     deployment = get_visible(Deployment, deployment_id)
-    project = deployment.project
-    jobs = listing.recent_jobs(deployment)
-    return render_template(
-        "deployments/detail.html",
-        sessions=listing.sessions_page(deployment, request.args.get("page", 1)),
-        jobs=jobs,
-        live_jobs=[status_context(job) for job in listing.unfinished(jobs)],
-        can_regroup=project is not None and can("regroup_sessions_deployment", project),
-        can_sync=project is not None and can("sync_deployment", project),
-        role=role_of(current_user, project),
-        **_summary_context(deployment),
-    )
+    require("update_deployment", deployment.project)
+    typed = request.form.get("session_gap_hours", "")
+    try:
+        # An empty field removes the station's own gap, so the project's applies again.
+        gap_seconds = clean_gap_hours(typed) if typed.strip() else None
+        update_deployment(deployment, {"session_time_gap_seconds": gap_seconds}, current_app.config["DATA_SOURCE_ROOTS"])
+    except ValidationError as error:
+        db.session.rollback()
+        messages = [message for field_errors in error.errors.values() for message in field_errors]
+        return _detail_page(deployment, typed, messages, 400)
+    except ValueError as error:
+        return _detail_page(deployment, typed, [str(error)], 400)
+    if gap_seconds is None:
+        flash("Station now uses the project's gap.", "success")
+    else:
+        flash(f"Station gap set to {hours(gap_seconds)} h.", "success")
+    return redirect(url_for(".detail", deployment_id=deployment.id), code=303)
 
 
 @bp.route("/<int:deployment_id>/summary")
