@@ -1,7 +1,9 @@
 """Who may do what through the API: every role against every endpoint that changes something
 (and the reads), as one expected status per role."""
+from pathlib import Path
+
 import pytest
-from flask import request
+from flask import current_app, request
 from werkzeug.exceptions import Unauthorized
 
 from tests.api_helpers import call, token_for, user_with_token
@@ -25,7 +27,9 @@ def _setup(app):
         users[actor] = user
     project = add_project("Private", members=[(users[role], role) for role in ROLES])
     add_user("newcomer@example.org")
-    deployment = add_deployment(project, "Station")
+    folder = Path(current_app.config["DATA_SOURCE_ROOTS"][0]) / "station"
+    folder.mkdir(exist_ok=True)
+    deployment = add_deployment(project, "Station", data_source=str(folder))
     return tokens, project, deployment
 
 

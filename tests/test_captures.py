@@ -79,3 +79,16 @@ def test_validate_data_source(tmp_path):
     for bad in ("", "http://x/y", "s3://", "s3://Bad_Bucket/x"):
         with pytest.raises(DataSourceError):
             validate_data_source(bad, roots)
+
+
+def test_list_local_files_leaves_out_links_that_point_outside(tmp_path):
+    root = tmp_path / "root"
+    outside = tmp_path / "outside"
+    root.mkdir()
+    outside.mkdir()
+    (outside / "secret.jpg").write_bytes(b"x")
+    (root / "own.jpg").write_bytes(b"x")
+    os.symlink(outside / "secret.jpg", root / "link-out.jpg")
+    os.symlink(root / "own.jpg", root / "link-in.jpg")
+    os.symlink(outside, root / "linked-dir")
+    assert [entry.path for entry in list_local_files(str(root))] == ["link-in.jpg", "own.jpg"]

@@ -81,3 +81,14 @@ def test_effective_gap_and_stations_needing_regroup(app, project):
     assert projects_service.stations_needing_regroup(project) == []
     deployments_service.update_deployment(station, {"session_time_gap_seconds": None}, [])
     assert deployments_service.effective_gap(station) == (14400, "project")
+
+
+def test_the_only_project_manager_cannot_be_demoted(app, project, manager):
+    with pytest.raises(ValidationError) as raised:
+        projects_service.set_member(project, manager.email, "BasicMember")
+    assert "only ProjectManager" in raised.value.errors["role"][0]
+    other = add_user("second@example.org")
+    projects_service.set_member(project, other.email, "ProjectManager")
+    projects_service.set_member(project, manager.email, "BasicMember")
+    roles = {m.user.email: m.role for m in project.memberships}
+    assert roles == {"manager@example.org": "BasicMember", "second@example.org": "ProjectManager"}

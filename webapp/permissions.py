@@ -24,7 +24,6 @@ _BASIC = {"view_project", "create_job"}
 _ML_DATA_MANAGER = (
     _BASIC
     | {f"run_{key}_job" for key in JOB_TYPE_KEYS}
-    | {f"cancel_{key}_job" for key in JOB_TYPE_KEYS}
     | {"sync_deployment"}
 )
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {

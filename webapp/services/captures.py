@@ -120,8 +120,12 @@ def validate_data_source(value: str, roots: Iterable[str]) -> str:
 
 
 def list_local_files(root: str) -> Iterator[FileEntry]:
-    """Every image file under `root`, recursively, in a stable order."""
-    base = Path(root)
+    """Every image file under `root`, recursively, in a stable order.
+
+    Symlinked folders are not followed, and a symlinked file that points
+    outside `root` is left out, so a sync never reads beyond its folder.
+    """
+    base = Path(root).resolve()
     for dirpath, dirnames, filenames in os.walk(base):
         dirnames.sort()
         for name in sorted(filenames):
@@ -129,8 +133,10 @@ def list_local_files(root: str) -> Iterator[FileEntry]:
                 continue
             full = Path(dirpath) / name
             try:
+                if full.is_symlink() and base not in full.resolve(strict=True).parents:
+                    continue
                 size = full.stat().st_size
-            except OSError:
+            except (OSError, RuntimeError):
                 continue
             yield FileEntry(full.relative_to(base).as_posix(), size)
 

@@ -138,6 +138,12 @@ def set_member(project: Project, email, role) -> Membership:
     if errors:
         raise ValidationError(errors)
     membership = db.session.scalar(db.select(Membership).filter_by(user_id=user.id, project_id=project.id))
+    if membership is not None and membership.role == "ProjectManager" and role != "ProjectManager":
+        managers = db.session.scalar(
+            db.select(db.func.count(Membership.id)).filter_by(project_id=project.id, role="ProjectManager")
+        )
+        if managers == 1:
+            raise ValidationError({"role": ["This is the project's only ProjectManager; make someone else one first."]})
     if membership is None:
         membership = Membership(user=user, project=project, role=role)
         db.session.add(membership)
