@@ -51,11 +51,13 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
     """WAL lets the web server read while the worker writes; SQLite needs FKs switched on."""
     import sqlite3
 
+    from .services.sql import SQLITE_BUSY_TIMEOUT_MS
+
     if not isinstance(dbapi_connection, sqlite3.Connection):
         return
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()

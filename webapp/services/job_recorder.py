@@ -17,9 +17,11 @@ from sqlalchemy.exc import OperationalError
 
 from ..extensions import db
 from ..models import FINISHED_STATUSES, Job, param_key, utcnow
+from .sql import short_wait
 
 MAX_LOG_LINES = 2000
 FLUSH_INTERVAL_SECONDS = 0.5
+FLUSH_WAIT_MS = 50
 
 
 class JobCancelled(Exception):
@@ -183,19 +185,12 @@ class JobRecorder:
         }
         table = Job.__table__
         try:
-            with db.engine.connect() as conn:
-                sqlite = conn.dialect.name == "sqlite"
-                if sqlite and not wait:
-                    conn.exec_driver_sql("PRAGMA busy_timeout=50")
-                try:
-                    conn.execute(table.update().where(table.c.id == self.job_id).values(**values))
-                    self.cancel_requested = bool(
-                        conn.execute(db.select(table.c.cancel_requested).where(table.c.id == self.job_id)).scalar()
-                    )
-                    conn.commit()
-                finally:
-                    if sqlite and not wait:
-                        conn.exec_driver_sql("PRAGMA busy_timeout=30000")
+            with db.engine.connect() if wait else short_wait(db.engine, FLUSH_WAIT_MS) as conn:
+                conn.execute(table.update().where(table.c.id == self.job_id).values(**values))
+                self.cancel_requested = bool(
+                    conn.execute(db.select(table.c.cancel_requested).where(table.c.id == self.job_id)).scalar()
+                )
+                conn.commit()
         except OperationalError:
             if wait:
                 raise

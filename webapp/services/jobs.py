@@ -18,6 +18,7 @@ from sqlalchemy.exc import OperationalError
 from ..extensions import db
 from ..models import FINISHED_STATUSES, Deployment, Job, Lock, User, utcnow
 from .job_recorder import JobCancelled, JobRecorder, JobTimeLimitExceeded, log_line  # noqa: F401  (part of this API)
+from .sql import short_wait
 
 RUNNING_STATUSES = ("STARTED", "CANCELING")
 
@@ -168,6 +169,9 @@ def job_task_id(job_id: int) -> str:
     return f"job-{job_id}"
 
 
+HEARTBEAT_WAIT_MS = 200
+
+
 class _Heartbeat(threading.Thread):
     """Beats for a running job while one long step keeps the recorder from flushing."""
 
@@ -180,21 +184,14 @@ class _Heartbeat(threading.Thread):
         table = Job.__table__
         while not self.stopped.wait(self.interval):
             try:
-                with self.engine.connect() as conn:
-                    sqlite = conn.dialect.name == "sqlite"
-                    if sqlite:
-                        # Never queue behind the work's own write transaction.
-                        conn.exec_driver_sql("PRAGMA busy_timeout=200")
-                    try:
-                        conn.execute(
-                            table.update()
-                            .where(table.c.id == self.job_id, table.c.status.in_(RUNNING_STATUSES))
-                            .values(heartbeat_at=utcnow())
-                        )
-                        conn.commit()
-                    finally:
-                        if sqlite:
-                            conn.exec_driver_sql("PRAGMA busy_timeout=30000")
+                # Never queue behind the work's own write transaction.
+                with short_wait(self.engine, HEARTBEAT_WAIT_MS) as conn:
+                    conn.execute(
+                        table.update()
+                        .where(table.c.id == self.job_id, table.c.status.in_(RUNNING_STATUSES))
+                        .values(heartbeat_at=utcnow())
+                    )
+                    conn.commit()
             except OperationalError:
                 continue
 

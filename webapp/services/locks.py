@@ -28,7 +28,7 @@ from sqlalchemy.exc import OperationalError
 
 from ..extensions import db
 from ..models import Lock, utcnow
-from .sql import insert_ignoring_conflicts_for
+from .sql import insert_ignoring_conflicts_for, short_wait
 
 _table = Lock.__table__
 
@@ -108,19 +108,12 @@ def mark(key: str, wait_ms: int) -> str:
         .values(pending=True)
         .returning(_table.c.key)
     )
-    with db.engine.connect() as conn:
-        sqlite = conn.dialect.name == "sqlite"
-        conn.exec_driver_sql(f"PRAGMA busy_timeout={int(wait_ms)}" if sqlite else f"SET lock_timeout = '{int(wait_ms)}ms'")
-        conn.commit()
-        try:
+    try:
+        with short_wait(db.engine, wait_ms) as conn:
             marked = conn.execute(statement).first() is not None
             conn.commit()
-        except OperationalError:
-            conn.rollback()
-            return "busy"
-        finally:
-            conn.exec_driver_sql("PRAGMA busy_timeout=30000" if sqlite else "RESET lock_timeout")
-            conn.commit()
+    except OperationalError:
+        return "busy"
     return "marked" if marked else "free"
 
 

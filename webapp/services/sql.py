@@ -1,4 +1,8 @@
 """Small SQL helpers that differ between SQLite and PostgreSQL."""
+from contextlib import contextmanager
+from typing import Iterator
+
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..extensions import db
@@ -17,3 +21,27 @@ def insert_ignoring_conflicts_for(dialect: str, table, index_elements):
     """The same, for a named dialect (for code running on a connection of its own)."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     return insert(table).on_conflict_do_nothing(index_elements=index_elements)
+
+
+# How long an ordinary SQLite write waits for another writer before it fails.
+SQLITE_BUSY_TIMEOUT_MS = 30000
+
+
+@contextmanager
+def short_wait(engine: Engine, wait_ms: int) -> Iterator[Connection]:
+    """A connection of its own whose writes give up after `wait_ms` (OperationalError) instead of queueing.
+
+    For bookkeeping writes (job progress, heartbeats, lock marks) that must
+    never wait behind a long work transaction: SQLite's single writer, or a
+    row that transaction holds on PostgreSQL.
+    """
+    with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        conn.exec_driver_sql(f"PRAGMA busy_timeout={int(wait_ms)}" if sqlite else f"SET lock_timeout = '{int(wait_ms)}ms'")
+        conn.commit()
+        try:
+            yield conn
+        finally:
+            conn.rollback()
+            conn.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}" if sqlite else "RESET lock_timeout")
+            conn.commit()
