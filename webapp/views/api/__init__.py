@@ -18,6 +18,7 @@ from ...auth import request_has_token, user_from_token_header
 from ...errors import error_response
 from ...extensions import csrf, db, login_manager, principal
 from ...models import Deployment, Job, Membership, Project
+from ...services.projects import ValidationError
 from ..lookup import MAX_DB_ID, get_visible
 
 bp = Blueprint("api", __name__, url_prefix="/api/v2")
@@ -49,6 +50,13 @@ def _no_login_redirect(state):
 @bp.errorhandler(BadRequest)
 def bad_request(error: BadRequest):
     return error_response(400, error.detail, error.errors)
+
+
+@bp.errorhandler(ValidationError)
+def invalid_input(error: ValidationError):
+    """Field errors from a service: nothing of the change is kept."""
+    db.session.rollback()
+    return error_response(400, "Invalid input.", error.errors)
 
 
 @bp.before_request

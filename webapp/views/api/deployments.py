@@ -10,12 +10,9 @@ from ...models import SESSION_KEYINGS
 from ...services import jobs, station_jobs
 from ...services.deployments import create_deployment, update_deployment
 from ...services.preview import preview_regroup
-from ...services.projects import ValidationError, clean_gap_seconds
+from ...services.projects import clean_gap_seconds
 from . import BadRequest, bp, get_deployment, get_project, json_body, parse_id, serializers
 
-
-def _invalid(error: ValidationError) -> BadRequest:
-    return BadRequest("Invalid input.", error.errors)
 
 
 @bp.post("/deployments/")
@@ -26,11 +23,7 @@ def deployment_create():
     except ValueError as error:
         raise BadRequest("Invalid input.", {"project_id": [str(error)]}) from None
     project = get_project(project_id, "create_deployment")
-    try:
-        deployment = create_deployment(project, data, current_app.config["DATA_SOURCE_ROOTS"])
-    except ValidationError as error:
-        db.session.rollback()
-        raise _invalid(error) from None
+    deployment = create_deployment(project, data, current_app.config["DATA_SOURCE_ROOTS"])
     return serializers.deployment(deployment), 201
 
 
@@ -42,11 +35,7 @@ def deployment_detail(deployment_id: int):
 @bp.patch("/deployments/<int:deployment_id>/")
 def deployment_update(deployment_id: int):
     deployment = get_deployment(deployment_id, "update_deployment")
-    try:
-        deployment = update_deployment(deployment, json_body(), current_app.config["DATA_SOURCE_ROOTS"])
-    except ValidationError as error:
-        db.session.rollback()
-        raise _invalid(error) from None
+    deployment = update_deployment(deployment, json_body(), current_app.config["DATA_SOURCE_ROOTS"])
     return serializers.deployment(deployment)
 
 

@@ -1,14 +1,10 @@
 """Projects and their members."""
 from flask_login import current_user
 
-from ...extensions import db
 from ...permissions import visible_projects
-from ...services.projects import ValidationError, create_project, set_member, update_project
-from . import BadRequest, bp, get_project, json_body, paginate, serializers
+from ...services.projects import create_project, set_member, update_project
+from . import bp, get_project, json_body, paginate, serializers
 
-
-def _invalid(error: ValidationError) -> BadRequest:
-    return BadRequest("Invalid input.", error.errors)
 
 
 @bp.get("/projects/")
@@ -19,11 +15,7 @@ def project_list():
 @bp.post("/projects/")
 def project_create():
     data = json_body()
-    try:
-        project = create_project(current_user, data)
-    except ValidationError as error:
-        db.session.rollback()
-        raise _invalid(error) from None
+    project = create_project(current_user, data)
     return serializers.project(project), 201
 
 
@@ -35,11 +27,7 @@ def project_detail(project_id: int):
 @bp.patch("/projects/<int:project_id>/")
 def project_update(project_id: int):
     project = get_project(project_id, "update_project")
-    try:
-        project = update_project(project, json_body())
-    except ValidationError as error:
-        db.session.rollback()
-        raise _invalid(error) from None
+    project = update_project(project, json_body())
     return serializers.project(project)
 
 
@@ -47,9 +35,5 @@ def project_update(project_id: int):
 def member_set(project_id: int):
     project = get_project(project_id, "manage_members")
     data = json_body()
-    try:
-        membership = set_member(project, data.get("email"), data.get("role"))
-    except ValidationError as error:
-        db.session.rollback()
-        raise _invalid(error) from None
+    membership = set_member(project, data.get("email"), data.get("role"))
     return serializers.membership(membership), 201
