@@ -254,19 +254,22 @@ def run_job(job_id: int, time_limit: float | None = None) -> Job | None:
 
 
 def _claim(job_id: int) -> bool:
-    """Move a queued job to STARTED unless a cancel got there first (one conditional UPDATE)."""
+    """Move a queued job to STARTED unless a cancel got there first (one conditional UPDATE).
+
+    The claim must not queue behind another job's long write (SQLite's single
+    writer would make every regroup of a busy station start after the running
+    one ends); if the database is busy, a read of the job decides instead.
+    """
     table = Job.__table__
-    with db.engine.begin() as conn:
-        claimed = conn.execute(
-            table.update()
-            .where(
-                table.c.id == job_id,
-                table.c.status.in_(("CREATED", "PENDING")),
-                table.c.cancel_requested.is_(False),
-            )
-            .values(status="STARTED", started_at=utcnow())
-        )
-        return claimed.rowcount == 1
+    queued = (table.c.id == job_id, table.c.status.in_(("CREATED", "PENDING")), table.c.cancel_requested.is_(False))
+    try:
+        with short_wait(db.engine, HEARTBEAT_WAIT_MS) as conn:
+            claimed = conn.execute(table.update().where(*queued).values(status="STARTED", started_at=utcnow()))
+            conn.commit()
+            return claimed.rowcount == 1
+    except OperationalError:
+        with db.engine.connect() as conn:
+            return conn.execute(db.select(table.c.id).where(*queued)).first() is not None
 
 
 def _reloaded(job_id: int) -> Job:
