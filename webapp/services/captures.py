@@ -24,6 +24,7 @@ class DataSourceError(ValueError):
 
 @dataclass(frozen=True)
 class FileEntry:
+    """One image file of a data source."""
     path: str  # relative to the data source, with "/" separators
     size: int
 
@@ -79,6 +80,7 @@ def timestamp_from_exif(path: Path | BinaryIO) -> datetime | None:
 
 
 def is_image_name(name: str) -> bool:
+    """Whether a file name has one of the capture extensions (any case)."""
     return name.lower().endswith(IMAGE_EXTENSIONS)
 
 
@@ -142,6 +144,7 @@ def list_local_files(root: str) -> Iterator[FileEntry]:
 
 
 def existing_paths(deployment: Deployment) -> set[str]:
+    """The paths of the station's captures, to tell new files from known ones."""
     rows = db.session.execute(db.select(Capture.path).filter_by(deployment_id=deployment.id))
     return {path for (path,) in rows}
 

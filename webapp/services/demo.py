@@ -17,6 +17,7 @@ FIRST_NIGHT = date(2024, 6, 12)
 
 @dataclass(frozen=True)
 class Burst:
+    """One stretch of a night during which the camera takes a shot every 5 minutes."""
     start: time
     minutes: int  # how long the camera is on
     offset_days: int = 0  # 1 when the burst starts after midnight
@@ -43,6 +44,7 @@ def _jpeg_bytes(rng: random.Random) -> bytes:
 
 
 def capture_times(schedule: list[Burst], nights: int) -> list[datetime]:
+    """Every capture time of a schedule over `nights` nights from FIRST_NIGHT."""
     times = []
     for night in range(nights):
         evening = FIRST_NIGHT + timedelta(days=night)
@@ -53,6 +55,7 @@ def capture_times(schedule: list[Burst], nights: int) -> list[datetime]:
 
 
 def write_station_files(folder: Path, schedule: list[Burst], nights: int, seed: int) -> None:
+    """Write one small real JPEG per capture time, named like the stations' cameras name them."""
     rng = random.Random(seed)
     for moment in capture_times(schedule, nights):
         night_dir = folder / moment.strftime("%Y-%m-%d")

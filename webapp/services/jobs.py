@@ -44,6 +44,7 @@ class QueueUnavailable(JobError):
 
 @dataclass(frozen=True)
 class Stage:
+    """A stage of a job type: its key, name and the params it shows from the start."""
     key: str
     name: str
     params: tuple[str, ...] = ()
@@ -51,6 +52,7 @@ class Stage:
 
 @dataclass(frozen=True)
 class JobType:
+    """A kind of job: its stages and the function that does its work."""
     key: str
     name: str
     stages: tuple[Stage, ...]
@@ -92,6 +94,7 @@ JOB_TYPES: dict[str, JobType] = {
 
 
 def get_job_type(key: str) -> JobType:
+    """The registered job type for `key`; JobError if there is none."""
     try:
         return JOB_TYPES[key]
     except KeyError:

@@ -29,6 +29,7 @@ DEFAULT_STATION_SORT = "name"
 
 
 def clean_page(value) -> int:
+    """A page number from a query string; anything else is page 1."""
     try:
         page = int(value)
     except (TypeError, ValueError):
@@ -45,6 +46,7 @@ def clean_sort(sort, direction) -> tuple[str, str]:
 
 @dataclass
 class Page:
+    """One page of a list, with what the pagination links need."""
     items: list
     page: int
     per_page: int
@@ -108,6 +110,7 @@ def sessions_page(deployment: Deployment, page=1) -> Page:
 
 
 def recent_jobs(deployment: Deployment, limit: int = 10) -> list[Job]:
+    """The station's newest jobs, newest first."""
     return list(
         db.session.scalars(
             db.select(Job).where(Job.deployment_id == deployment.id).order_by(Job.created_at.desc(), Job.id.desc()).limit(limit)
@@ -117,6 +120,7 @@ def recent_jobs(deployment: Deployment, limit: int = 10) -> list[Job]:
 
 @dataclass
 class JobFilters:
+    """The jobs list's filters, read from query parameters."""
     project: int | None = None
     deployment: int | None = None
     type: str | None = None
@@ -165,4 +169,5 @@ def jobs_page(user: User, filters: JobFilters, page=1) -> Page:
 
 
 def unfinished(jobs: list[Job]) -> list[Job]:
+    """The jobs of `jobs` that have not finished yet, in the same order."""
     return [job for job in jobs if job.status not in FINISHED_STATUSES]

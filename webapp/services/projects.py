@@ -59,12 +59,14 @@ def clean_gap_hours(text) -> int:
 
 
 def clean_keying(value) -> str:
+    """A session keying: one of SESSION_KEYINGS."""
     if value not in SESSION_KEYINGS:
         raise ValueError(f"Must be one of: {', '.join(SESSION_KEYINGS)}.")
     return value
 
 
 def clean_name(value) -> str:
+    """A name: non-empty text of at most MAX_NAME_LENGTH characters, trimmed."""
     if not isinstance(value, str):
         raise ValueError("Must be text.")
     if not value.strip():
@@ -76,6 +78,7 @@ def clean_name(value) -> str:
 
 
 def clean_text(value) -> str:
+    """Free text, trimmed."""
     if not isinstance(value, str):
         raise ValueError("Must be text.")
     return value.strip()

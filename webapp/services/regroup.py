@@ -101,6 +101,7 @@ class _RunRecord:
 
 
 def lock_key(deployment_id: int) -> str:
+    """The name of a station's regroup lock."""
     return f"regroup:deployment:{deployment_id}"
 
 

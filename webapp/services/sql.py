@@ -9,6 +9,7 @@ from ..extensions import db
 
 
 def dialect_name() -> str:
+    """"sqlite" or "postgresql": the dialect of the session's database."""
     return db.session.get_bind().dialect.name
 
 

@@ -35,6 +35,7 @@ def start_job(job_type_key: str, deployment: Deployment, user: User | None) -> J
 
 @dataclass
 class BulkResult:
+    """What a bulk action did: the jobs it queued and the stations it skipped, with why."""
     jobs: list[Job] = field(default_factory=list)
     # (label shown to the user, reason)
     skipped: list[tuple[str, str]] = field(default_factory=list)

@@ -46,6 +46,7 @@ class SyncError(ValueError):
 
 @dataclass
 class SyncResult:
+    """A sync's stage params and whether its regroup was skipped for the station's lock."""
     stats: dict[str, int] = field(default_factory=dict)
     regroup_skipped: bool = False
 
