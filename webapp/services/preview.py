@@ -3,11 +3,11 @@ from datetime import datetime
 
 from flask import current_app
 
-from ..config import DEFAULT_MAX_SESSION_SECONDS, DEFAULT_SESSION_GAP_SECONDS
+from ..config import DEFAULT_MAX_SESSION_SECONDS
 from ..extensions import db
 from ..grouping import group_sessions
 from ..models import Deployment, Event
-from .deployments import effective_gap
+from .regroup import effective_gap_seconds, effective_keying
 from .sql import dialect_name
 
 
@@ -17,10 +17,11 @@ def preview_regroup(deployment: Deployment, gap_seconds: int | None = None, keyi
     Returns `{gap_seconds, keying, sessions_before, sessions_after, longest_session_seconds}`;
     `longest_session_seconds` is 0 for a station without timestamped captures.
     """
+    # The same defaults (and fallbacks for bad stored values) as the regroup itself.
     if gap_seconds is None:
-        gap_seconds = effective_gap(deployment)[0] or DEFAULT_SESSION_GAP_SECONDS
+        gap_seconds = effective_gap_seconds(deployment)
     if keying is None:
-        keying = deployment.project.session_keying if deployment.project else "date"
+        keying = effective_keying(deployment)
     max_seconds = current_app.config.get("MAX_SESSION_SECONDS", DEFAULT_MAX_SESSION_SECONDS)
     sessions = group_sessions(_distinct_timestamps(deployment.id), gap_seconds, keying, max_seconds)
     sessions_before = db.session.scalar(
