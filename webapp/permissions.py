@@ -47,6 +47,16 @@ ROLES = tuple(ROLE_PERMISSIONS)
 PERMISSION_DENIED = "You do not have permission to perform this action."
 
 
+# Starting a job on a station needs more than running that job type: the
+# reference gates its station actions with these codenames.
+START_JOB_PERMISSIONS = {"regroup_events": "regroup_sessions_deployment", "data_storage_sync": "sync_deployment"}
+
+
+def start_job_permission(job_type_key: str) -> str:
+    """The codename a user needs on a station's project to start a job of this type there."""
+    return START_JOB_PERMISSIONS[job_type_key]
+
+
 def run_job_permission(job_type_key: str) -> str:
     return f"run_{job_type_key}_job"
 

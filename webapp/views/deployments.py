@@ -5,7 +5,7 @@ from flask_login import current_user, login_required
 from ..extensions import db
 from ..filters import hours
 from ..models import Deployment
-from ..permissions import can, require, role_of
+from ..permissions import can, require, role_of, start_job_permission
 from ..services import listing, station_jobs
 from ..services.deployments import effective_gap, update_deployment
 from ..services.projects import ValidationError, clean_gap_hours
@@ -14,12 +14,6 @@ from .jobs import status_context, status_response
 from .lookup import get_visible
 
 bp = Blueprint("deployments", __name__, url_prefix="/deployments")
-
-# Station action → (job type, the permission it needs on the station's project).
-ACTIONS = {
-    "regroup": ("regroup_events", "regroup_sessions_deployment"),
-    "sync": ("data_storage_sync", "sync_deployment"),
-}
 
 
 def _summary_context(deployment: Deployment) -> dict:
@@ -106,8 +100,8 @@ def sessions(deployment_id: int):
 
 def _start(deployment_id: int, action: str):
     deployment = get_visible(Deployment, deployment_id)
-    job_type_key, codename = ACTIONS[action]
-    require(codename, deployment.project)
+    job_type_key = station_jobs.ACTIONS[action]
+    require(start_job_permission(job_type_key), deployment.project)
     try:
         job = station_jobs.start_job(job_type_key, deployment, current_user)
     except JobError as error:

@@ -5,15 +5,12 @@ from flask_login import current_user, login_required
 from ..extensions import db
 from ..filters import hours
 from ..models import SESSION_KEYINGS, Project
-from ..permissions import can, require, role_of, visible_projects
+from ..permissions import can, require, role_of, start_job_permission, visible_projects
 from ..services import listing, station_jobs
 from ..services.projects import KEYING_HELP, ValidationError, clean_gap_hours, stations_needing_regroup, update_project
 from .lookup import get_visible
 
 bp = Blueprint("projects", __name__, url_prefix="/projects")
-
-# Bulk action → the permission it needs on the project.
-BULK_PERMISSIONS = {"regroup": "regroup_sessions_deployment", "sync": "sync_deployment"}
 
 
 @bp.route("/")
@@ -30,7 +27,9 @@ def detail(project_id: int):
     page, sort, direction = listing.stations_page(
         project, request.args.get("sort"), request.args.get("dir"), request.args.get("page", 1)
     )
-    bulk_actions = [action for action, codename in BULK_PERMISSIONS.items() if can(codename, project)]
+    bulk_actions = [
+        action for action, key in station_jobs.ACTIONS.items() if can(start_job_permission(key), project)
+    ]
     return render_template(
         "projects/detail.html",
         project=project,
@@ -48,9 +47,9 @@ def detail(project_id: int):
 def bulk_jobs(project_id: int):
     project = get_visible(Project, project_id)
     action = request.form.get("action")
-    if action not in BULK_PERMISSIONS:
+    if action not in station_jobs.ACTIONS:
         abort(400, "Choose an action: regroup or sync.")
-    require(BULK_PERMISSIONS[action], project)
+    require(start_job_permission(station_jobs.ACTIONS[action]), project)
     sort, direction = listing.clean_sort(request.form.get("sort"), request.form.get("dir"))
     back = url_for(".detail", project_id=project.id, sort=sort, dir=direction, page=listing.clean_page(request.form.get("page")))
     selected = request.form.getlist("deployment_ids")

@@ -7,6 +7,7 @@ from flask_login import current_user
 from ...errors import error_response
 from ...extensions import db
 from ...models import SESSION_KEYINGS
+from ...permissions import start_job_permission
 from ...services import jobs, station_jobs
 from ...services.deployments import create_deployment, update_deployment
 from ...services.preview import preview_regroup
@@ -39,7 +40,8 @@ def deployment_update(deployment_id: int):
     return serializers.deployment(deployment)
 
 
-def _start_job(job_type_key: str, deployment):
+def _start_job(job_type_key: str, deployment_id: int):
+    deployment = get_deployment(deployment_id, start_job_permission(job_type_key))
     try:
         job = station_jobs.start_job(job_type_key, deployment, current_user)
     except jobs.QueueUnavailable as error:
@@ -52,12 +54,12 @@ def _start_job(job_type_key: str, deployment):
 
 @bp.post("/deployments/<int:deployment_id>/sync/")
 def deployment_sync(deployment_id: int):
-    return _start_job("data_storage_sync", get_deployment(deployment_id, "sync_deployment"))
+    return _start_job("data_storage_sync", deployment_id)
 
 
 @bp.post("/deployments/<int:deployment_id>/regroup-sessions/")
 def deployment_regroup(deployment_id: int):
-    return _start_job("regroup_events", get_deployment(deployment_id, "regroup_sessions_deployment"))
+    return _start_job("regroup_events", deployment_id)
 
 
 @bp.get("/deployments/<int:deployment_id>/regroup-preview/")
