@@ -201,7 +201,6 @@ def regroup_deployment(deployment: Deployment, job=None, stage_key: str = "regro
             outcome = locks.release_unless_marked(key, token)
             if outcome == "marked":
                 locks.extend(key, token, ttl)
-            if outcome == "marked":
                 logger.info("Another regroup was asked for meanwhile; making one more pass.")
                 continue
             token = None
