@@ -123,6 +123,18 @@ class Deployment(db.Model):
 
     project = db.relationship("Project", back_populates="deployments")
 
+    @property
+    def grouped_with_other_settings(self) -> bool:
+        """Whether its sessions were cut with another gap or keying than a regroup would use now.
+
+        Read from cached fields only, so a list of stations can show it without a query per row.
+        """
+        project = self.project
+        if project is None or not self.captures_count:
+            return False
+        wanted_gap = self.session_time_gap_seconds or project.session_time_gap_seconds
+        return self.grouped_gap_seconds != wanted_gap or self.grouped_keying != project.session_keying
+
     def __repr__(self) -> str:
         return f"<Deployment {self.id} {self.name}>"
 

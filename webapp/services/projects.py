@@ -164,12 +164,4 @@ def stations_needing_regroup(project: Project) -> list[Deployment]:
     stations = db.session.scalars(
         db.select(Deployment).filter_by(project_id=project.id).order_by(Deployment.name, Deployment.id)
     ).all()
-    return [
-        d
-        for d in stations
-        if d.captures_count
-        and (
-            d.grouped_gap_seconds != (d.session_time_gap_seconds or project.session_time_gap_seconds)
-            or d.grouped_keying != project.session_keying
-        )
-    ]
+    return [d for d in stations if d.grouped_with_other_settings]
