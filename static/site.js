@@ -17,3 +17,63 @@ document.addEventListener("change", function (event) {
     item.checked = box.checked;
   });
 });
+
+// A live job's status is read out once per change. The polled fragments sit in
+// no live region (they are replaced every second); this remembers each job's
+// last status and writes to the page's one polite region only when it differs.
+var jobStatuses = {};
+
+function jobSummary(fragment) {
+  var title = fragment.querySelector("h2");
+  var text = (title ? title.textContent.trim() : "Job " + fragment.dataset.jobId) + ": " + fragment.dataset.status;
+  if (fragment.querySelector(".warning-box")) text += ", with a warning";
+  return text;
+}
+
+function noteJobStatuses(root, announceChanges) {
+  var fragments = [];
+  if (root.matches && root.matches(".job-status[data-job-id]")) fragments.push(root);
+  if (root.querySelectorAll) fragments = fragments.concat(Array.prototype.slice.call(root.querySelectorAll(".job-status[data-job-id]")));
+  var changes = [];
+  fragments.forEach(function (fragment) {
+    var id = fragment.dataset.jobId, status = fragment.dataset.status;
+    if (jobStatuses[id] !== status) {
+      jobStatuses[id] = status;
+      changes.push(jobSummary(fragment));
+    }
+  });
+  if (announceChanges && changes.length) announce(changes.join(". "));
+}
+
+document.addEventListener("DOMContentLoaded", function () { noteJobStatuses(document, false); });
+
+// After a swap, focus stays where the user was (htmx refocuses an element whose
+// id survives the swap); if the focused element is gone, it moves to what replaced it.
+var focusWasInside = null;
+
+document.addEventListener("htmx:beforeSwap", function (event) {
+  var target = event.detail.target;
+  focusWasInside = target && target.contains(document.activeElement) && document.activeElement !== document.body ? target.id : null;
+});
+
+function announce(text) {
+  var announcer = document.getElementById("announcer");
+  if (announcer && text) announcer.textContent = text;
+}
+
+document.addEventListener("htmx:afterSettle", function (event) {
+  noteJobStatuses(event.detail.elt, true);
+  // A swapped list says how many rows it now holds (e.g. the stations filter).
+  var summary = event.detail.elt.querySelector && event.detail.elt.querySelector("[data-announce]");
+  if (event.detail.elt.matches && event.detail.elt.matches("[data-announce]")) summary = event.detail.elt;
+  if (summary) announce(summary.textContent.trim());
+  var lost = document.activeElement === document.body || document.activeElement === null;
+  if (focusWasInside && lost) {
+    var landed = document.getElementById(focusWasInside) || event.detail.elt;
+    if (landed && landed.isConnected) {
+      if (!landed.hasAttribute("tabindex")) landed.setAttribute("tabindex", "-1");
+      landed.focus();
+    }
+  }
+  focusWasInside = null;
+});

@@ -162,7 +162,7 @@ def test_change_gap_in_hours_then_regroup_station(page, site):
     expect(page.locator("#sessions tbody tr td").nth(1)).to_have_text("2024-06-12 22:00:00")
     expect(page.locator("#sessions tbody tr td").nth(2)).to_have_text("2024-06-13 02:30:00")
     # A finished fragment no longer polls.
-    expect(fragment).not_to_have_attribute("hx-trigger", "every 1s")
+    expect(fragment).not_to_have_attribute("data-hx-trigger", "every 1s")
 
     # Down to a tablet's width nothing but the wide tables' own wrappers scrolls sideways.
     page.set_viewport_size({"width": 768, "height": 1024})

@@ -11,10 +11,12 @@ from datetime import datetime, timezone
 
 from flask_login import UserMixin
 from sqlalchemy import Index, UniqueConstraint
+from sqlalchemy.orm import validates
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .config import DEFAULT_SESSION_GAP_SECONDS
 from .extensions import db
+from .text import search_key
 
 SESSION_KEYINGS = ("date", "night", "run")
 # Ids are PostgreSQL `integer`s: a larger number names nothing (and must not reach the database).
@@ -106,6 +108,11 @@ class Deployment(db.Model):
 
     id = db.Column(db.Integer, primary_key=True)
     name = db.Column(db.String(200), nullable=False)
+    # `name` folded for searching (see text.search_key); kept in step with `name`
+    # on every ORM assignment, and on Core inserts through the column default.
+    search_name = db.Column(
+        db.Text, nullable=False, default=lambda context: search_key(context.get_current_parameters().get("name"))
+    )
     project_id = db.Column(db.Integer, db.ForeignKey("project.id", ondelete="SET NULL"), index=True)
     data_source = db.Column(db.String(1024), nullable=False, default="")
     # None means "use the project's gap".
@@ -120,8 +127,16 @@ class Deployment(db.Model):
     grouped_gap_seconds = db.Column(db.Integer)
     grouped_keying = db.Column(db.String(16))
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    # Set when the station's delete job is queued: until that job removes the
+    # row, lists show the station as "being deleted".
+    deleting = db.Column(db.Boolean, nullable=False, default=False)
 
     project = db.relationship("Project", back_populates="deployments")
+
+    @validates("name")
+    def _keep_search_name(self, key, name):
+        self.search_name = search_key(name)
+        return name
 
     @property
     def grouped_with_other_settings(self) -> bool:

@@ -1,0 +1,37 @@
+"""Stations: a case- and accent-folded name to search on, and a "being deleted" flag
+
+Revision ID: 0008
+Revises: 0001
+Create Date: 2026-11-25
+
+"""
+from alembic import op
+import sqlalchemy as sa
+
+from webapp.text import search_key
+
+# revision identifiers, used by Alembic.
+revision = '0008'
+down_revision = '0001'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table('deployment', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('search_name', sa.Text(), nullable=False, server_default=''))
+        batch_op.add_column(sa.Column('deleting', sa.Boolean(), nullable=False, server_default=sa.false()))
+    deployment = sa.table('deployment', sa.column('id', sa.Integer), sa.column('name', sa.String), sa.column('search_name', sa.Text))
+    conn = op.get_bind()
+    rows = conn.execute(sa.select(deployment.c.id, deployment.c.name)).all()
+    if rows:
+        conn.execute(
+            deployment.update().where(deployment.c.id == sa.bindparam('row_id')).values(search_name=sa.bindparam('folded')),
+            [{'row_id': row.id, 'folded': search_key(row.name)} for row in rows],
+        )
+
+
+def downgrade():
+    with op.batch_alter_table('deployment', schema=None) as batch_op:
+        batch_op.drop_column('deleting')
+        batch_op.drop_column('search_name')
