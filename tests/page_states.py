@@ -89,3 +89,16 @@ def seed(manager, missing_folder: str = "/nonexistent/ami-sessions-station") -> 
         "running_job": live.id,
         "event": session.id if session else None,
     }
+
+
+if __name__ == "__main__":
+    # python -m tests.page_states MANAGER_EMAIL MISSING_FOLDER: seed the env's database, print the ids as JSON.
+    import json
+    import sys
+
+    from webapp import create_app
+    from webapp.models import User
+
+    with create_app().app_context():
+        user = db.session.scalar(db.select(User).filter_by(email=sys.argv[1]))
+        print(json.dumps(seed(user, missing_folder=sys.argv[2])))
