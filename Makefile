@@ -55,9 +55,10 @@ run: install
 test: test-deps
 	$(BIN)/pytest
 
-## bench: grouping benchmarks (prints ratios against a floor and a baseline)
+## bench: grouping and stations-list benchmarks (print ratios against a floor, a baseline or a target)
 bench: install
 	$(BIN)/python -m benchmarks.regroup
+	$(BIN)/python -m benchmarks.stations
 
 clean:
 	rm -rf $(VENV) *.egg-info $(TEST_TOOLS)/node_modules
