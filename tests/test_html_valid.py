@@ -5,12 +5,14 @@ exists: its URL arguments are filled from the seeded states (ARGS), forms get
 an empty submission (their error state), and POST-only routes must say what
 they answer (POSTED or NO_HTML). A route the test cannot place fails it, and
 the message says which line to add. One validator process checks every
-document at once.
+document at once; SVG pictures are also checked for a title and a text
+alternative, which the validator does not require.
 """
 import json
 import re
 import shutil
 import subprocess
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -56,6 +58,57 @@ NO_HTML = {
     "projects.regroup_all": "queues jobs and redirects to the settings",
 }
 ERROR_PAGES = ["/projects/2147483000/", "/jobs/2147483000/"]
+
+
+class _SvgCheck(HTMLParser):
+    """Collects SVG pictures that lack role="img", a <title> or a text alternative (decorative ones are aria-hidden)."""
+
+    def __init__(self):
+        super().__init__()
+        self.problems, self._open = [], None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "svg" and self._open is None:
+            if attrs.get("aria-hidden") == "true":
+                self._open = {"hidden": True, "title": "", "depth": 1, "line": self.getpos()[0]}
+                return
+            named = attrs.get("role") == "img" and (attrs.get("aria-labelledby") or attrs.get("aria-label"))
+            self._open = {"hidden": False, "named": bool(named), "title": None, "depth": 1, "line": self.getpos()[0], "in_title": False}
+        elif self._open is not None:
+            self._open["depth"] += 1
+            if tag == "title" and self._open["depth"] == 2:
+                self._open["title"], self._open["in_title"] = "", True
+
+    def handle_data(self, data):
+        if self._open and self._open.get("in_title"):
+            self._open["title"] += data
+
+    def handle_endtag(self, tag):
+        if self._open is None:
+            return
+        if tag == "title":
+            self._open["in_title"] = False
+        self._open["depth"] -= 1
+        if self._open["depth"] == 0:
+            picture = self._open
+            if not picture["hidden"] and not (picture["named"] and (picture["title"] or "").strip()):
+                self.problems.append(f"line {picture['line']}: an <svg> picture needs role=\"img\", a <title> and aria-labelledby/aria-label (or aria-hidden=\"true\" if decorative)")
+            self._open = None
+
+
+def svg_problems(html: str) -> list[str]:
+    checker = _SvgCheck()
+    checker.feed(html)
+    return checker.problems
+
+
+def test_svg_check_tells_a_labelled_picture_from_a_bare_one():
+    good = '<svg role="img" aria-labelledby="t"><title id="t">Sessions per night</title><rect width="1" height="1"/></svg>'
+    assert svg_problems(good) == []
+    assert svg_problems('<svg aria-hidden="true"><path d="M0 0"/></svg>') == []
+    assert len(svg_problems('<svg><rect width="1" height="1"/></svg>')) == 1
+    assert len(svg_problems('<svg role="img" aria-label="x"><rect width="1" height="1"/></svg>')) == 1
 
 
 def _is_api(endpoint: str) -> bool:
@@ -161,5 +214,6 @@ def test_every_html_route_passes_the_nu_validator(sqlite_app, tmp_path):
         for m in report["messages"]
         if m["type"] == "error" or m.get("subType") == "fatal"
     ]
+    errors += [f"{label}: {problem}" for label, html in documents.items() for problem in svg_problems(html)]
     assert not errors, f"{len(errors)} Nu validator errors in {len(documents)} documents:\n" + "\n".join(errors)
     assert len(documents) >= 25 and re.search(r"GET /projects/\d+/stations", " ".join(documents))
