@@ -227,6 +227,9 @@ class Job(db.Model):
     project = db.relationship("Project")
     created_by = db.relationship("User")
 
+    # A station's newest jobs: its page's recent jobs, the list's "last job failed".
+    __table_args__ = (Index("ix_job_deployment_created", "deployment_id", "created_at"),)
+
     @property
     def is_finished(self) -> bool:
         return self.status in FINISHED_STATUSES

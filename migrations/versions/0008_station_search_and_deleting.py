@@ -1,4 +1,4 @@
-"""Stations: a case- and accent-folded name to search on, and a "being deleted" flag
+"""Stations: a case- and accent-folded name to search on, a "being deleted" flag, and an index of each station's jobs by time
 
 Revision ID: 0008
 Revises: 0001
@@ -21,6 +21,8 @@ def upgrade():
     with op.batch_alter_table('deployment', schema=None) as batch_op:
         batch_op.add_column(sa.Column('search_name', sa.Text(), nullable=False, server_default=''))
         batch_op.add_column(sa.Column('deleting', sa.Boolean(), nullable=False, server_default=sa.false()))
+    with op.batch_alter_table('job', schema=None) as batch_op:
+        batch_op.create_index('ix_job_deployment_created', ['deployment_id', 'created_at'], unique=False)
     deployment = sa.table('deployment', sa.column('id', sa.Integer), sa.column('name', sa.String), sa.column('search_name', sa.Text))
     conn = op.get_bind()
     rows = conn.execute(sa.select(deployment.c.id, deployment.c.name)).all()
@@ -32,6 +34,8 @@ def upgrade():
 
 
 def downgrade():
+    with op.batch_alter_table('job', schema=None) as batch_op:
+        batch_op.drop_index('ix_job_deployment_created')
     with op.batch_alter_table('deployment', schema=None) as batch_op:
         batch_op.drop_column('deleting')
         batch_op.drop_column('search_name')
