@@ -48,18 +48,21 @@ function noteJobStatuses(root, announceChanges) {
 document.addEventListener("DOMContentLoaded", function () { noteJobStatuses(document, false); });
 
 // After a swap, focus stays where the user was (htmx refocuses an element whose
-// id survives the swap); if the focused element is gone, it moves to what replaced it.
-var focusWasInside = null;
-
-document.addEventListener("htmx:beforeSwap", function (event) {
-  var target = event.detail.target;
-  focusWasInside = target && target.contains(document.activeElement) && document.activeElement !== document.body ? target.id : null;
-});
+// id survives the swap); if the focused element is gone, focus moves to what
+// replaced the part it was in. Kept per target: other swaps may settle between.
+var focusWasIn = {};
 
 function announce(text) {
   var announcer = document.getElementById("announcer");
   if (announcer && text) announcer.textContent = text;
 }
+
+document.addEventListener("htmx:beforeSwap", function (event) {
+  var target = event.detail.target;
+  if (target && target.id && document.activeElement !== document.body && target.contains(document.activeElement)) {
+    focusWasIn[target.id] = true;
+  }
+});
 
 document.addEventListener("htmx:afterSettle", function (event) {
   noteJobStatuses(event.detail.elt, true);
@@ -67,13 +70,12 @@ document.addEventListener("htmx:afterSettle", function (event) {
   var summary = event.detail.elt.querySelector && event.detail.elt.querySelector("[data-announce]");
   if (event.detail.elt.matches && event.detail.elt.matches("[data-announce]")) summary = event.detail.elt;
   if (summary) announce(summary.textContent.trim());
-  var lost = document.activeElement === document.body || document.activeElement === null;
-  if (focusWasInside && lost) {
-    var landed = document.getElementById(focusWasInside) || event.detail.elt;
-    if (landed && landed.isConnected) {
-      if (!landed.hasAttribute("tabindex")) landed.setAttribute("tabindex", "-1");
-      landed.focus();
-    }
-  }
-  focusWasInside = null;
+  Object.keys(focusWasIn).forEach(function (id) {
+    var landed = document.getElementById(id);
+    if (!landed) return;
+    delete focusWasIn[id];
+    if (document.activeElement && document.activeElement !== document.body) return;
+    if (!landed.hasAttribute("tabindex")) landed.setAttribute("tabindex", "-1");
+    landed.focus();
+  });
 });
