@@ -127,9 +127,8 @@ class Deployment(db.Model):
     grouped_gap_seconds = db.Column(db.Integer)
     grouped_keying = db.Column(db.String(16))
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
-    # Set when the station's delete job is queued: until that job removes the
-    # row, lists show the station as "being deleted".
-    deleting = db.Column(db.Boolean, nullable=False, default=False)
+    # Set while a delete job removes the station's data in batches: no job may start on it.
+    deleting = db.Column(db.Boolean, nullable=False, default=False, server_default=db.false())
 
     project = db.relationship("Project", back_populates="deployments")
 
