@@ -57,6 +57,17 @@ function announce(text) {
   if (announcer && text) announcer.textContent = text;
 }
 
+// A disclosure the user opened or closed keeps that state when its fragment is polled again.
+var disclosures = {};
+
+document.addEventListener("click", function (event) {
+  var summary = event.target.closest && event.target.closest("details[id] > summary");
+  if (!summary) return;
+  var details = summary.parentElement;
+  // The click toggles the disclosure after this handler; read the state it lands in.
+  setTimeout(function () { disclosures[details.id] = details.open; }, 0);
+});
+
 document.addEventListener("htmx:beforeSwap", function (event) {
   var target = event.detail.target;
   if (target && target.id && document.activeElement !== document.body && target.contains(document.activeElement)) {
@@ -70,6 +81,10 @@ document.addEventListener("htmx:afterSettle", function (event) {
   var summary = event.detail.elt.querySelector && event.detail.elt.querySelector("[data-announce]");
   if (event.detail.elt.matches && event.detail.elt.matches("[data-announce]")) summary = event.detail.elt;
   if (summary) announce(summary.textContent.trim());
+  Object.keys(disclosures).forEach(function (id) {
+    var details = document.getElementById(id);
+    if (details && details.open !== disclosures[id]) details.open = disclosures[id];
+  });
   Object.keys(focusWasIn).forEach(function (id) {
     var landed = document.getElementById(id);
     if (!landed) return;

@@ -87,11 +87,13 @@ def _sign_in(page):
     page.wait_for_url("**/projects/")
 
 
-def _set_job(site, job_id, status):
+def _set_job(site, job_id, status, log=None):
     """Move a job on as a worker would (there is none here), straight in the site's database."""
     with sqlite3.connect(site["db"], timeout=10) as conn:
         finished = "datetime('now')" if status in ("SUCCESS", "FAILURE", "REVOKED") else "NULL"
         conn.execute(f"UPDATE job SET status = ?, finished_at = {finished} WHERE id = ?", (status, job_id))
+        if log:
+            conn.execute("UPDATE job SET logs = ? WHERE id = ?", (json.dumps({"stdout": log, "stderr": []}), job_id))
 
 
 def axe_violations(page) -> list[str]:
@@ -249,6 +251,13 @@ def test_focus_stays_in_a_polled_fragment_and_moves_to_the_message_when_its_cont
         page.goto(f"/deployments/{site['regrouped']}/")
         job = _start_regroup(page)
         page.evaluate("document.addEventListener('htmx:afterSettle', () => { window.__swaps = (window.__swaps || 0) + 1; })")
+        # Closing the log with the keyboard: it stays closed, and focused, across polls.
+        _set_job(site, job, "STARTED", log=["2026-11-25T18:00:00 INFO Regrouping 25 captures"])
+        page.locator(f"#job-{job}-log-toggle").focus()
+        page.keyboard.press("Enter")
+        _polls(page, 2)
+        assert page.evaluate(f"document.getElementById('job-{job}-log').open") is False
+        assert page.evaluate("document.activeElement.id") == f"job-{job}-log-toggle"
         cancel = page.locator(f"#job-{job}-cancel")
         cancel.focus()
         _polls(page, 2)
