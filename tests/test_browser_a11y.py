@@ -20,6 +20,7 @@ from tests.test_browser_admin import CHROMIUM, CHROMIUM_ARGS, FLASK, REPO, _free
 
 AXE = REPO / "tests" / "tools" / "node_modules" / "axe-core" / "axe.min.js"
 EMAIL, PASSWORD = "manager@a11y.test", "pw-a11y"
+ADMIN_EMAIL = "admin@a11y.test"
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
 SCHEMES = ("light", "dark")
 
@@ -48,6 +49,7 @@ def site(tmp_path_factory):
     )
     _run(env, *FLASK, "init-db")
     _run(env, *FLASK, "create-user", EMAIL, "--password", PASSWORD)
+    _run(env, *FLASK, "create-user", ADMIN_EMAIL, "--password", PASSWORD, "--superuser")
     ids = json.loads(_run(env, sys.executable, "-m", "tests.page_states", EMAIL, str(tmp / "gone")).strip().splitlines()[-1])
     port = _free_port()
     log = open(tmp / "web.log", "w")
@@ -65,7 +67,7 @@ def site(tmp_path_factory):
                 assert web.poll() is None, (tmp / "web.log").read_text()
                 assert time.monotonic() < deadline, "the web server did not start"
                 time.sleep(0.1)
-        yield {"url": f"http://127.0.0.1:{port}", "db": tmp / "app.db", **ids}
+        yield {"url": f"http://127.0.0.1:{port}", "db": tmp / "app.db", "tmp": tmp, **ids}
     finally:
         _stop(web)
         log.close()
@@ -85,9 +87,9 @@ def _context(browser, site, **options):
     return browser.new_context(base_url=site["url"], viewport={"width": 1200, "height": 900}, bypass_csp=True, **options)
 
 
-def _sign_in(page):
+def _sign_in(page, email=EMAIL):
     page.goto("/login")
-    page.get_by_label("Email").fill(EMAIL)
+    page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/projects/")
@@ -131,6 +133,19 @@ def _audit(page, label, problems):
         problems.append(f"{label}: {line}")
     for svg in _svgs_without_text(page):
         problems.append(f"{label}: an SVG picture needs role=img, a <title> and a text alternative: {svg}")
+
+
+def _route_urls(site) -> list[str]:
+    """A URL for every GET route of the site that is not the API's, as the Nu validator test builds them."""
+    from tests.test_html_valid import NO_HTML, _is_api, _url
+    from webapp import create_app
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{site['db']}", "SECRET_KEY": "x", "INSTANCE_PATH": site["tmp"] / "routes"})
+    return [
+        _url(app, rule.endpoint, site)
+        for rule in app.url_map.iter_rules()
+        if "GET" in rule.methods and not _is_api(rule.endpoint) and rule.endpoint not in NO_HTML and rule.endpoint != "auth.login"
+    ]
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
@@ -182,6 +197,19 @@ def test_no_axe_violations_on_any_page_or_state(browser, site, scheme):
         page.get_by_label("Name").press_sequentially("ETANG", delay=30)
         page.wait_for_url("**q=ETANG**")
         _audit(page, "stations filtered as you type", problems)
+
+        # Every other page of the site, found in its url_map: a new page is audited as soon as it exists.
+        # Fragments (no doctype) are parts of the pages above; superuser pages are read as one.
+        admin = _context(browser, site, color_scheme=scheme).new_page()
+        _sign_in(admin, ADMIN_EMAIL)
+        for url in _route_urls(site):
+            viewer = page
+            if page.goto(url).status == 403:
+                viewer = admin
+                viewer.goto(url)
+            if viewer.evaluate("document.doctype !== null"):
+                _audit(viewer, f"page {url}", problems)
+        admin.context.close()
     finally:
         context.close()
     assert not problems, f"{len(problems)} accessibility problems ({scheme} scheme):\n" + "\n".join(problems)
