@@ -227,7 +227,7 @@ class Job(db.Model):
     created_by = db.relationship("User")
 
     # A station's newest jobs: its page's recent jobs, the list's "last job failed".
-    __table_args__ = (Index("ix_job_deployment_created", "deployment_id", "created_at"),)
+    __table_args__ = (Index("ix_job_deployment_created", "deployment_id", "created_at", "id"),)
 
     @property
     def is_finished(self) -> bool:

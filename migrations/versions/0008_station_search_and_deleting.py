@@ -22,7 +22,7 @@ def upgrade():
         batch_op.add_column(sa.Column('search_name', sa.Text(), nullable=False, server_default=''))
         batch_op.add_column(sa.Column('deleting', sa.Boolean(), nullable=False, server_default=sa.false()))
     with op.batch_alter_table('job', schema=None) as batch_op:
-        batch_op.create_index('ix_job_deployment_created', ['deployment_id', 'created_at'], unique=False)
+        batch_op.create_index('ix_job_deployment_created', ['deployment_id', 'created_at', 'id'], unique=False)
     deployment = sa.table('deployment', sa.column('id', sa.Integer), sa.column('name', sa.String), sa.column('search_name', sa.Text))
     conn = op.get_bind()
     rows = conn.execute(sa.select(deployment.c.id, deployment.c.name)).all()
