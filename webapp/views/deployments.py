@@ -7,7 +7,7 @@ from ..filters import hours
 from ..models import Deployment
 from ..permissions import can, require, role_of, start_job_permission
 from ..services import listing, station_jobs
-from ..services.deployments import effective_gap, update_deployment
+from ..services.deployments import update_deployment
 from ..services.projects import ValidationError, clean_gap_hours
 from ..services.jobs import JobError
 from .jobs import status_context, status_response
@@ -17,8 +17,7 @@ bp = Blueprint("deployments", __name__, url_prefix="/deployments")
 
 
 def _summary_context(deployment: Deployment) -> dict:
-    gap_seconds, gap_source = effective_gap(deployment)
-    return {"deployment": deployment, "project": deployment.project, "gap_seconds": gap_seconds, "gap_source": gap_source}
+    return {"deployment": deployment, "project": deployment.project, "rule": deployment.grouping_rule}
 
 
 def _detail_page(deployment: Deployment, gap_value: str | None = None, gap_errors: list[str] = (), status: int = 200):

@@ -3,7 +3,6 @@ times are the station's local clock (no zone), audit times are UTC (`Z`)."""
 from datetime import datetime
 
 from ...models import Deployment, Event, Job, Membership, Project, param_key
-from ...services.deployments import effective_gap
 
 
 def local_time(value: datetime | None) -> str | None:
@@ -30,15 +29,15 @@ def membership(m: Membership) -> dict:
 
 
 def deployment(d: Deployment) -> dict:
-    gap, gap_source = effective_gap(d)
+    rule = d.grouping_rule
     return {
         "id": d.id,
         "name": d.name,
         "project_id": d.project_id,
         "data_source": d.data_source,
         "session_time_gap_seconds": d.session_time_gap_seconds,
-        "effective_session_time_gap_seconds": gap,
-        "effective_session_time_gap_source": gap_source,
+        "effective_session_time_gap_seconds": rule.gap_seconds,
+        "effective_session_time_gap_source": rule.gap_source,
         "captures_count": d.captures_count,
         "events_count": d.events_count,
         "first_capture_timestamp": local_time(d.first_capture_timestamp),
