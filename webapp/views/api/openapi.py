@@ -1,6 +1,8 @@
 """The API's OpenAPI 3 document, kept by hand beside the routes (a test checks they match)."""
 from flask import jsonify
 
+from ...grouping import KEYINGS
+from ...permissions import ROLES
 from . import bp
 
 _ERROR = {
@@ -11,8 +13,8 @@ _ERROR = {
 _ID = {"type": "integer", "minimum": 1}
 _TIME = {"type": ["string", "null"], "format": "date-time"}
 _GAP = {"type": "integer", "minimum": 60, "maximum": 604800}
-_KEYING = {"type": "string", "enum": ["date", "night", "run"]}
-_ROLE = {"type": "string", "enum": ["BasicMember", "Researcher", "Identifier", "MLDataManager", "ProjectManager"]}
+_KEYING = {"type": "string", "enum": list(KEYINGS)}
+_ROLE = {"type": "string", "enum": list(ROLES)}
 
 
 def _ref(name: str) -> dict:
@@ -133,6 +135,15 @@ SCHEMAS = {
             "sessions_after": {"type": "integer"}, "longest_session_seconds": {"type": "integer"},
         },
     },
+    "Capture": {
+        "type": "object",
+        "required": ["id", "deployment_id", "event_id", "timestamp", "path", "thumbnails"],
+        "properties": {
+            "id": _ID, "deployment_id": _ID, "event_id": {"type": ["integer", "null"]}, "timestamp": _TIME,
+            "path": {"type": "string"},
+            "thumbnails": {"type": "object", "additionalProperties": {"type": "string"}},
+        },
+    },
     "Event": {
         "type": "object",
         "required": ["id", "deployment_id", "group_by", "start", "end", "captures_count"],
@@ -226,6 +237,13 @@ PATHS = {
         "get": {"operationId": "listEvents", "summary": "Sessions, ordered by start",
                 "parameters": [_query("deployment", _ID), *_PAGING],
                 "responses": _ok("A page of sessions", _page("Event"))},
+    },
+    "/api/v2/captures/": {
+        "get": {"operationId": "listCaptures",
+                "summary": "A station's captures (or one session's), ordered by timestamp; event_id is the "
+                           "session whose span holds the timestamp, or null",
+                "parameters": [{**_query("deployment", _ID), "required": True}, _query("event", _ID), *_PAGING],
+                "responses": _ok("A page of captures", _page("Capture"))},
     },
     "/api/v2/jobs/": {
         "get": {"operationId": "listJobs", "summary": "Jobs, newest first",

@@ -2,7 +2,7 @@
 times are the station's local clock (no zone), audit times are UTC (`Z`)."""
 from datetime import datetime
 
-from ...models import Deployment, Event, Job, Membership, Project, param_key
+from ...models import Capture, Deployment, Event, Job, Membership, Project, param_key
 
 
 def local_time(value: datetime | None) -> str | None:
@@ -49,6 +49,18 @@ def deployment(d: Deployment) -> dict:
     }
 
 
+def capture(c: Capture, event_id: int | None) -> dict:
+    """A capture with the session whose span holds it (`event_id`, found by the caller's range join)."""
+    return {
+        "id": c.id,
+        "deployment_id": c.deployment_id,
+        "event_id": event_id,
+        "timestamp": local_time(c.timestamp),
+        "path": c.path,
+        "thumbnails": {},
+    }
+
+
 def event(e: Event) -> dict:
     return {
         "id": e.id,
@@ -59,6 +71,9 @@ def event(e: Event) -> dict:
         "end": local_time(e.end),
         "duration_seconds": e.duration_seconds,
         "captures_count": e.captures_count,
+        "gap_seconds": e.gap_seconds,
+        "keying": e.keying,
+        "max_session_seconds": e.max_session_seconds,
     }
 
 
