@@ -41,6 +41,14 @@ def acquire(key: str, ttl_seconds: float, owner: str = "") -> str | None:
         "acquired_at": now,
         "expires_at": now + timedelta(seconds=ttl_seconds),
     }
+    with db.engine.connect() as conn:
+        # A live lock is seen by a read, which never waits: a caller that will
+        # skip does not queue behind another writer (SQLite has one at a time).
+        live = conn.execute(
+            db.select(_table.c.key).where(_table.c.key == key, _table.c.expires_at > now)
+        ).first()
+    if live is not None:
+        return None
     with db.engine.begin() as conn:
         # RETURNING rather than rowcount: an INSERT … ON CONFLICT through
         # SQLAlchemy's psycopg dialect reports rowcount -1.
