@@ -153,7 +153,17 @@ def regroup_deployment(deployment: Deployment, job=None, stage_key: str = "regro
     token = locks.acquire(key, ttl, owner)
     if token is None:
         return _report_skipped(deployment, logger, job, stage_key)
+    result = _passes_until_settled(deployment, token, owner, ttl, logger, job, stage_key)
+    if job is not None:
+        job.set_params(stage_key, result.stats)
+        job.set_stage(stage_key, status="SUCCESS", progress=1.0)
+    return result
 
+
+def _passes_until_settled(deployment, token, owner, ttl, logger, job, stage_key) -> RegroupResult:
+    """Passes under the lock until no capture arrived during the last one (see the module docstring)."""
+    deployment_id = deployment.id
+    key = lock_key(deployment_id)
     result = RegroupResult()
     created = deleted = 0
     try:
@@ -181,11 +191,7 @@ def regroup_deployment(deployment: Deployment, job=None, stage_key: str = "regro
     finally:
         if token is not None:
             locks.release(key, token)
-
     result.stats = {**stats, "Events created": created, "Empty events deleted": deleted}
-    if job is not None:
-        job.set_params(stage_key, result.stats)
-        job.set_stage(stage_key, status="SUCCESS", progress=1.0)
     return result
 
 
