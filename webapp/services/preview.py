@@ -18,7 +18,7 @@ def preview_regroup(deployment: Deployment, gap_seconds: int | None = None, keyi
     gap_seconds = rule.gap_seconds if gap_seconds is None else gap_seconds
     keying = rule.keying if keying is None else keying
     max_seconds = current_app.config.get("MAX_SESSION_SECONDS", DEFAULT_MAX_SESSION_SECONDS)
-    spans = group_spans(read_timestamps(deployment.id).values, gap_seconds, keying, max_seconds)
+    spans = group_spans(read_timestamps(deployment.id, expected_rows=deployment.captures_count or 0).values, gap_seconds, keying, max_seconds)
     sessions_before = db.session.scalar(
         db.select(db.func.count()).select_from(Event).where(Event.deployment_id == deployment.id)
     )

@@ -254,7 +254,7 @@ def _read(deployment: Deployment, job, stage_key: str):
             last_check = time.monotonic()
             job.check_cancelled()
 
-    timestamps = read_timestamps(deployment.id, tick)
+    timestamps = read_timestamps(deployment.id, tick, expected_rows=deployment.captures_count or 0)
     _progress(job, stage_key, 0.5)
     return timestamps
 
