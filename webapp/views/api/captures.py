@@ -20,5 +20,5 @@ def capture_list():
         if event is None or event.deployment_id != deployment.id:
             raise BadRequest("Invalid query parameter 'event'.", {"event": [f"Not a session of station {deployment.id}."]})
     found = captures_page(deployment, event, page, page_size)
-    results = [serializers.capture(capture, session_id) for capture, session_id in found.items]
+    results = [serializers.capture(capture, session_id) for capture, session_id, _ in found.items]
     return page_envelope(found.total, page, page_size, results)
