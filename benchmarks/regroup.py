@@ -103,6 +103,11 @@ def _load(size: int):
     if db.engine.dialect.name == "postgresql":
         db.session.execute(db.text("ANALYZE capture"))
         db.session.commit()
+    # The station's cached counts, as a sync leaves them.
+    from webapp.services.captures import refresh_deployment_stats
+
+    refresh_deployment_stats(deployment)
+    db.session.commit()
     return deployment
 
 

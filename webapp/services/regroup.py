@@ -371,25 +371,28 @@ def _station_changes(deployment: Deployment, timestamps, spans: SessionSpans, ru
 
 
 def _plan_and_apply(deployment: Deployment, timestamps, spans: SessionSpans, rule, cap: int) -> tuple[_Plan, float]:
-    """Plan against the stored sessions and write the plan in one short transaction; returns it and its duration."""
+    """Plan against the stored sessions, then write the plan in one short transaction; returns it and its duration.
+
+    The plan is made before the write begins: only the station's lock holder
+    writes its sessions, so they cannot change in between.
+    """
     session = db.session
-    began = time.perf_counter()
-    _begin_write(session.connection())
     plan = _plan(deployment, _stored_sessions(deployment.id), timestamps, spans, rule, cap)
     if not plan.writes:
         session.rollback()
-        return plan, time.perf_counter() - began
+        return plan, 0.0
+    began = time.perf_counter()
+    _begin_write(session.connection())
     _apply(deployment, plan)
     session.commit()
     return plan, time.perf_counter() - began
 
 
 def _begin_write(connection) -> None:
-    """On SQLite take the write lock now, so the stored sessions read for the plan cannot change before the write.
+    """On SQLite take the write lock at the start of the write, so it is held for the write alone.
 
-    pysqlite begins only before DML; the read would otherwise run outside the
-    transaction. PostgreSQL needs nothing: the station's lock keeps other
-    regroups off its sessions.
+    pysqlite would begin only at the first DML statement, in deferred mode,
+    which can fail instead of waiting when another writer commits first.
     """
     if connection.dialect.name != "sqlite":
         return

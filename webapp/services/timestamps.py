@@ -101,14 +101,30 @@ def _bounds(low, high, expected_rows: int, as_text: bool) -> list:
     return [b.isoformat(sep=" ", timespec="microseconds") for b in bounds] if as_text else bounds
 
 
+PARSE_SLICE_ROWS = 65536
+
+
 def parse_joined(joined: str) -> np.ndarray:
-    """Comma-joined ISO timestamps → int64 µs since 1970."""
+    """Comma-joined ISO timestamps → int64 µs since 1970.
+
+    A fixed-width text is viewed as rows of bytes (no copy) and converted a
+    slice of rows at a time, so the temporaries stay small whatever its length.
+    """
     if joined.isascii():
+        data = np.frombuffer(joined.encode("ascii"), dtype=np.uint8)
         for width in _WIDTHS:
-            if (len(joined) + 1) % (width + 1) == 0:
-                chars = np.frombuffer((joined + ",").encode("ascii"), dtype=np.uint8).reshape(-1, width + 1)
-                if _fixed_form(chars, width):
-                    return _fixed_width_to_microseconds(chars, width)
+            if (len(data) + 1) % (width + 1) == 0:
+                rows = (len(data) + 1) // (width + 1)
+                # The last row has no trailing comma: view `width` bytes of each row.
+                chars = np.lib.stride_tricks.as_strided(data, shape=(rows, width), strides=(width + 1, 1), writeable=False)
+                parts = []
+                for start in range(0, rows, PARSE_SLICE_ROWS):
+                    block = chars[start : start + PARSE_SLICE_ROWS]
+                    if not _fixed_form(block, width, data, start):
+                        break
+                    parts.append(_fixed_width_to_microseconds(block, width))
+                else:
+                    return np.concatenate(parts)
     return parse_texts(joined.split(","))
 
 
@@ -117,11 +133,16 @@ def parse_texts(texts: list[str]) -> np.ndarray:
     return np.array([text.replace(" ", "T", 1) for text in texts], dtype="datetime64[us]").astype(np.int64)
 
 
-def _fixed_form(chars: np.ndarray, width: int) -> bool:
-    positions, expected = [4, 7, 13, 16, width], b"--::,"
+def _fixed_form(chars: np.ndarray, width: int, data: np.ndarray, first_row: int) -> bool:
+    positions, expected = [4, 7, 13, 16], b"--::"
     if width == 26:
-        positions, expected = [4, 7, 13, 16, 19, width], b"--::.,"
+        positions, expected = [4, 7, 13, 16, 19], b"--::."
     if not (chars[:, positions] == np.frombuffer(expected, dtype=np.uint8)).all():
+        return False
+    # Every byte between two rows is a comma (the last row has none after it).
+    total_rows = (len(data) + 1) // (width + 1)
+    between = np.arange(first_row, min(first_row + len(chars), total_rows - 1)) * (width + 1) + width
+    if not (data[between] == 44).all():
         return False
     digits = chars[:, [i for i in range(width) if i not in (4, 7, 10, 13, 16, 19)]]
     return bool(np.isin(chars[:, 10], (32, 84)).all() and ((digits >= 48) & (digits <= 57)).all())
