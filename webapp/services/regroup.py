@@ -25,10 +25,11 @@ the lock: captures are only ever added by `captures.insert_captures`, which
 bumps `deployment.captures_version` in the same transaction. The owner reads
 that counter before its timestamps and again after its release; if it moved,
 it takes the lock again and makes another pass — or, if someone else took the
-lock meanwhile, stops: that holder's read starts after our release, which is
-after the captures were committed, so it includes them. The counter is read
-after the release because a sync that commits captures and then finds the
-lock held may do so at any moment until the release. A counter rather than
+lock meanwhile, stops: that holder read the counter after our release, so its
+read includes every capture committed before it, and it makes the same check
+when it lets go. The counter is read after the release because a sync that
+commits captures and then finds the lock held may do so at any moment until
+the release. A counter rather than
 `max(capture.id)`: on PostgreSQL ids are handed out at insert time but become
 visible at commit, in any order, so a smaller id can appear after a larger one
 was read; the counter's row is updated under a row lock in the inserting
