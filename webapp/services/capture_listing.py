@@ -65,6 +65,8 @@ def captures_page(
         total = db.session.scalar(select(func.count()).select_from(Capture).where(Capture.deployment_id == deployment.id))
     if clamp:
         page = min(page, max(1, -(-total // per_page)))
+    if (page - 1) * per_page >= max(total, 1):
+        return Page([], page, per_page, total)
     rows = db.session.execute(captures_query(deployment, event).limit(per_page).offset((page - 1) * per_page)).all()
     return Page([tuple(row) for row in rows], page, per_page, total)
 
