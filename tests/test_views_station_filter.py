@@ -66,10 +66,12 @@ def test_needs_regroup_matches_the_list_badge(client, auth, project):
     add_deployment(project, "Current", captures_count=5, grouped_gap_seconds=7200, grouped_keying="date")
     add_deployment(project, "Own gap current", captures_count=5, session_time_gap_seconds=600, grouped_gap_seconds=600, grouped_keying="date")
     add_deployment(project, "Own gap zero", captures_count=5, session_time_gap_seconds=0, grouped_gap_seconds=7200, grouped_keying="date")
+    add_deployment(project, "Own gap negative", captures_count=5, session_time_gap_seconds=-5, grouped_gap_seconds=7200, grouped_keying="date")
+    zero_stale = add_deployment(project, "Own gap zero, stale", captures_count=5, session_time_gap_seconds=0, grouped_gap_seconds=3600, grouped_keying="date")
     add_deployment(project, "No captures", captures_count=0, grouped_gap_seconds=1, grouped_keying="run")
     auth.login()
     expected = sorted(d.name for d in db.session.scalars(db.select(Deployment)) if d.grouped_with_other_settings)
-    assert expected == sorted([stale_gap.name, stale_keying.name, never.name])
+    assert expected == sorted([stale_gap.name, stale_keying.name, never.name, zero_stale.name])
     assert _list(client, project, "state=needs-regroup") == expected
 
 

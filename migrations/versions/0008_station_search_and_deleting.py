@@ -1,7 +1,7 @@
 """Stations: a case- and accent-folded name to search on, a "being deleted" flag, and an index of each station's jobs by time
 
 Revision ID: 0008
-Revises: 0001
+Revises: 0002
 Create Date: 2026-11-25
 
 """
@@ -12,7 +12,7 @@ from webapp.text import search_key
 
 # revision identifiers, used by Alembic.
 revision = '0008'
-down_revision = '0001'
+down_revision = '0002'
 branch_labels = None
 depends_on = None
 

@@ -8,7 +8,9 @@ from typing import Callable
 
 from sqlalchemy.orm import joinedload
 
+from ..config import DEFAULT_SESSION_GAP_SECONDS
 from ..extensions import db
+from ..grouping import DEFAULT_KEYING, KEYINGS
 from ..models import FINISHED_STATUSES, MAX_DB_ID, JOB_STATUSES, Deployment, Event, Job, Project, User
 from ..permissions import visible_projects
 from ..text import search_key
@@ -92,14 +94,17 @@ MAX_STATION_QUERY = 200
 
 
 def _needs_regroup(project: Project):
-    # The SQL twin of Deployment.grouped_with_other_settings (a station's own
-    # gap of 0 or none means the project's, as there).
-    wanted_gap = db.func.coalesce(db.func.nullif(Deployment.session_time_gap_seconds, 0), project.session_time_gap_seconds)
+    # The SQL twin of Deployment.grouped_with_other_settings and GroupingRule:
+    # the station's own gap if set, else the project's; a zero or negative one
+    # means the default; the project's keying, or the default if unknown.
+    configured = db.func.coalesce(Deployment.session_time_gap_seconds, project.session_time_gap_seconds)
+    wanted_gap = db.case((configured > 0, configured), else_=DEFAULT_SESSION_GAP_SECONDS)
+    wanted_keying = project.session_keying if project.session_keying in KEYINGS else DEFAULT_KEYING
     return db.and_(
         Deployment.captures_count > 0,
         db.or_(
             Deployment.grouped_gap_seconds.is_distinct_from(wanted_gap),
-            Deployment.grouped_keying.is_distinct_from(project.session_keying),
+            Deployment.grouped_keying.is_distinct_from(wanted_keying),
         ),
     )
 
