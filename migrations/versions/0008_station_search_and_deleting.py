@@ -20,7 +20,9 @@ depends_on = None
 def upgrade():
     with op.batch_alter_table('deployment', schema=None) as batch_op:
         batch_op.add_column(sa.Column('search_name', sa.Text(), nullable=False, server_default=''))
-        batch_op.add_column(sa.Column('deleting', sa.Boolean(), nullable=False, server_default=sa.false()))
+        # A plain-string default: with an expression (sa.false()) Alembic rebuilds the
+        # table on SQLite, and dropping the old one cascades to sessions and captures.
+        batch_op.add_column(sa.Column('deleting', sa.Boolean(), nullable=False, server_default='0'))
     with op.batch_alter_table('job', schema=None) as batch_op:
         batch_op.create_index('ix_job_deployment_created', ['deployment_id', 'created_at', 'id'], unique=False)
     deployment = sa.table('deployment', sa.column('id', sa.Integer), sa.column('name', sa.String), sa.column('search_name', sa.Text))
