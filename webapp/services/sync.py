@@ -21,6 +21,7 @@ from .captures import (
     S3_URL,
     DataSourceError,
     FileEntry,
+    UnreadableFile,
     existing_paths,
     insert_captures,
     is_image_name,
@@ -52,7 +53,11 @@ class SyncResult:
 
 
 class _Source:
-    """One data source: its file listing and a way to read a file's EXIF time."""
+    """One data source: its file listing and a way to read a file's EXIF time.
+
+    `exif_time` returns None for a file read that holds no time, and raises
+    UnreadableFile when the file could not be read.
+    """
 
     def __init__(self, files: Callable[[], Iterator[FileEntry]], exif_time: Callable[[str], datetime | None]):
         self.files = files
@@ -86,9 +91,11 @@ def _s3_source(url: str) -> _Source:
     def exif_time(rel: str) -> datetime | None:
         try:
             head = client.get_object(Bucket=bucket, Key=prefix + rel, Range=f"bytes=0-{EXIF_HEAD_BYTES - 1}")
-            return timestamp_from_exif(io.BytesIO(head["Body"].read()))
-        except (BotoCoreError, ClientError):
-            return None
+            body = head["Body"].read()
+        except (BotoCoreError, ClientError) as error:
+            raise UnreadableFile(str(error)) from error
+        # An S3 object is whole once it is listed; only its head was fetched.
+        return timestamp_from_exif(io.BytesIO(body), complete=False)
 
     return _Source(files, exif_time)
 
@@ -107,13 +114,32 @@ def _named(paths: list[str]) -> str:
     return shown + (f" and {len(paths) - MAX_NAMED_FILES} more" if len(paths) > MAX_NAMED_FILES else "")
 
 
+def _capture_rows(entries: list[FileEntry], source: _Source, stats: dict, log) -> list[dict]:
+    """The capture rows of a batch of new files, counting those without a time and those unreadable."""
+    rows = []
+    for entry in entries:
+        try:
+            timestamp = timestamp_from_name(entry.path) or source.exif_time(entry.path)
+        except UnreadableFile as error:
+            stats["Unreadable files"] += 1
+            log.warning("Could not read %s (%s); it is left for the next sync.", entry.path, error)
+            continue
+        if timestamp is None:
+            stats["Failed"] += 1
+            log.warning("No capture time in the name or EXIF of %s; added without timestamp.", entry.path)
+        rows.append({"path": entry.path, "size": entry.size, "timestamp": timestamp})
+    return rows
+
+
 def sync_deployment(deployment: Deployment, job: JobRecorder) -> SyncResult:
     """Add the station's new files as captures (committed per batch), then regroup it.
 
     Never duplicates a capture; keeps the captures of files that vanished from
     the source (reported in the log and in "Files missing from source"); a
-    file with no time in its name or EXIF becomes a capture without
-    timestamp, counted in "Failed". Checks for cancel between batches.
+    file read to its end with no time in its name or EXIF becomes a capture
+    without timestamp, counted in "Failed". A file that could not be read is
+    counted in "Unreadable files", named in the log and not recorded, so the
+    next sync tries it again. Checks for cancel between batches.
     """
     from .regroup import regroup_deployment
 
@@ -126,7 +152,13 @@ def sync_deployment(deployment: Deployment, job: JobRecorder) -> SyncResult:
     listed_paths = {entry.path for entry in listed}
     vanished = sorted(known - listed_paths)
     new = [entry for entry in listed if entry.path not in known]
-    stats = {"Total files": len(listed), "Captures added": 0, "Failed": 0, "Files missing from source": len(vanished)}
+    stats = {
+        "Total files": len(listed),
+        "Captures added": 0,
+        "Failed": 0,
+        "Files missing from source": len(vanished),
+        "Unreadable files": 0,
+    }
     job.set_params(SYNC_STAGE, stats)
     log.info("Found %d files, %d of them new.", len(listed), len(new))
     if vanished:
@@ -136,16 +168,11 @@ def sync_deployment(deployment: Deployment, job: JobRecorder) -> SyncResult:
     try:
         for start in range(0, len(new), BATCH_SIZE):
             job.check_cancelled()
-            rows = []
-            for entry in new[start : start + BATCH_SIZE]:
-                timestamp = timestamp_from_name(entry.path) or source.exif_time(entry.path)
-                if timestamp is None:
-                    stats["Failed"] += 1
-                    log.warning("No capture time in the name or EXIF of %s; added without timestamp.", entry.path)
-                rows.append({"path": entry.path, "size": entry.size, "timestamp": timestamp})
+            batch = new[start : start + BATCH_SIZE]
+            rows = _capture_rows(batch, source, stats, log)
             stats["Captures added"] += insert_captures(deployment, rows)
             db.session.commit()
-            done += len(rows)
+            done += len(batch)
             job.set_params(SYNC_STAGE, stats)
             job.set_stage(SYNC_STAGE, progress=done / len(new))
         job.check_cancelled()
@@ -166,6 +193,8 @@ def sync_deployment(deployment: Deployment, job: JobRecorder) -> SyncResult:
     job.set_params(SYNC_STAGE, stats)
     job.set_stage(SYNC_STAGE, status="SUCCESS", progress=1.0)
     log.info("Added %d captures (%d without a capture time).", stats["Captures added"], stats["Failed"])
+    if stats["Unreadable files"]:
+        log.warning("%d files could not be read; the next sync tries them again.", stats["Unreadable files"])
 
     job.set_stage(REGROUP_STAGE, status="STARTED")
     result = regroup_deployment(deployment, job=job, stage_key=REGROUP_STAGE)
