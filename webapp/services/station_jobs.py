@@ -62,12 +62,12 @@ class BulkResult:
         Once the queue has refused a job, the remaining stations are skipped
         without creating jobs that could only fail the same way.
         """
-        if self.queue_down:
-            self.skipped.append((deployment.name, "the job queue is unavailable"))
-            return
         reason = blocker(job_type_key, deployment)
         if reason:
             self.skipped.append((deployment.name, reason))
+            return
+        if self.queue_down:
+            self.skipped.append((deployment.name, "the job queue is unavailable"))
             return
         try:
             self.jobs.append(start_job(job_type_key, deployment, user, queue))
