@@ -51,7 +51,12 @@ def _valid(parts) -> datetime | None:
 
 
 def timestamp_from_name(name: str) -> datetime | None:
-    """The capture time written in a file name, or None (see CONTRACT.md)."""
+    """The capture time written in a file name, or None.
+
+    14 digits `YYYYMMDDhhmmss` anywhere in the name, or `YYYYMMDD<sep>hhmmss`,
+    or `YYYY<s>MM<s>DD<sep>hh<s>mm<s>ss` with single non-digit separators, or
+    12 digits `YYMMDDhhmmss`.
+    """
     stem = Path(name).name
     for pattern in _NAME_PATTERNS:
         for match in pattern.finditer(stem):

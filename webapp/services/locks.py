@@ -14,7 +14,7 @@ The owner may also flag that its unit of work is still uncommitted
 will be part of that work. Every statement commits on a connection of its own, outside
 `db.session`'s transaction, so other processes see the lock at once and a
 rollback of the work does not undo it. (Huey's `lock_task` is not usable:
-its release ignores ownership and it has no expiry on SQLite; see NOTES.md.)
+its release ignores ownership, and an expiry raises NotImplementedError on SQLite.)
 """
 import os
 import secrets

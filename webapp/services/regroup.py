@@ -1,4 +1,4 @@
-"""Regroup one station's captures into sessions (CONTRACT.md, "Grouping rules").
+"""Regroup one station's captures into sessions.
 
 A pass is a handful of set-based statements in one transaction:
 

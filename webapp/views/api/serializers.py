@@ -1,4 +1,4 @@
-"""Model → JSON shapes of the API (CONTRACT.md). Times are ISO 8601: capture-derived
+"""Model → JSON shapes of the API. Times are ISO 8601: capture-derived
 times are the station's local clock (no zone), audit times are UTC (`Z`)."""
 from datetime import datetime
 
