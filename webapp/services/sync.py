@@ -131,6 +131,38 @@ def _capture_rows(entries: list[FileEntry], source: _Source, stats: dict, log) -
     return rows
 
 
+def _add_captures(deployment: Deployment, new: list[FileEntry], source: _Source, stats: dict, job: JobRecorder) -> None:
+    """Insert the new files as captures, one committed batch at a time, checking for cancel between batches.
+
+    A cancel or an error keeps the batches already committed (and says so).
+    """
+    log = job.logger
+    done = 0
+    try:
+        for start in range(0, len(new), BATCH_SIZE):
+            job.check_cancelled()
+            batch = new[start : start + BATCH_SIZE]
+            rows = _capture_rows(batch, source, stats, log)
+            stats["Captures added"] += insert_captures(deployment, rows)
+            db.session.commit()
+            done += len(batch)
+            job.set_params(SYNC_STAGE, stats)
+            job.set_stage(SYNC_STAGE, progress=done / len(new))
+        job.check_cancelled()
+    except BaseException as error:
+        db.session.rollback()
+        if stats["Captures added"]:
+            log.warning(
+                "Sync %s after adding %d captures; they are kept and will be grouped by the next regroup.",
+                "cancelled" if isinstance(error, JobCancelled) else "failed",
+                stats["Captures added"],
+            )
+            # The committed batches must show in the station's counts.
+            refresh_deployment_stats(deployment)
+            db.session.commit()
+        raise
+
+
 def sync_deployment(deployment: Deployment, job: JobRecorder) -> SyncResult:
     """Add the station's new files as captures (committed per batch), then regroup it.
 
@@ -164,30 +196,7 @@ def sync_deployment(deployment: Deployment, job: JobRecorder) -> SyncResult:
     if vanished:
         log.warning("%d files are gone from the data source; their captures are kept: %s", len(vanished), _named(vanished))
 
-    done = 0
-    try:
-        for start in range(0, len(new), BATCH_SIZE):
-            job.check_cancelled()
-            batch = new[start : start + BATCH_SIZE]
-            rows = _capture_rows(batch, source, stats, log)
-            stats["Captures added"] += insert_captures(deployment, rows)
-            db.session.commit()
-            done += len(batch)
-            job.set_params(SYNC_STAGE, stats)
-            job.set_stage(SYNC_STAGE, progress=done / len(new))
-        job.check_cancelled()
-    except BaseException as error:
-        db.session.rollback()
-        if stats["Captures added"]:
-            log.warning(
-                "Sync %s after adding %d captures; they are kept and will be grouped by the next regroup.",
-                "cancelled" if isinstance(error, JobCancelled) else "failed",
-                stats["Captures added"],
-            )
-            # The committed batches must show in the station's counts.
-            refresh_deployment_stats(deployment)
-            db.session.commit()
-        raise
+    _add_captures(deployment, new, source, stats, job)
     refresh_deployment_stats(deployment)
     db.session.commit()
     job.set_params(SYNC_STAGE, stats)
