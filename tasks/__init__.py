@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 
 from huey import MemoryHuey, RedisHuey, SqliteHuey
 
+from .jobs import tasks_on
+
 NAME = "ami-sessions"
 
 
@@ -39,8 +41,6 @@ class JobQueue:
     """
 
     def __init__(self, huey):
-        from .jobs import tasks_on
-
         self.huey = huey
         self.tasks = tasks_on(huey)
 

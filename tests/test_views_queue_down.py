@@ -82,3 +82,14 @@ def test_station_page_with_the_queue_down_says_why(client, auth, project, queue_
     assert "The job queue is unavailable" in html
     (failed,) = _all_jobs()
     assert failed.status == "FAILURE"
+
+
+def test_cancelling_a_queued_job_with_the_queue_down_still_revokes_it(client, auth, project, queue_down):
+    from webapp.services import jobs
+
+    job = jobs.create_job("regroup_events", add_deployment(project, "North"))
+    auth.login()
+    response = _post(client, f"/jobs/{job.id}/cancel", {})
+    assert response.status_code == 303
+    (revoked,) = _all_jobs()
+    assert revoked.status == "REVOKED" and "Cancelled before it started." in revoked.logs["stdout"][-1]

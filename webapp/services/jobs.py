@@ -10,6 +10,7 @@ The queue is the app's `JobQueue` (`current_app.extensions["job_queue"]`,
 built by `tasks.init_app`) unless a caller passes one: this module never
 imports `tasks`.
 """
+import logging
 from typing import Protocol
 
 from flask import current_app
@@ -30,6 +31,8 @@ from .job_types import (  # noqa: F401  (part of this API)
     Stage,
     get_job_type,
 )
+
+logger = logging.getLogger(__name__)
 
 
 class JobQueue(Protocol):
@@ -128,7 +131,11 @@ def cancel(job: Job, queue: JobQueue | None = None) -> Job:
         raise JobError(f"Job {job.id} has already finished ({job.status}).")
     table = Job.__table__
     if job.status in QUEUED_STATUSES:
-        (queue if queue is not None else app_queue()).revoke(job.id)
+        try:
+            (queue if queue is not None else app_queue()).revoke(job.id)
+        except Exception:
+            # Revoking only spares a worker a read: a job marked REVOKED below is never claimed.
+            logger.warning("Could not revoke the queued task of job %s", job.id, exc_info=True)
         # Conditional, so a worker that claimed the job meanwhile wins and is asked to stop instead.
         revoked = db.session.execute(
             table.update()
