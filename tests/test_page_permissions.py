@@ -34,6 +34,11 @@ def signed_in(success):
     return lambda actor: LOGIN if actor == "anonymous" else success
 
 
+def superusers(success, others=403):
+    """Superusers only (site administration); every other signed-in user gets `others`."""
+    return lambda actor: LOGIN if actor == "anonymous" else success if actor == "superuser" else others
+
+
 def members(success):
     """The project's members (and superusers); others cannot tell the project exists."""
     return needs("view_project", success)
