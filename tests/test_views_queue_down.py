@@ -34,7 +34,8 @@ def _post(client, url, data):
 
 def _flash(client, response) -> str:
     html = client.get(response.headers["Location"]).get_data(as_text=True)
-    return html[html.index("Queued") : html.index("</div>", html.index("Queued"))]
+    start = html.index("No job queued")
+    return html[start : html.index("</div>", start)]
 
 
 def _all_jobs():
@@ -51,7 +52,7 @@ def test_bulk_sync_with_the_queue_down_reports_each_station(client, auth, projec
                      {"action": "sync", "deployment_ids": [str(alpha.id), str(beta.id), str(bare.id)]})
     assert response.status_code == 303
     message = _flash(client, response)
-    assert message.startswith("Queued 0 jobs: []")
+    assert message.startswith("No job queued — skipped: ")
     assert "Alpha (The job queue is unavailable (ConnectionError); job" in message
     assert "Beta (the job queue is unavailable)" in message
     assert "Bare (no data source)" in message

@@ -46,12 +46,14 @@ class BulkResult:
     queue_down: bool = False
 
     def message(self) -> str:
-        """The flash text: "Queued N jobs: [ids] for names — skipped: name (why), …"."""
-        ids = ", ".join(str(job.id) for job in self.jobs)
-        noun = "job" if len(self.jobs) == 1 else "jobs"
-        text = f"Queued {len(self.jobs)} {noun}: [{ids}]"
+        """The flash text: "Queued N jobs: [ids] for names — skipped: name (why), …"
+        (or "No job queued — skipped: …")."""
         if self.jobs:
-            text += " for " + ", ".join(job.deployment.name for job in self.jobs)
+            ids = ", ".join(str(job.id) for job in self.jobs)
+            noun = "job" if len(self.jobs) == 1 else "jobs"
+            text = f"Queued {len(self.jobs)} {noun}: [{ids}] for " + ", ".join(job.deployment.name for job in self.jobs)
+        else:
+            text = "No job queued"
         if self.skipped:
             text += " — skipped: " + ", ".join(f"{label} ({reason})" for label, reason in self.skipped)
         return text
