@@ -29,6 +29,8 @@ from ..models import FINISHED_STATUSES, Job, param_key, utcnow
 from .sql import short_wait
 
 MAX_LOG_LINES = 2000
+# A deep recursion's traceback must not bloat the job row; its last frames say most.
+MAX_TRACEBACK_CHARS = 20000
 FLUSH_INTERVAL_SECONDS = 0.5
 FLUSH_WAIT_MS = 50
 
@@ -142,7 +144,7 @@ class JobRecorder:
     def record_exception(self, error: BaseException) -> None:
         """The error message to the log; the traceback to `logs["traceback"]` (superusers only)."""
         self.last_error = traceback.format_exception_only(type(error), error)[-1].strip()
-        self.logs["traceback"] = "".join(traceback.format_exception(error))
+        self.logs["traceback"] = "".join(traceback.format_exception(error))[-MAX_TRACEBACK_CHARS:]
         self.append_log("ERROR", self.last_error, stderr=True)
 
     # -- status ----------------------------------------------------------------
