@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 
 from huey import MemoryHuey, RedisHuey, SqliteHuey
 
+from webapp.services.job_types import job_task_id
+
 from .jobs import tasks_on
 
 NAME = "ami-sessions"
@@ -51,18 +53,13 @@ class JobQueue:
         single step that overruns it (process workers only).
         """
         task = self.tasks.run_job.s(
-            job_id, time_limit, id=task_id(job_id), timeout=time_limit + min(30.0, 0.1 * time_limit)
+            job_id, time_limit, id=job_task_id(job_id), timeout=time_limit + min(30.0, 0.1 * time_limit)
         )
         self.huey.enqueue(task)
 
     def revoke(self, job_id: int) -> None:
         """Make sure the job's queued task never runs."""
-        self.huey.revoke_by_id(task_id(job_id), revoke_once=True)
-
-
-def task_id(job_id: int) -> str:
-    """The Huey task id of a job, so a queued job can be revoked by its id."""
-    return f"job-{job_id}"
+        self.huey.revoke_by_id(job_task_id(job_id), revoke_once=True)
 
 
 def init_app(app) -> None:
@@ -70,3 +67,4 @@ def init_app(app) -> None:
     huey = make_huey(app.config["HUEY_URL"], app.config.get("HUEY_NAME"))
     app.extensions["huey"] = huey
     app.extensions["job_queue"] = JobQueue(huey)
+    app.extensions["job_queue_for"] = JobQueue

@@ -195,15 +195,15 @@ def test_time_limit_fails_the_job_between_batches(deployment):
 
 def test_cancel_of_a_queued_job_revokes_its_task(deployment, tmp_path):
     """On a real (SQLite) queue with no consumer yet: the revoked task never runs."""
-    from tasks import JobQueue, make_huey, task_id
+    from tasks import make_huey
 
     queue = make_huey(f"sqlite:///{tmp_path / 'queue.db'}")
     job = jobs.create_job("regroup_events", deployment)
-    jobs.enqueue(job, queue=JobQueue(queue))
+    jobs.enqueue(job, queue=queue)
     assert db.session.get(Job, job.id).status == "PENDING" and len(queue) == 1
-    jobs.cancel(db.session.get(Job, job.id), queue=JobQueue(queue))
+    jobs.cancel(db.session.get(Job, job.id), queue=queue)
     task = queue.dequeue()
-    assert task.id == task_id(job.id)
+    assert task.id == jobs.job_task_id(job.id)
     assert queue.is_revoked(task)
     assert queue.execute(task) is None
     db.session.expire_all()

@@ -134,9 +134,9 @@ def test_a_cancel_after_the_work_committed_is_noted_and_the_job_succeeds(deploym
 
 
 def test_a_queue_that_refuses_the_job_fails_it_visibly(deployment):
-    from tasks import JobQueue, make_huey
+    from tasks import make_huey
 
-    down = JobQueue(make_huey("redis://127.0.0.1:1/0"))  # nothing listens on port 1
+    down = make_huey("redis://127.0.0.1:1/0")  # nothing listens on port 1
     job = jobs.create_job("regroup_events", deployment)
     with pytest.raises(jobs.QueueUnavailable, match="queue is unavailable"):
         jobs.enqueue(job, queue=down)

@@ -16,7 +16,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from tasks import JobQueue, make_huey
+from tasks import make_huey
 from tests.conftest import add_deployment, add_project
 from webapp import create_app
 from webapp.config import REPO_ROOT
@@ -67,7 +67,7 @@ def site(tmp_path_factory):
     root = tmp_path_factory.mktemp("e2e")
     queue_url = f"sqlite:///{root / 'huey.db'}"
     site = make_site(root, queue_url)
-    site.queue = JobQueue(make_huey(queue_url))
+    site.queue = make_huey(queue_url)
     worker = start_worker(site.env, 4, site.log)
     yield site
     stop_worker(worker)
@@ -239,8 +239,7 @@ def test_jobs_on_a_redis_queue(tmp_path):
         pytest.skip("no Redis on 127.0.0.1:6379")
     name = f"ami-test-{uuid.uuid4().hex[:8]}"
     site = make_site(tmp_path, url)
-    huey = make_huey(url, name=name)
-    queue = JobQueue(huey)
+    queue = make_huey(url, name=name)
     worker = start_worker({**site.env, "HUEY_NAME": name}, 1, site.log)
     try:
         with site.app.app_context():
@@ -254,4 +253,4 @@ def test_jobs_on_a_redis_queue(tmp_path):
             db.session.remove()
     finally:
         stop_worker(worker)
-        huey.flush()
+        queue.flush()

@@ -24,6 +24,11 @@ REGROUP_PARAMS = (
 SYNC_PARAMS = ("Total files", "Captures added", "Failed", "Files missing from source", "Unreadable files")
 
 
+def job_task_id(job_id: int) -> str:
+    """The queue's task id of a job, so a queued job can be revoked by its id."""
+    return f"job-{job_id}"
+
+
 class JobError(ValueError):
     """A job that cannot be created or changed as asked (shown to the user)."""
 

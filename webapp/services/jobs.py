@@ -30,6 +30,7 @@ from .job_types import (  # noqa: F401  (part of this API)
     QueueUnavailable,
     Stage,
     get_job_type,
+    job_task_id,
 )
 
 logger = logging.getLogger(__name__)
@@ -43,9 +44,14 @@ class JobQueue(Protocol):
     def revoke(self, job_id: int) -> None: ...
 
 
-def app_queue() -> JobQueue:
-    """The app's job queue."""
-    return current_app.extensions["job_queue"]
+def job_queue(queue=None) -> JobQueue:
+    """`queue` as a JobQueue: the app's when None; a bare Huey instance (e.g. one a
+    test shares with a worker process) is wrapped by the adapter `tasks` registered."""
+    if queue is None:
+        return current_app.extensions["job_queue"]
+    if hasattr(queue, "submit"):
+        return queue
+    return current_app.extensions["job_queue_for"](queue)
 
 
 def _new_progress(job_type: JobType) -> dict:
@@ -84,16 +90,16 @@ def create_job(job_type_key: str, deployment: Deployment, user: User | None = No
     return job
 
 
-def enqueue(job: Job, queue: JobQueue | None = None) -> Job:
+def enqueue(job: Job, queue=None) -> Job:
     """Mark the job PENDING and hand it to the queue (runs inline in immediate mode).
 
-    `queue` defaults to the app's. The job carries its time limit
+    `queue` defaults to the app's (see `job_queue`). The job carries its time limit
     (JOB_TIME_LIMIT_SECONDS), which the work checks between batches and the
     queue enforces on a single step that overruns it. A queue that refuses the
     job (e.g. Redis unreachable) leaves it FAILURE with the reason in its log,
     and raises QueueUnavailable.
     """
-    queue = queue if queue is not None else app_queue()
+    queue = job_queue(queue)
     limit = float(current_app.config["JOB_TIME_LIMIT_SECONDS"])
     table = Job.__table__
     db.session.execute(
@@ -121,7 +127,7 @@ def _fail_unqueued(job: Job, error: Exception) -> None:
     db.session.expire_all()
 
 
-def cancel(job: Job, queue: JobQueue | None = None) -> Job:
+def cancel(job: Job, queue=None) -> Job:
     """Cancel a job: a queued one is revoked at once, a running one is asked to stop.
 
     A running job checks the request between batches, rolls its work back,
@@ -132,7 +138,7 @@ def cancel(job: Job, queue: JobQueue | None = None) -> Job:
     table = Job.__table__
     if job.status in QUEUED_STATUSES:
         try:
-            (queue if queue is not None else app_queue()).revoke(job.id)
+            job_queue(queue).revoke(job.id)
         except Exception:
             # Revoking only spares a worker a read: a job marked REVOKED below is never claimed.
             logger.warning("Could not revoke the queued task of job %s", job.id, exc_info=True)
