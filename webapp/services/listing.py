@@ -45,6 +45,33 @@ def clean_sort(sort, direction) -> tuple[str, str]:
     return sort, direction
 
 
+class RowsPagination(Pagination):
+    """Flask-SQLAlchemy's pagination of a select of several columns: items are row tuples.
+
+    Built by `rows_page` with the total already counted (Flask-SQLAlchemy's
+    `count=False`), because a caller often knows a cheaper count than a
+    subquery of the rows; a page past the end reads no rows.
+    """
+
+    def _query_items(self) -> list[tuple]:
+        if self._query_offset >= self._query_args["total"]:
+            return []
+        rows = self._query_args["rows"].limit(self.per_page).offset(self._query_offset)
+        return [tuple(row) for row in db.session.execute(rows)]
+
+    def _query_count(self) -> int:
+        return self._query_args["total"]
+
+
+def rows_page(rows, total: int, page: int, per_page: int) -> Pagination:
+    """One page of `rows` (a select of columns) whose number is `total`: one statement."""
+    result = RowsPagination(
+        page=clean_page(page), per_page=per_page, max_per_page=None, error_out=False, count=False, rows=rows, total=total
+    )
+    result.total = total
+    return result
+
+
 def paginate(query, page, per_page: int, options=()) -> Pagination:
     """One page of `query` (a select) and the total count: two statements.
 

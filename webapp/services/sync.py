@@ -8,6 +8,7 @@ and credentials from the environment (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID,
 AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION).
 """
 import io
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -39,6 +40,8 @@ BATCH_SIZE = 1000
 # EXIF sits at the start of a JPEG/TIFF; reading this much of an S3 object is enough.
 EXIF_HEAD_BYTES = 128 * 1024
 MAX_NAMED_FILES = 10
+# A cancel is looked for at least this often while files are read, not only between batches.
+CANCEL_CHECK_SECONDS = 0.5
 
 
 class SyncError(ValueError):
@@ -114,36 +117,59 @@ def _named(paths: list[str]) -> str:
     return shown + (f" and {len(paths) - MAX_NAMED_FILES} more" if len(paths) > MAX_NAMED_FILES else "")
 
 
-def _capture_rows(entries: list[FileEntry], source: _Source, stats: dict, log) -> list[dict]:
-    """The capture rows of a batch of new files, counting those without a time and those unreadable."""
-    rows = []
-    for entry in entries:
-        try:
-            timestamp = timestamp_from_name(entry.path) or source.exif_time(entry.path)
-        except UnreadableFile as error:
-            stats["Unreadable files"] += 1
-            log.warning("Could not read %s (%s); it is left for the next sync.", entry.path, error)
-            continue
-        if timestamp is None:
-            stats["Failed"] += 1
-            log.warning("No capture time in the name or EXIF of %s; added without timestamp.", entry.path)
-        rows.append({"path": entry.path, "size": entry.size, "timestamp": timestamp})
-    return rows
+def _listed(source: _Source, job: JobRecorder) -> list[FileEntry]:
+    """The source's files, looking for a cancel every CANCEL_CHECK_SECONDS while a long listing runs."""
+    listed = []
+    last_check = time.monotonic()
+    for entry in source.files():
+        listed.append(entry)
+        if time.monotonic() - last_check >= CANCEL_CHECK_SECONDS:
+            job.check_cancelled()
+            last_check = time.monotonic()
+    return listed
+
+
+class _CaptureReader:
+    """Reads the capture time of new files, counting those without a time and those unreadable,
+    and looks for a cancel every CANCEL_CHECK_SECONDS while it reads."""
+
+    def __init__(self, source: _Source, stats: dict, job: JobRecorder):
+        self.source, self.stats, self.job = source, stats, job
+        self.last_check = time.monotonic()
+
+    def rows(self, entries: list[FileEntry]) -> list[dict]:
+        """The capture rows of a batch of files; an unreadable file has none."""
+        rows = []
+        for entry in entries:
+            if time.monotonic() - self.last_check >= CANCEL_CHECK_SECONDS:
+                self.job.check_cancelled()
+                self.last_check = time.monotonic()
+            try:
+                timestamp = timestamp_from_name(entry.path) or self.source.exif_time(entry.path)
+            except UnreadableFile as error:
+                self.stats["Unreadable files"] += 1
+                self.job.logger.warning("Could not read %s (%s); it is left for the next sync.", entry.path, error)
+                continue
+            if timestamp is None:
+                self.stats["Failed"] += 1
+                self.job.logger.warning("No capture time in the name or EXIF of %s; added without timestamp.", entry.path)
+            rows.append({"path": entry.path, "size": entry.size, "timestamp": timestamp})
+        return rows
 
 
 def _add_captures(deployment: Deployment, new: list[FileEntry], source: _Source, stats: dict, job: JobRecorder) -> None:
-    """Insert the new files as captures, one committed batch at a time, checking for cancel between batches.
+    """Insert the new files as captures, one committed batch at a time, checking for cancel as it reads.
 
     A cancel or an error keeps the batches already committed (and says so).
     """
     log = job.logger
+    reader = _CaptureReader(source, stats, job)
     done = 0
     try:
         for start in range(0, len(new), BATCH_SIZE):
             job.check_cancelled()
             batch = new[start : start + BATCH_SIZE]
-            rows = _capture_rows(batch, source, stats, log)
-            stats["Captures added"] += insert_captures(deployment, rows)
+            stats["Captures added"] += insert_captures(deployment, reader.rows(batch))
             db.session.commit()
             done += len(batch)
             job.set_params(SYNC_STAGE, stats)
@@ -171,7 +197,8 @@ def sync_deployment(deployment: Deployment, job: JobRecorder) -> SyncResult:
     file read to its end with no time in its name or EXIF becomes a capture
     without timestamp, counted in "Failed". A file that could not be read is
     counted in "Unreadable files", named in the log and not recorded, so the
-    next sync tries it again. Checks for cancel between batches.
+    next sync tries it again. Checks for cancel every CANCEL_CHECK_SECONDS
+    while it reads files (and before each batch), so a cancel lands within a second.
     """
     from .regroup import regroup_deployment
 
@@ -179,7 +206,7 @@ def sync_deployment(deployment: Deployment, job: JobRecorder) -> SyncResult:
     job.set_stage(SYNC_STAGE, status="STARTED", progress=0.0)
     source = open_source(deployment.data_source, current_app.config["DATA_SOURCE_ROOTS"])
     log.info("Listing %s", deployment.data_source)
-    listed = list(source.files())
+    listed = _listed(source, job)
     known = existing_paths(deployment)
     listed_paths = {entry.path for entry in listed}
     vanished = sorted(known - listed_paths)
