@@ -6,6 +6,7 @@ one page of rows), read from the cached counters on the rows themselves.
 from dataclasses import dataclass
 from typing import Callable
 
+from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy.orm import joinedload
 
 from ..config import DEFAULT_SESSION_GAP_SECONDS
@@ -48,46 +49,44 @@ def clean_sort(sort, direction) -> tuple[str, str]:
     return sort, direction
 
 
-@dataclass
-class Page:
-    """One page of a list, with what the pagination links need."""
-    items: list
-    page: int
-    per_page: int
-    total: int
+class RowsPagination(Pagination):
+    """Flask-SQLAlchemy's pagination of a select of several columns: items are row tuples.
 
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
+    Built by `rows_page` with the total already counted (Flask-SQLAlchemy's
+    `count=False`), because a caller often knows a cheaper count than a
+    subquery of the rows; a page past the end reads no rows.
+    """
 
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
+    def _query_items(self) -> list[tuple]:
+        if self._query_offset >= self._query_args["total"]:
+            return []
+        rows = self._query_args["rows"].limit(self.per_page).offset(self._query_offset)
+        return [tuple(row) for row in db.session.execute(rows)]
 
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-    @property
-    def first_index(self) -> int:
-        return (self.page - 1) * self.per_page + 1 if self.items else 0
-
-    @property
-    def last_index(self) -> int:
-        return (self.page - 1) * self.per_page + len(self.items)
+    def _query_count(self) -> int:
+        return self._query_args["total"]
 
 
-def paginate(query, page, per_page: int, options=()) -> Page:
+def rows_page(rows, total: int, page: int, per_page: int) -> Pagination:
+    """One page of `rows` (a select of columns) whose number is `total`: one statement."""
+    result = RowsPagination(
+        page=clean_page(page), per_page=per_page, max_per_page=None, error_out=False, count=False, rows=rows, total=total
+    )
+    result.total = total
+    return result
+
+
+def paginate(query, page, per_page: int, options=()) -> Pagination:
     """One page of `query` (a select) and the total count: two statements.
 
-    `options` (eager loads) apply to the page's rows only, not to the count.
+    Flask-SQLAlchemy's pagination, with a page past the end shown as the last
+    page. `options` (eager loads) apply to the page's rows only.
     """
     page = clean_page(page)
-    total = db.session.scalar(db.select(db.func.count()).select_from(query.order_by(None).subquery()))
-    pages = max(1, -(-total // per_page))
-    page = min(page, pages)
-    items = list(db.session.scalars(query.options(*options).limit(per_page).offset((page - 1) * per_page)).unique())
-    return Page(items, page, per_page, total)
+    result = db.paginate(query.options(*options), page=page, per_page=per_page, error_out=False)
+    if page > result.pages > 0:
+        result = db.paginate(query.options(*options), page=result.pages, per_page=per_page, error_out=False)
+    return result
 
 
 MAX_STATION_QUERY = 200
@@ -175,7 +174,7 @@ class StationFilters:
         return bool(self.name or self.state)
 
 
-def stations_page(project: Project, filters: StationFilters = StationFilters(), page=1) -> Page:
+def stations_page(project: Project, filters: StationFilters = StationFilters(), page=1) -> Pagination:
     """The project's stations matching `filters` (name ignoring case and accents, state), sorted; one page."""
     column = STATION_SORTS[filters.sort]
     ordered = column.asc() if filters.direction == "asc" else column.desc()
@@ -188,7 +187,7 @@ def stations_page(project: Project, filters: StationFilters = StationFilters(), 
     return paginate(query, page, STATIONS_PER_PAGE)
 
 
-def sessions_page(deployment: Deployment, page=1) -> Page:
+def sessions_page(deployment: Deployment, page=1) -> Pagination:
     """The station's sessions ordered by start."""
     query = (
         db.select(Event)
@@ -239,7 +238,7 @@ class JobFilters:
         return {k: v for k, v in vars(self).items() if v is not None}
 
 
-def jobs_page(user: User, filters: JobFilters, page=1) -> Page:
+def jobs_page(user: User, filters: JobFilters, page=1) -> Pagination:
     """Jobs of the projects the user may see, newest first, filtered."""
     query = db.select(Job)
     if not user.is_superuser:
