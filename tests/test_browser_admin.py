@@ -199,7 +199,7 @@ def test_two_regroups_at_once_show_the_lock_warning(page, site):
 def test_long_job_log_lines_wrap_instead_of_scrolling_sideways(page, site):
     page.goto(f"/deployments/{site['small']}/")
     fragment = _regroup_and_wait(page)
-    fragment.locator("h3 a").click()
+    fragment.locator("h2 a").click()
     page.wait_for_url("**/jobs/*/")
     page.set_viewport_size({"width": 480, "height": 900})
     log = page.locator("#job-log")
