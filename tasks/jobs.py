@@ -36,6 +36,11 @@ def _app_context(queue):
             db.session.remove()
 
 
+def _queued_task_ids(queue) -> set[str]:
+    """Ids of the tasks waiting in the queue or scheduled for later."""
+    return {task.id for task in queue.pending()} | {task.id for task in queue.scheduled()}
+
+
 def tasks_on(queue) -> SimpleNamespace:
     """The job tasks registered on a Huey instance (once per instance).
 
@@ -56,7 +61,7 @@ def tasks_on(queue) -> SimpleNamespace:
         from webapp.services import jobs
 
         with _app_context(queue):
-            return jobs.reap_stale_jobs()
+            return jobs.reap_stale_jobs(queued_task_ids=lambda: _queued_task_ids(queue))
 
     registered = queue._ami_tasks = SimpleNamespace(
         run_job=queue.task(context=False, name="run_job")(run_job),

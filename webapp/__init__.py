@@ -4,6 +4,7 @@ from pathlib import Path
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.pool import Pool
 
 from . import config as config_module
 from .extensions import csrf, db, login_manager, migrate, principal
@@ -61,3 +62,12 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+@event.listens_for(Pool, "checkout")
+def _postgresql_application_name(dbapi_connection, connection_record, connection_proxy):
+    """Name each PostgreSQL connection after what uses it (see services.sql.labelled_connections)."""
+    if type(dbapi_connection).__module__.startswith("psycopg"):
+        from .services.sql import name_connection
+
+        name_connection(dbapi_connection, connection_record)

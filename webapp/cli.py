@@ -66,13 +66,9 @@ def seed_demo_command():
 def worker_command(workers: int):
     """Run a Huey consumer for the configured queue."""
     from tasks import huey
-    from tasks.jobs import tasks_on
+    from tasks.consumer import make_consumer
 
-    tasks_on(huey)
-    # A short polling delay keeps the embedded (SQLite) queue responsive;
-    # Redis blocks on its own and ignores it.
-    consumer = huey.create_consumer(workers=workers, worker_type="process", max_delay=0.5)
-    consumer.run()
+    make_consumer(huey, workers, float(current_app.config["REAPER_INTERVAL_SECONDS"])).run()
 
 
 def _run_job_in_foreground(job_type_key: str, deployment_id: int) -> None:

@@ -13,12 +13,12 @@ from typing import Callable
 from flask import current_app
 from huey.exceptions import TaskTimeout
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ..extensions import db
 from ..models import FINISHED_STATUSES, Deployment, Job, Lock, User, utcnow
 from .job_recorder import JobCancelled, JobRecorder, JobTimeLimitExceeded, log_line  # noqa: F401  (part of this API)
-from .sql import short_wait
+from .sql import labelled_connections, short_wait
 
 RUNNING_STATUSES = ("STARTED", "CANCELING")
 
@@ -210,8 +210,14 @@ def run_job(job_id: int, time_limit: float | None = None) -> Job | None:
     full traceback in stderr) and are re-raised for the caller to record. So
     does overrunning `time_limit` seconds (default JOB_TIME_LIMIT_SECONDS).
     A heartbeat thread keeps `heartbeat_at` fresh meanwhile, so the reaper
-    can tell a long step from a dead worker.
+    can tell a long step from a dead worker. The job's PostgreSQL connections
+    are named `ami-sessions job <id> (pid <worker pid>)` in pg_stat_activity.
     """
+    with labelled_connections(f"job {job_id}"):
+        return _run_job(job_id, time_limit)
+
+
+def _run_job(job_id: int, time_limit: float | None) -> Job | None:
     job = db.session.get(Job, job_id)
     if job is None or job.is_finished:
         return job
@@ -243,6 +249,11 @@ def run_job(job_id: int, time_limit: float | None = None) -> Job | None:
         db.session.rollback()
         if isinstance(error, TaskTimeout):
             recorder.logger.error("The job exceeded its time limit of %g s and was stopped.", time_limit)
+        elif isinstance(error, DBAPIError) and error.connection_invalidated:
+            recorder.logger.error(
+                "The database connection was lost during the job; its open transaction was rolled back, "
+                "so the station's previous data is kept. Run the job again."
+            )
         recorder.record_exception(error)
         recorder.finish("FAILURE")
         raise
@@ -320,15 +331,26 @@ def cancel(job: Job, queue=None) -> Job:
     return job
 
 
-def reap_stale_jobs(now: datetime | None = None) -> int:
-    """Fail running jobs whose worker died, and drop expired locks; returns how many jobs.
+def reap_stale_jobs(now: datetime | None = None, queued_task_ids: Callable[[], set[str]] | None = None) -> int:
+    """Fail jobs that nothing will ever finish, and drop expired locks; returns how many jobs.
 
-    A job is stale when it has not beaten for 2 × JOB_HEARTBEAT_SECONDS
-    (Huey does not acknowledge delivery, so nothing else would ever end it).
-    Run every minute by the periodic task in `tasks/jobs.py`.
+    - A running job is stale when it has not beaten for 2 × JOB_HEARTBEAT_SECONDS:
+      its worker died (Huey does not acknowledge delivery, so nothing else
+      would ever end it). It is marked FAILURE "Worker lost".
+    - A queued job (CREATED or PENDING) older than JOB_QUEUE_LOST_SECONDS whose
+      task is no longer in the queue (`queued_task_ids()`, the ids of the
+      queue's waiting and scheduled tasks) was lost with the queue, e.g. a
+      Redis restarted without persistence, or a web process killed between
+      creating and queueing it. It is marked FAILURE "Queued task lost". A job
+      still waiting in a long queue keeps its task there and is left alone.
+      Without `queued_task_ids` queued jobs are not checked.
+
+    Run every REAPER_INTERVAL_SECONDS by the consumer (see `tasks/consumer.py`).
+    Rows are taken with SKIP LOCKED, so several consumers may sweep at once.
     """
     now = now or utcnow()
-    cutoff = now - timedelta(seconds=2 * current_app.config["JOB_HEARTBEAT_SECONDS"])
+    config = current_app.config
+    cutoff = now - timedelta(seconds=2 * config["JOB_HEARTBEAT_SECONDS"])
     last_sign = db.func.coalesce(Job.heartbeat_at, Job.started_at, Job.created_at)
     stale = db.session.scalars(
         db.select(Job)
@@ -337,18 +359,40 @@ def reap_stale_jobs(now: datetime | None = None) -> int:
     ).all()
     for job in stale:
         seen = job.heartbeat_at or job.started_at or job.created_at
-        message = f"Worker lost: no heartbeat since {seen.isoformat(timespec='seconds')}; the job was marked failed."
-        stages = [
-            dict(stage, status="FAILURE") if stage.get("status") == "STARTED" else stage
-            for stage in job.progress.get("stages", [])
-        ]
-        job.progress = {**job.progress, "summary": {**job.progress.get("summary", {}), "status": "FAILURE"}, "stages": stages}
-        job.logs = {
-            "stdout": [*job.logs.get("stdout", []), log_line("ERROR", message)],
-            "stderr": [*job.logs.get("stderr", []), log_line("ERROR", message)],
-        }
-        job.status = "FAILURE"
-        job.finished_at = now
+        _fail_abandoned(job, now, f"Worker lost: no heartbeat since {seen.isoformat(timespec='seconds')}; the job was marked failed.")
+    lost = []
+    if queued_task_ids is not None:
+        queued_cutoff = now - timedelta(seconds=config["JOB_QUEUE_LOST_SECONDS"])
+        waiting = db.session.scalars(
+            db.select(Job)
+            .where(Job.status.in_(("CREATED", "PENDING")), Job.created_at < queued_cutoff)
+            .with_for_update(skip_locked=True)
+        ).all()
+        if waiting:
+            in_queue = queued_task_ids()
+            lost = [job for job in waiting if job_task_id(job.id) not in in_queue]
+        for job in lost:
+            _fail_abandoned(
+                job, now,
+                f"Queued task lost: the job waited since {job.created_at.isoformat(timespec='seconds')} "
+                "but its task is no longer in the queue (was the queue restarted?); the job was marked failed. "
+                "Start it again.",
+            )
     db.session.execute(db.delete(Lock).where(Lock.expires_at < now))
     db.session.commit()
-    return len(stale)
+    return len(stale) + len(lost)
+
+
+def _fail_abandoned(job: Job, now: datetime, message: str) -> None:
+    """Mark a job no worker will finish FAILURE, with `message` in both logs."""
+    stages = [
+        dict(stage, status="FAILURE") if stage.get("status") == "STARTED" else stage
+        for stage in job.progress.get("stages", [])
+    ]
+    job.progress = {**job.progress, "summary": {**job.progress.get("summary", {}), "status": "FAILURE"}, "stages": stages}
+    job.logs = {
+        "stdout": [*job.logs.get("stdout", []), log_line("ERROR", message)],
+        "stderr": [*job.logs.get("stderr", []), log_line("ERROR", message)],
+    }
+    job.status = "FAILURE"
+    job.finished_at = now
