@@ -71,6 +71,11 @@ class Api:
             self.site, interval=0.2,
         )
 
+    def jobs(self, deployment_id: int) -> list[dict]:
+        response = self.http.get(f"{self.base}/jobs/?deployment={deployment_id}&page_size=500", timeout=30)
+        assert response.status_code == 200, response.text
+        return response.json()["results"]
+
     def set_gap(self, deployment_id: int, seconds: int) -> None:
         response = self.http.patch(
             f"{self.base}/deployments/{deployment_id}/", json={"session_time_gap_seconds": seconds}, timeout=30
@@ -159,10 +164,12 @@ def test_fifty_regroups_of_one_station_at_once(tmp_path, people):
             # Held at its first session write, the first regroup is still running while the others
             # are handled; at most two jobs can be past their lock check then.
             wait_until(
-                lambda: sum(bool(api.job(j)["finished_at"]) for j in job_ids) >= 48,
+                lambda: sum(bool(job["finished_at"]) for job in api.jobs(busy)) >= 48,
                 "the concurrent regroups never finished", 60, site, interval=0.5,
             )
-        done = [api.finished(j, timeout=120) for j in job_ids]
+        wait_until(lambda: all(job["finished_at"] for job in api.jobs(busy)), "a regroup never finished", 120, site, 0.5)
+        done = api.jobs(busy)
+        assert sorted(job["id"] for job in done) == sorted(job_ids)
         assert all(job["status"] == "SUCCESS" for job in done), [j["logs"] for j in done if j["status"] != "SUCCESS"]
         worked = [job for job in done if regroup_params(job)["captures_grouped"] > 0]
         skipped = [job for job in done if regroup_params(job)["captures_grouped"] == 0]
@@ -186,11 +193,16 @@ def test_worker_killed_mid_regroup_of_a_million_captures(tmp_path, people):
         tmp_path, consumers=3, web_workers=2, REAPER_INTERVAL_SECONDS=SWEEP, REGROUP_LOCK_TTL_SECONDS=ttl,
     ) as site:
         api, station = people(site)
+        t0 = time.monotonic()
         deployment = station(captures, "Million")
+        print(f"insert {time.monotonic() - t0:.1f}s")
+        t0 = time.monotonic()
         first = api.finished(api.regroup(deployment).json()["job_id"], timeout=180)
         assert first["status"] == "SUCCESS", first["logs"]
         before = api.sessions(deployment)
         assert len(before) == captures // NIGHT_SHOTS
+        print(f"first regroup {time.monotonic() - t0:.1f}s")
+        t0 = time.monotonic()
 
         api.set_gap(deployment, SHORT_GAP)
         with sessions_table_locked(site):
@@ -201,6 +213,7 @@ def test_worker_killed_mid_regroup_of_a_million_captures(tmp_path, people):
             consumer = next(p for p in site.processes if p.pid == os.getpgid(worker_pid))
             os.killpg(consumer.pid, signal.SIGKILL)
             killed_at = time.monotonic()
+            print(f"to the kill {killed_at - t0:.1f}s")
             consumer.wait()
         site.start_consumer()
 
@@ -210,6 +223,8 @@ def test_worker_killed_mid_regroup_of_a_million_captures(tmp_path, people):
         assert any("Worker lost" in line for line in lost["logs"]["stdout"])
         # 2 × heartbeat + one sweep, plus the time a loaded 2-core machine needs to run the sweep.
         assert took <= 2 * HEARTBEAT + SWEEP + 6, took
+        print(f"reaped after {took:.1f}s")
+        t0 = time.monotonic()
         assert api.sessions(deployment) == before
 
         def next_regroup_works():
@@ -219,6 +234,7 @@ def test_worker_killed_mid_regroup_of_a_million_captures(tmp_path, people):
 
         after = wait_until(next_regroup_works, "no regroup succeeded after the lock's TTL", ttl + SWEEP + 30, site, 0.5)
         assert regroup_params(after)["captures_grouped"] == captures
+        print(f"next regroup {time.monotonic() - t0:.1f}s")
         assert len(api.sessions(deployment)) == 2 * captures // NIGHT_SHOTS
         session_rows_are_sound(site, deployment, captures)
 
