@@ -40,8 +40,7 @@ run: install
 
 ## serve: the production web server (gunicorn, 4 workers) against DATABASE_URL and HUEY_URL;
 ## run `flask --app wsgi worker` beside it (here or on other machines)
-serve: install
-	$(BIN)/pip install -q --disable-pip-version-check -e '.[pg,redis,s3,server]'
+serve: $(VENV)/.server-installed
 	$(FLASK) init-db
 	$(BIN)/gunicorn --workers $${WEB_WORKERS:-4} --bind $(HOST):$(PORT) --access-logfile - wsgi:app
 
@@ -55,9 +54,16 @@ bench: install
 
 ## load: locust against a throw-away PostgreSQL site on 127.0.0.1 (1,000 stations, 1M captures;
 ## LOAD_USERS, LOAD_SECONDS); prints p50/p95/p99 and errors per route
-load: install
-	$(BIN)/pip install -q --disable-pip-version-check -e '.[pg,redis,s3,server,load]'
+load: $(VENV)/.load-installed
 	$(BIN)/python -m benchmarks.load
+
+$(VENV)/.server-installed: $(VENV)/.installed
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[pg,redis,s3,server]'
+	touch $@
+
+$(VENV)/.load-installed: $(VENV)/.server-installed
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[pg,redis,s3,server,load]'
+	touch $@
 
 clean:
 	rm -rf $(VENV) *.egg-info

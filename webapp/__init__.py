@@ -28,6 +28,12 @@ def create_app(config: dict | None = None) -> Flask:
     if config:
         app.config.update(config)
     instance_path.mkdir(parents=True, exist_ok=True)
+    proxies = int(app.config.get("TRUSTED_PROXY_COUNT") or 0)
+    if proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # Behind nginx the client's address and scheme arrive in headers the proxy sets.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
