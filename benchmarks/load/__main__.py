@@ -11,7 +11,8 @@
    statement of each route, run once more under EXPLAIN ANALYZE.
 
 Environment: TEST_PG_ADMIN_URL (postgresql://127.0.0.1:5432/test), LOAD_REDIS_URL
-(redis://127.0.0.1:6379/0), LOAD_KEEP_DB=1 keeps the database for a look.
+(redis://127.0.0.1:6379/0), LOAD_KEEP_DB=1 keeps the database, LOAD_DATABASE=<name>
+runs against a kept one instead of building a new one.
 """
 import csv
 import os
@@ -186,10 +187,45 @@ def explain_routes(site: dict) -> None:
             print("\n".join(f"    {line}" for (line,) in plan))
 
 
+def existing_site(url: str, env: dict) -> dict:
+    """The site a previous run kept (LOAD_KEEP_DB=1), found again by LOAD_DATABASE."""
+    from webapp import create_app
+    from webapp.extensions import db
+    from webapp.models import Deployment, Job, Project
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": env["SECRET_KEY"], "HUEY_URL": "memory://",
+                      "INSTANCE_PATH": Path(env["LOAD_INSTANCE"])})
+    with app.app_context():
+        project_id = db.session.scalar(db.select(Project.id).filter_by(name="National network"))
+        station_ids = db.session.scalars(db.select(Deployment.id).where(Deployment.project_id == project_id)).all()
+        job_ids = db.session.scalars(db.select(Job.id).where(Job.project_id == project_id)).all()
+        db.session.remove()
+    return {"app": app, "project_id": project_id, "station_ids": station_ids, "job_ids": job_ids}
+
+
+def signed_in_cookie(base_url: str) -> str:
+    """One sign-in, whose session cookie every simulated user reuses: the run measures browsing,
+    not 50 password hashes at once."""
+    import re
+    from http.cookiejar import CookieJar
+    from urllib.parse import urlencode
+    from urllib.request import HTTPCookieProcessor, build_opener
+
+    jar = CookieJar()
+    opener = build_opener(HTTPCookieProcessor(jar))
+    page = opener.open(f"{base_url}/login").read().decode()
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf-token" content="([^"]+)"', page)
+    form = {"email": EMAIL, "password": PASSWORD, "csrf_token": next(g for g in token.groups() if g)}
+    opener.open(f"{base_url}/login", data=urlencode(form).encode())
+    return next(cookie.value for cookie in jar if cookie.name == "session")
+
+
 def main() -> int:
-    name = f"ami_load_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+    reuse = os.environ.get("LOAD_DATABASE")
+    name = reuse or f"ami_load_{uuid.uuid4().hex[:10]}"
+    if not reuse:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
     url = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{name}"
     work = Path(tempfile.mkdtemp(prefix="ami-load-"))
     env = {**os.environ, "DATABASE_URL": url, "HUEY_URL": REDIS_URL, "HUEY_NAME": name, "SECRET_KEY": uuid.uuid4().hex,
@@ -197,17 +233,18 @@ def main() -> int:
     server = None
     try:
         log(f"database {name}: {STATIONS} stations, {CAPTURES:,} captures")
-        site = build_site(url, env)
+        site = existing_site(url, env) if reuse else build_site(url, env)
         port = free_port()
         server = start_gunicorn(env, port, open(work / "gunicorn.log", "wb"))
         log(f"gunicorn ({WEB_WORKERS} workers) on 127.0.0.1:{port}; locust: {USERS} users for {SECONDS} s")
-        locust_env = {**env, "LOAD_EMAIL": EMAIL, "LOAD_PASSWORD": PASSWORD, "LOAD_PROJECT_ID": str(site["project_id"]),
+        locust_env = {**env, "LOAD_COOKIE": signed_in_cookie(f"http://127.0.0.1:{port}"),
+                      "LOAD_PROJECT_ID": str(site["project_id"]),
                       "LOAD_STATION_IDS": ",".join(map(str, site["station_ids"])),
                       "LOAD_JOB_IDS": ",".join(map(str, site["job_ids"]))}
         subprocess.run(
             [sys.executable, "-m", "locust", "-f", str(Path(__file__).with_name("locustfile.py")), "--headless",
              "--host", f"http://127.0.0.1:{port}", "-u", str(USERS), "-r", str(max(1, USERS // 10)),
-             "-t", f"{SECONDS}s", "--stop-timeout", "5", "--csv", str(work / "load"), "--only-summary"],
+             "-t", f"{SECONDS}s", "--stop-timeout", "5", "--reset-stats", "--csv", str(work / "load"), "--only-summary"],
             cwd=REPO, env=locust_env, check=False, timeout=SECONDS + 120,
         )
         ok = report(work / "load_stats.csv")
@@ -218,7 +255,9 @@ def main() -> int:
         if server is not None:
             server.terminate()
             server.wait(30)
-        if os.environ.get("LOAD_KEEP_DB") != "1":
+        if os.environ.get("LOAD_KEEP_DB") == "1":
+            print(f"kept: LOAD_DATABASE={name} reruns against this site without building it again")
+        else:
             with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
