@@ -178,13 +178,21 @@ def explain_routes(site: dict) -> None:
                 event.remove(db.engine, "before_cursor_execute", before)
                 event.remove(db.engine, "after_cursor_execute", after)
             total = sum(t for t, _, _ in timings)
-            slowest, statement, parameters = max(timings, key=lambda t: t[0])
-            print(f"\n## {name} — {path}\nin-process {took * 1000:.1f} ms, of which {len(timings)} statements "
-                  f"{total * 1000:.1f} ms (statement + fetch as the app sees it); "
-                  f"slowest {slowest * 1000:.1f} ms:\n{' '.join(statement.split())}")
+            print(f"\n## {name} — {path}\nin-process {took * 1000:.1f} ms; {len(timings)} statements, "
+                  f"{total * 1000:.1f} ms as the app sees them (round trip + fetch), server execution below:")
+            plans = []
             with db.engine.connect() as conn:
-                plan = conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS OFF) " + statement, parameters).fetchall()
-            print("\n".join(f"    {line}" for (line,) in plan))
+                for seen, statement, parameters in timings:
+                    plan = [line for (line,) in conn.exec_driver_sql(
+                        "EXPLAIN (ANALYZE, BUFFERS OFF) " + statement, parameters
+                    ).fetchall()]
+                    executed = float(re.search(r"Execution Time: ([\d.]+) ms", plan[-1]).group(1))
+                    plans.append((executed, seen, " ".join(statement.split()), plan))
+            for executed, seen, statement, _ in sorted(plans, key=lambda p: -p[0]):
+                print(f"  {executed:7.3f} ms server, {seen * 1000:6.1f} ms app  {statement[:110]}")
+            executed, _, statement, plan = max(plans, key=lambda p: p[0])
+            print(f"dominant ({executed:.3f} ms): {statement}")
+            print("\n".join(f"    {line}" for line in plan))
 
 
 def existing_site(url: str, env: dict) -> dict:
