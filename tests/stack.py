@@ -150,7 +150,7 @@ class Site:
         port = free_port()
         self._spawn(
             [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
-             "--timeout", "60", "wsgi:app"],
+             "--timeout", "60", "--no-control-socket", "wsgi:app"],
             "gunicorn.log",
         )
         self.base_url = f"http://127.0.0.1:{port}"

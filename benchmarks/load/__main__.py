@@ -102,7 +102,8 @@ def build_site(url: str, env: dict) -> dict:
 
 def start_gunicorn(env: dict, port: int, out) -> subprocess.Popen:
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--workers", str(WEB_WORKERS), "--bind", f"127.0.0.1:{port}", "wsgi:app"],
+        [sys.executable, "-m", "gunicorn", "--workers", str(WEB_WORKERS), "--bind", f"127.0.0.1:{port}",
+         "--no-control-socket", "wsgi:app"],
         cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
     )
     import urllib.request
