@@ -1,4 +1,5 @@
 """Command-line interface (`flask --app wsgi …`)."""
+import logging
 from pathlib import Path
 
 import click
@@ -68,6 +69,8 @@ def worker_command(workers: int):
     from tasks import huey
     from tasks.consumer import make_consumer
 
+    # Job log lines (and Huey's own) also go to the worker's output, for whoever runs it.
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     make_consumer(huey, workers, float(current_app.config["REAPER_INTERVAL_SECONDS"])).run()
 
 
