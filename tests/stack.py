@@ -164,8 +164,10 @@ class Site:
             assert time.monotonic() < deadline, f"gunicorn never answered:\n{self.logs()}"
             time.sleep(0.2)
 
-    def logs(self, tail: int = 3000) -> str:
-        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-tail:]}" for p in sorted(self.root.glob("*.log")))
+    def logs(self, tail: int | None = 3000) -> str:
+        """The output of the site's processes, each cut to its last `tail` characters (None: whole)."""
+        texts = ((p.name, p.read_text(errors="replace")) for p in sorted(self.root.glob("*.log")))
+        return "\n".join(f"--- {name}\n{text[-tail:] if tail else text}" for name, text in texts)
 
     def stop_all(self) -> None:
         for process in self.processes:

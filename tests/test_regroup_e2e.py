@@ -92,8 +92,8 @@ def test_two_overlapping_regroups_of_one_station_show_the_warning(ctx):
         # Queued straight on Huey: the job row already exists and the database is ours to write for now.
         second_run(ctx, second)
         deadline = time.monotonic() + 20
-        while f"regroup skipped for deployment {deployment.id}" not in ctx.log.read_text():
-            assert time.monotonic() < deadline, ctx.log.read_text()[-3000:]
+        while f"regroup skipped for deployment {deployment.id}" not in ctx.logs(tail=None):
+            assert time.monotonic() < deadline, ctx.logs()[-3000:]
             time.sleep(0.05)
     finally:
         writer.rollback()
