@@ -28,7 +28,6 @@ HEARTBEAT = 1
 SWEEP = 2
 SKIPPED = "another regroup is in progress"
 NIGHT_SHOTS = 2000
-DEFAULT_GAP = 7200
 SHORT_GAP = 3600
 
 
