@@ -73,3 +73,19 @@ def test_postgresql_connections_are_named_after_their_job(app):
         plain = conn.exec_driver_sql("SHOW application_name").scalar()
     assert named == f"ami-sessions job 7 (pid {os.getpid()})"
     assert plain == f"ami-sessions (pid {os.getpid()})"
+
+
+def test_each_app_builds_its_queue_from_its_own_config(tmp_path, monkeypatch):
+    from huey import MemoryHuey, SqliteHuey
+
+    import tasks
+
+    monkeypatch.setenv("HUEY_URL", "memory://")  # the app's config wins over what the environment said
+    assert not hasattr(tasks, "huey")  # nothing is built at import time
+    app = create_app({"INSTANCE_PATH": tmp_path, "HUEY_URL": f"sqlite:///{tmp_path / 'q.db'}", "HUEY_NAME": "site-b"})
+    queue = app.extensions["huey"]
+    assert isinstance(queue, SqliteHuey) and queue.name == "site-b" and queue.storage.filename == str(tmp_path / "q.db")
+    assert sorted(queue._registry._registry) == ["tasks.jobs.reap_stale_jobs", "tasks.jobs.run_job"]
+    assert app.extensions["job_queue"].huey is queue
+    other = create_app({"INSTANCE_PATH": tmp_path, "HUEY_URL": "memory://"})
+    assert isinstance(other.extensions["huey"], MemoryHuey) and other.extensions["huey"] is not queue
