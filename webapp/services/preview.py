@@ -1,20 +1,42 @@
-"""What a regroup would do to a station, without writing anything."""
-from datetime import datetime
+"""What a regroup would do to a station, without writing anything.
 
+The preview cuts the station's cached distinct times (services/station_times.py)
+with the proposed rule exactly as a regroup would, and compares the result with
+the station's current sessions, which are time spans: a proposed session and a
+current one share captures exactly when their spans intersect (both spans start
+and end on captures, and the proposed spans cover every capture).
+
+The proposed sessions are kept per process under (station, rule, capture
+count, newest capture id), so a value already tried answers with two small
+queries: the fingerprint and the station's current session spans.
+"""
 from flask import current_app
 
 from ..config import DEFAULT_MAX_SESSION_SECONDS
 from ..extensions import db
-from ..grouping import group_sessions
+from ..grouping import session_key
 from ..models import Deployment, Event
 from .regroup import effective_gap_seconds, effective_keying
-from .sql import dialect_name
+from .station_times import US, app_cache, fingerprint, station_times, to_datetime, to_micros
+
+CACHE_SIZE = 1024
+
+
+def max_session_seconds() -> int:
+    """The longest a session may last (the 24 h cap unless configured otherwise)."""
+    return current_app.config.get("MAX_SESSION_SECONDS", DEFAULT_MAX_SESSION_SECONDS)
 
 
 def preview_regroup(deployment: Deployment, gap_seconds: int | None = None, keying: str | None = None) -> dict:
     """Sessions now and after a regroup with `gap_seconds` and `keying` (defaults: the station's own).
 
-    Returns `{gap_seconds, keying, sessions_before, sessions_after, longest_session_seconds}`;
+    Returns `{gap_seconds, keying, max_session_seconds, sessions_before, sessions_after,
+    longest_session_seconds, sessions_merged, sessions_split, sessions_capped,
+    single_capture_sessions, captures_grouped}`:
+    sessions_merged — current sessions that would share a session with another current one;
+    sessions_split — current sessions whose captures would spread over two or more sessions;
+    sessions_capped — sessions that would end at the maximum duration rather than at a gap
+    (the next capture follows within the gap); single_capture_sessions — sessions of one capture.
     `longest_session_seconds` is 0 for a station without timestamped captures.
     """
     # The same defaults (and fallbacks for bad stored values) as the regroup itself.
@@ -22,33 +44,85 @@ def preview_regroup(deployment: Deployment, gap_seconds: int | None = None, keyi
         gap_seconds = effective_gap_seconds(deployment)
     if keying is None:
         keying = effective_keying(deployment)
-    max_seconds = current_app.config.get("MAX_SESSION_SECONDS", DEFAULT_MAX_SESSION_SECONDS)
-    sessions = group_sessions(_distinct_timestamps(deployment.id), gap_seconds, keying, max_seconds)
-    sessions_before = db.session.scalar(
-        db.select(db.func.count()).select_from(Event).where(Event.deployment_id == deployment.id)
-    )
-    longest = max(((end - start).total_seconds() for start, end in sessions.values()), default=0)
+    cap = max_session_seconds()
+    captures = fingerprint(deployment.id)
+    cache = app_cache("preview", CACHE_SIZE)
+    key = (*captures, gap_seconds, keying, cap)
+    proposed = cache.get(key)
+    if proposed is None:
+        proposed = _proposed(station_times(deployment.id, captures), gap_seconds, keying, cap)
+        cache.put(key, proposed)
+    spans, stats = proposed
+    current = _current_spans(deployment.id)
+    merged, split = _compare(spans, current[0])
     return {
         "gap_seconds": gap_seconds,
         "keying": keying,
-        "sessions_before": sessions_before,
-        "sessions_after": len(sessions),
-        "longest_session_seconds": int(longest),
+        "max_session_seconds": cap,
+        "sessions_before": len(current[1]),
+        **stats,
+        "sessions_merged": merged,
+        "sessions_split": split,
     }
 
 
-def _distinct_timestamps(deployment_id: int) -> list[datetime]:
-    """The station's distinct capture times in order, read through the raw cursor (fast at 1M rows)."""
-    mark = "%s" if dialect_name() == "postgresql" else "?"
-    cursor = db.session.connection().connection.cursor()
-    try:
-        cursor.execute(
-            "SELECT DISTINCT timestamp FROM capture "
-            f"WHERE deployment_id = {mark} AND timestamp IS NOT NULL ORDER BY timestamp",
-            (deployment_id,),
-        )
-        rows = cursor.fetchall()
-    finally:
-        cursor.close()
-    # SQLite hands back the stored text; PostgreSQL hands back datetimes.
-    return [value if isinstance(value, datetime) else datetime.fromisoformat(value) for (value,) in rows]
+def _proposed(times, gap_seconds: int, keying: str, cap: int) -> tuple[list[tuple[int, int]], dict]:
+    """The proposed sessions' spans (µs) and the numbers that need no current session."""
+    micros = times.micros
+    # [first index, last index] per proposed session; runs of one key are consecutive.
+    sessions: list[list] = []
+    for first, last in times.runs(gap_seconds, cap):
+        group_by = session_key(to_datetime(micros[first]), keying)
+        if sessions and sessions[-1][0] == group_by:
+            sessions[-1][2] = last
+        else:
+            sessions.append([group_by, first, last])
+    spans = [(micros[first], micros[last]) for _, first, last in sessions]
+    gap_us = round(gap_seconds * US)
+    capped = sum(1 for this, following in zip(spans, spans[1:]) if following[0] - this[1] < gap_us)
+    single = sum(1 for _, first, last in sessions if times.captures_between(first, last) == 1)
+    longest = max((end - start for start, end in spans), default=0) // US
+    return spans, {
+        "sessions_after": len(sessions),
+        "longest_session_seconds": int(longest),
+        "sessions_capped": capped,
+        "single_capture_sessions": single,
+        "captures_grouped": times.cumulative[-1],
+    }
+
+
+def _current_spans(deployment_id: int) -> tuple[list[tuple[int, int]], list]:
+    """The station's current session spans in µs, ordered by start, and every session row's id."""
+    rows = db.session.execute(
+        db.select(Event.id, Event.start, Event.end)
+        .where(Event.deployment_id == deployment_id)
+        .order_by(Event.start.asc().nulls_last(), Event.id)
+    ).all()
+    spans = [(to_micros(start), to_micros(end)) for _, start, end in rows if start is not None and end is not None]
+    return spans, [row.id for row in rows]
+
+
+def _compare(proposed: list[tuple[int, int]], current: list[tuple[int, int]]) -> tuple[int, int]:
+    """(current sessions merged with another, current sessions split) between two ordered span lists."""
+    per_proposed = [0] * len(proposed)
+    per_current = [0] * len(current)
+    pairs = []
+    i = j = 0
+    while i < len(proposed) and j < len(current):
+        p_start, p_end = proposed[i]
+        c_start, c_end = current[j]
+        if p_end < c_start:
+            i += 1
+        elif c_end < p_start:
+            j += 1
+        else:
+            pairs.append((i, j))
+            per_proposed[i] += 1
+            per_current[j] += 1
+            if p_end <= c_end:
+                i += 1
+            if c_end <= p_end:
+                j += 1
+    merged = {j for i, j in pairs if per_proposed[i] > 1}
+    split = sum(1 for n in per_current if n > 1)
+    return len(merged), split
