@@ -60,15 +60,21 @@ class JobType:
 
 
 def _run_regroup(deployment: Deployment, recorder: JobRecorder) -> None:
+    from .history import after_regroup, sessions_count
     from .regroup import regroup_deployment
 
-    regroup_deployment(deployment, job=recorder, stage_key="regroup_events")
+    before = sessions_count(deployment.id)
+    result = regroup_deployment(deployment, job=recorder, stage_key="regroup_events")
+    after_regroup(deployment, recorder, before, result.skipped)
 
 
 def _run_sync(deployment: Deployment, recorder: JobRecorder) -> None:
+    from .history import after_regroup, sessions_count
     from .sync import sync_deployment
 
-    sync_deployment(deployment, job=recorder)
+    before = sessions_count(deployment.id)
+    result = sync_deployment(deployment, job=recorder)
+    after_regroup(deployment, recorder, before, result.regroup_skipped)
 
 
 JOB_TYPES: dict[str, JobType] = {
