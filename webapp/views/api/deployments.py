@@ -10,6 +10,7 @@ from ...models import SESSION_KEYINGS
 from ...permissions import start_job_permission
 from ...services import jobs, station_jobs
 from ...services.deployments import create_deployment, update_deployment
+from ...services.history import regroup_history
 from ...services.preview import preview_regroup
 from ...services.projects import clean_gap_seconds
 from . import BadRequest, bp, get_deployment, get_project, json_body, parse_id, serializers
@@ -77,3 +78,9 @@ def deployment_regroup_preview(deployment_id: int):
             "Invalid query parameter 'keying'.", {"keying": [f"Must be one of: {', '.join(SESSION_KEYINGS)}."]}
         )
     return preview_regroup(deployment, gap_seconds=gap, keying=keying)
+
+
+@bp.get("/deployments/<int:deployment_id>/regroup-history/")
+def deployment_regroup_history(deployment_id: int):
+    records = regroup_history(get_deployment(deployment_id), limit=None)
+    return {"count": len(records), "results": [serializers.regroup_record(record) for record in records]}

@@ -131,6 +131,18 @@ SCHEMAS = {
         "properties": {
             "gap_seconds": {"type": "integer"}, "keying": _KEYING, "sessions_before": {"type": "integer"},
             "sessions_after": {"type": "integer"}, "longest_session_seconds": {"type": "integer"},
+            "max_session_seconds": {"type": "integer"}, "sessions_merged": {"type": "integer"},
+            "sessions_split": {"type": "integer"}, "sessions_capped": {"type": "integer"},
+            "single_capture_sessions": {"type": "integer"}, "captures_grouped": {"type": "integer"},
+        },
+    },
+    "RegroupRecord": {
+        "type": "object",
+        "required": ["job_id", "finished_at", "user", "gap_seconds", "keying", "sessions_before", "sessions_after"],
+        "properties": {
+            "job_id": {"type": ["integer", "null"]}, "finished_at": _TIME, "user": {"type": ["string", "null"]},
+            "gap_seconds": {"type": "integer"}, "keying": _KEYING, "max_session_seconds": {"type": "integer"},
+            "sessions_before": {"type": "integer"}, "sessions_after": {"type": "integer"},
         },
     },
     "Event": {
@@ -221,6 +233,26 @@ PATHS = {
         "get": {"operationId": "previewRegroup", "summary": "Sessions before and after a regroup; writes nothing",
                 "parameters": [_query("gap_seconds", _GAP), _query("keying", _KEYING)],
                 "responses": _ok("The preview", _ref("RegroupPreview"))},
+    },
+    "/api/v2/deployments/{deployment_id}/regroup-history/": {
+        "parameters": [_path_id("deployment_id")],
+        "get": {"operationId": "regroupHistory", "summary": "Regroups that did work, newest first (members)",
+                "responses": _ok("The history", {"type": "object", "required": ["count", "results"], "properties": {
+                    "count": {"type": "integer"}, "results": {"type": "array", "items": _ref("RegroupRecord")}}})},
+    },
+    "/api/v2/projects/{project_id}/export/sessions.csv": {
+        "parameters": [_path_id("project_id")],
+        "get": {"operationId": "exportSessionsCsv", "summary": "One row per session, times with the station's UTC offset",
+                "responses": {**_ok("CSV", {"type": "string"}),
+                              "200": {"description": "CSV", "content": {"text/csv": {"schema": {"type": "string"}}}}}},
+    },
+    "/api/v2/projects/{project_id}/export/camtrap-dp.zip": {
+        "parameters": [_path_id("project_id")],
+        "get": {"operationId": "exportCamtrapDp", "summary": "A Camtrap DP 1.0 package of the project's sessions",
+                "responses": {**_ok("zip", {"type": "string"}),
+                              "200": {"description": "Camtrap DP zip",
+                                      "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}}},
+                              "409": {"description": "Sessions overlap", "content": _json(_ref("Error"))}}},
     },
     "/api/v2/events/": {
         "get": {"operationId": "listEvents", "summary": "Sessions, ordered by start",

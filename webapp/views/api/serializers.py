@@ -2,7 +2,7 @@
 times are the station's local clock (no zone), audit times are UTC (`Z`)."""
 from datetime import datetime
 
-from ...models import Deployment, Event, Job, Membership, Project, param_key
+from ...models import Deployment, Event, Job, Membership, Project, RegroupRecord, param_key
 from ...services.deployments import effective_gap
 
 
@@ -101,3 +101,16 @@ def job(j: Job) -> dict:
 
 def job_accepted(j: Job) -> dict:
     return {"job_id": j.id, "deployment_id": j.deployment_id, "project_id": j.project_id}
+
+
+def regroup_record(r: RegroupRecord) -> dict:
+    return {
+        "job_id": r.job_id,
+        "finished_at": utc_time(r.finished_at),
+        "user": r.user.email if r.user is not None else None,
+        "gap_seconds": r.gap_seconds,
+        "keying": r.keying,
+        "max_session_seconds": r.max_session_seconds,
+        "sessions_before": r.sessions_before,
+        "sessions_after": r.sessions_after,
+    }
