@@ -20,6 +20,7 @@ from .regroup import effective_gap_seconds, effective_keying
 from .station_times import US, app_cache, fingerprint, station_times, to_datetime, to_micros
 
 CACHE_SIZE = 1024
+PROJECT_PREVIEW_STATIONS = 50
 
 
 def max_session_seconds() -> int:
@@ -64,6 +65,22 @@ def preview_regroup(deployment: Deployment, gap_seconds: int | None = None, keyi
         "sessions_merged": merged,
         "sessions_split": split,
     }
+
+
+def preview_project(project, gap_seconds: int, keying: str) -> tuple[list[tuple[Deployment, dict]], int]:
+    """(station, preview) for the project's first PROJECT_PREVIEW_STATIONS stations with a proposed project rule,
+    and how many stations were left out. A station's own gap still wins over the proposed one."""
+    query = db.select(Deployment).where(Deployment.project_id == project.id).order_by(Deployment.name, Deployment.id)
+    stations = list(db.session.scalars(query.limit(PROJECT_PREVIEW_STATIONS + 1)))
+    more = 0
+    if len(stations) > PROJECT_PREVIEW_STATIONS:
+        stations = stations[:PROJECT_PREVIEW_STATIONS]
+        more = db.session.scalar(db.select(db.func.count()).select_from(query.order_by(None).subquery())) - len(stations)
+    rows = []
+    for deployment in stations:
+        own = deployment.session_time_gap_seconds
+        rows.append((deployment, preview_regroup(deployment, own if own and own > 0 else gap_seconds, keying)))
+    return rows, more
 
 
 def _proposed(times, gap_seconds: int, keying: str, cap: int) -> tuple[list[tuple[int, int]], dict]:
