@@ -4,9 +4,12 @@ from flask import Response, stream_with_context
 from ...errors import error_response
 from ...services.exports import ExportConflict, camtrap_dp_zip, sessions_csv
 from . import bp, get_project
+from .operations import operation
 
 
 @bp.get("/projects/<int:project_id>/export/sessions.csv")
+@operation("The project's sessions as CSV (text/csv), times with the station's UTC offset (members)",
+           errors=(401, 403, 404))
 def export_sessions_csv(project_id: int):
     project = get_project(project_id)
     return Response(
@@ -17,6 +20,8 @@ def export_sessions_csv(project_id: int):
 
 
 @bp.get("/projects/<int:project_id>/export/camtrap-dp.zip")
+@operation("The project's sessions as a Camtrap DP 1.0 package (application/zip; members); 409 if sessions overlap",
+           errors=(401, 403, 404, 409))
 def export_camtrap_dp(project_id: int):
     project = get_project(project_id)
     try:
