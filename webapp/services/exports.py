@@ -32,6 +32,24 @@ SPOOL_MAX_BYTES = 16 * 1024 * 1024
 CHUNK_BYTES = 64 * 1024
 CAMTRAP_PROFILE = "https://raw.githubusercontent.com/tdwg/camtrap-dp/1.0.2/camtrap-dp-profile.json"
 CAMTRAP_SCHEMA = "https://raw.githubusercontent.com/tdwg/camtrap-dp/1.0.2/{name}-table-schema.json"
+# Every column of the Camtrap DP 1.0.2 tables, in the schemas' order (validators require them all).
+DEPLOYMENT_COLUMNS = (
+    "deploymentID", "locationID", "locationName", "latitude", "longitude", "coordinateUncertainty", "deploymentStart",
+    "deploymentEnd", "setupBy", "cameraID", "cameraModel", "cameraDelay", "cameraHeight", "cameraDepth", "cameraTilt",
+    "cameraHeading", "detectionDistance", "timestampIssues", "baitUse", "featureType", "habitat", "deploymentGroups",
+    "deploymentTags", "deploymentComments",
+)
+MEDIA_COLUMNS = (
+    "mediaID", "deploymentID", "captureMethod", "timestamp", "filePath", "filePublic", "fileName", "fileMediatype",
+    "exifData", "favorite", "mediaComments",
+)
+OBSERVATION_COLUMNS = (
+    "observationID", "deploymentID", "mediaID", "eventID", "eventStart", "eventEnd", "observationLevel",
+    "observationType", "cameraSetupType", "scientificName", "count", "lifeStage", "sex", "behavior", "individualID",
+    "individualPositionRadius", "individualPositionAngle", "individualSpeed", "bboxX", "bboxY", "bboxWidth",
+    "bboxHeight", "classificationMethod", "classifiedBy", "classificationTimestamp", "classificationProbability",
+    "observationTags", "observationComments",
+)
 MEDIA_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".tif": "image/tiff", ".tiff": "image/tiff"}
 
 
@@ -145,24 +163,30 @@ def _table(archive: zipfile.ZipFile, name: str):
     return io.TextIOWrapper(raw, encoding="utf-8", newline="")
 
 
+def _writer(out, columns) -> csv.DictWriter:
+    writer = csv.DictWriter(out, fieldnames=columns, restval="", lineterminator="\n")
+    writer.writeheader()
+    return writer
+
+
 def _write_deployments(archive, deployments: dict[int, Deployment]) -> list[int]:
     """deployments.csv: the stations with captures (Camtrap DP needs a start and an end)."""
     exported = []
     with _table(archive, "deployments.csv") as out:
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(("deploymentID", "locationName", "latitude", "longitude", "deploymentStart", "deploymentEnd",
-                         "timestampIssues", "deploymentComments"))
+        writer = _writer(out, DEPLOYMENT_COLUMNS)
         for deployment in deployments.values():
             if deployment.first_capture_timestamp is None:
                 continue
             zone = station_zone(deployment)
             # ami-sessions records no coordinates; Camtrap DP requires them, so 0/0 is written
             # and the comment (and datapackage.json) says they are unknown.
-            writer.writerow((
-                str(deployment.id), deployment.name, 0, 0,
-                with_offset(deployment.first_capture_timestamp, zone), with_offset(deployment.last_capture_timestamp, zone),
-                "false", f"Coordinates unknown (not recorded). Time zone {zone.key}.",
-            ))
+            writer.writerow({
+                "deploymentID": str(deployment.id), "locationName": deployment.name, "latitude": 0, "longitude": 0,
+                "deploymentStart": with_offset(deployment.first_capture_timestamp, zone),
+                "deploymentEnd": with_offset(deployment.last_capture_timestamp, zone),
+                "timestampIssues": "false",
+                "deploymentComments": f"Coordinates unknown (not recorded). Time zone {zone.key}.",
+            })
             exported.append(deployment.id)
     return exported
 
@@ -171,9 +195,7 @@ def _write_media(archive, deployments: dict[int, Deployment], exported: list[int
     """media.csv: one row per capture with a timestamp; returns how many captures had none."""
     skipped = 0
     with _table(archive, "media.csv") as out:
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(("mediaID", "deploymentID", "captureMethod", "timestamp", "filePath", "filePublic", "fileName",
-                         "fileMediatype"))
+        writer = _writer(out, MEDIA_COLUMNS)
         if not exported:
             return 0
         query = (
@@ -189,28 +211,29 @@ def _write_media(archive, deployments: dict[int, Deployment], exported: list[int
                 continue
             name = path.rsplit("/", 1)[-1]
             extension = name[name.rfind("."):].lower() if "." in name else ""
-            writer.writerow((
-                str(capture_id), str(deployment_id), "timeLapse", with_offset(timestamp, zones[deployment_id]), path,
-                "false", name, MEDIA_TYPES.get(extension, "image/jpeg"),
-            ))
+            writer.writerow({
+                "mediaID": str(capture_id), "deploymentID": str(deployment_id), "captureMethod": "timeLapse",
+                "timestamp": with_offset(timestamp, zones[deployment_id]), "filePath": path, "filePublic": "false",
+                "fileName": name, "fileMediatype": MEDIA_TYPES.get(extension, "image/jpeg"),
+            })
     return skipped
 
 
 def _write_observations(archive, deployments: dict[int, Deployment], exported: list[int]) -> None:
     """observations.csv: one event-level `unclassified` observation per session."""
     with _table(archive, "observations.csv") as out:
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(("observationID", "deploymentID", "eventID", "eventStart", "eventEnd", "observationLevel",
-                         "observationType"))
+        writer = _writer(out, OBSERVATION_COLUMNS)
         if not exported:
             return
         zones = {i: station_zone(deployments[i]) for i in exported}
         for event in _events(exported):
             zone = zones[event.deployment_id]
-            writer.writerow((
-                f"session-{event.id}", str(event.deployment_id), str(event.id), with_offset(event.start, zone),
-                with_offset(event.end, zone), "event", "unclassified",
-            ))
+            writer.writerow({
+                "observationID": f"session-{event.id}", "deploymentID": str(event.deployment_id),
+                "eventID": str(event.id), "eventStart": with_offset(event.start, zone),
+                "eventEnd": with_offset(event.end, zone), "observationLevel": "event",
+                "observationType": "unclassified",
+            })
 
 
 def _descriptor(project: Project, deployments: dict[int, Deployment], exported: list[int], skipped: int) -> dict:
