@@ -93,9 +93,14 @@ def _events(deployment_ids) -> Iterator[Event]:
         .order_by(Event.deployment_id, Event.start, Event.id)
         .execution_options(yield_per=BATCH_ROWS)
     )
-    for event in db.session.scalars(query):
-        yield event
-        db.session.expunge(event)
+    result = db.session.scalars(query)
+    try:
+        for event in result:
+            yield event
+            db.session.expunge(event)
+    finally:
+        # A caller that stops early must not leave a server-side cursor open.
+        result.close()
 
 
 def sessions_csv(project: Project) -> Iterator[str]:
@@ -121,13 +126,17 @@ def sessions_csv(project: Project) -> Iterator[str]:
 def check_sessions(deployment_ids) -> None:
     """ExportConflict if two sessions of one station overlap (a capture would then sit in two events)."""
     previous = None
-    for event in _events(deployment_ids):
-        if previous is not None and previous[0] == event.deployment_id and event.start <= previous[2]:
-            raise ExportConflict(
-                f"Sessions {previous[1]} and {event.id} of station {event.deployment_id} overlap; "
-                "regroup the station before exporting."
-            )
-        previous = (event.deployment_id, event.id, event.end)
+    events = _events(deployment_ids)
+    try:
+        for event in events:
+            if previous is not None and previous[0] == event.deployment_id and event.start <= previous[2]:
+                raise ExportConflict(
+                    f"Sessions {previous[1]} and {event.id} of station {event.deployment_id} overlap; "
+                    "regroup the station before exporting."
+                )
+            previous = (event.deployment_id, event.id, event.end)
+    finally:
+        events.close()
 
 
 def camtrap_dp_zip(project: Project) -> Iterator[bytes]:
