@@ -45,6 +45,7 @@ test: test-deps
 ## bench: grouping benchmarks (prints ratios against a floor and a baseline)
 bench: install
 	$(BIN)/python -m benchmarks.regroup
+	$(BIN)/python -m benchmarks.preview
 
 clean:
 	rm -rf $(VENV) *.egg-info

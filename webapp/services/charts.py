@@ -76,7 +76,7 @@ def _x_of(seconds: float) -> float:
 
 def gap_histogram(deployment: Deployment, current_gap: int | None, preview_gap: int | None = None) -> Histogram:
     """The station's gap histogram with its current gap and, if given, a previewed one."""
-    counts = station_times(deployment.id).gap_bins
+    counts = station_times(deployment).gap_bins()
     edges = bin_edges()
     plot_width = HIST_WIDTH - HIST_LEFT - HIST_RIGHT
     plot_height = HIST_BOTTOM - HIST_TOP
@@ -197,7 +197,7 @@ def session_timeline(deployment: Deployment, month: date | None = None) -> Timel
         return TIMELINE_LEFT + (moment - row_start) / DAY * plot_width
 
     # Captures: the cached distinct times inside the month, one tick per occupied pixel column.
-    times = station_times(deployment.id)
+    times = station_times(deployment)
     micros = times.micros
     lo = bisect_left(micros, to_micros(window_start))
     hi = bisect_left(micros, to_micros(window_end))

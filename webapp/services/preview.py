@@ -6,9 +6,9 @@ the station's current sessions, which are time spans: a proposed session and a
 current one share captures exactly when their spans intersect (both spans start
 and end on captures, and the proposed spans cover every capture).
 
-The proposed sessions are kept per process under (station, rule, capture
-count, newest capture id), so a value already tried answers with two small
-queries: the fingerprint and the station's current session spans.
+The proposed sessions are kept per app under (station, capture counters,
+rule), so a value already tried answers with one small query: the station's
+current session spans.
 """
 from flask import current_app
 
@@ -46,12 +46,11 @@ def preview_regroup(deployment: Deployment, gap_seconds: int | None = None, keyi
     if keying is None:
         keying = effective_keying(deployment)
     cap = max_session_seconds()
-    captures = fingerprint(deployment.id)
     cache = app_cache("preview", CACHE_SIZE)
-    key = (*captures, gap_seconds, keying, cap)
+    key = (*fingerprint(deployment), gap_seconds, keying, cap)
     proposed = cache.get(key)
     if proposed is None:
-        proposed = _proposed(station_times(deployment.id, captures), gap_seconds, keying, cap)
+        proposed = _proposed(station_times(deployment), gap_seconds, keying, cap)
         cache.put(key, proposed)
     spans, stats = proposed
     current = _current_spans(deployment.id)

@@ -9,4 +9,4 @@ def station_schedule_fit(deployment: Deployment, gap_seconds: int | None = None)
     """The schedule-fit risk of the station's gap (or `gap_seconds`), None when its off-windows are clear of it."""
     if gap_seconds is None:
         gap_seconds = effective_gap_seconds(deployment)
-    return schedule_fit(station_times(deployment.id).long_gaps_seconds(), gap_seconds)
+    return schedule_fit(station_times(deployment).long_gaps_seconds(), gap_seconds)

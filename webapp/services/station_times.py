@@ -14,15 +14,17 @@ as Python can compare anything.
 import threading
 from array import array
 from bisect import bisect_right
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import islice
+from operator import sub
 
 from flask import current_app
 
 from ..extensions import db
 from ..gaps import BIN_COUNT, MIN_SUGGESTED_GAP_SECONDS, bin_index
-from ..models import Capture
+from ..models import Deployment
 from .sql import dialect_name
 
 EPOCH = datetime(1970, 1, 1)
@@ -53,7 +55,7 @@ class StationTimes:
     micros: array  # 'q', strictly increasing
     cumulative: array  # 'q', len(micros) + 1: captures before each index
     breaks: list[int]  # indices i ≥ 1 with micros[i] - micros[i - 1] ≥ BREAK_MIN_US
-    gap_bins: list[int]  # gaps.histogram of every gap between consecutive distinct times
+    _gap_bins: list[int] | None = None
 
     def __len__(self) -> int:
         return len(self.micros)
@@ -61,6 +63,18 @@ class StationTimes:
     def captures_between(self, first: int, last: int) -> int:
         """Captures at the distinct times with indices first…last (inclusive)."""
         return self.cumulative[last + 1] - self.cumulative[first]
+
+    def gap_bins(self) -> list[int]:
+        """How many gaps between consecutive distinct times fall in each histogram bin (computed once)."""
+        if self._gap_bins is None:
+            micros = self.micros
+            # Schedules repeat a few step lengths: count equal gaps in C, then bin each length once.
+            steps = Counter(map(sub, islice(micros, 1, None), micros))
+            bins = [0] * BIN_COUNT
+            for step, count in steps.items():
+                bins[bin_index(step / US)] += count
+            self._gap_bins = bins
+        return self._gap_bins
 
     def long_gaps_seconds(self) -> list[float]:
         """Every gap of at least a minute, in seconds (off-windows, night breaks)."""
@@ -135,20 +149,21 @@ def app_cache(name: str, max_weight: int, weigh=lambda value: 1) -> LruCache:
     return cache
 
 
-def fingerprint(deployment_id: int) -> tuple:
-    """(station, capture count, newest capture id): changes whenever captures are added or removed."""
-    count, newest = db.session.execute(
-        db.select(db.func.count(), db.func.max(Capture.id)).where(Capture.deployment_id == deployment_id)
-    ).one()
-    return (deployment_id, count, newest)
+def fingerprint(deployment: Deployment) -> tuple:
+    """(station, capture count, first and last capture time) from the station's cached counters.
 
-
-def station_times(deployment_id: int, key: tuple | None = None) -> StationTimes:
-    """The station's StationTimes, from the app's cache while its captures are unchanged.
-
-    `key` is the station's `fingerprint` when the caller already has it.
+    Every sync refreshes the counters when it adds captures, so they change
+    whenever the captures do, and reading them costs nothing (a count over a
+    large station's index would cost more than the cached answer saves).
     """
-    key = key or fingerprint(deployment_id)
+    return (deployment.id, deployment.captures_count, deployment.first_capture_timestamp,
+            deployment.last_capture_timestamp)
+
+
+def station_times(deployment: Deployment) -> StationTimes:
+    """The station's StationTimes, from the app's cache while its captures are unchanged."""
+    deployment_id = deployment.id
+    key = fingerprint(deployment)
     cache = app_cache("station_times", CACHE_MAX_TIMESTAMPS, len)
     times = cache.get(key)
     if times is None:
@@ -173,9 +188,8 @@ def read_station_times(deployment_id: int) -> StationTimes:
     micros = array("q")
     cumulative = array("q", [0])
     breaks: list[int] = []
-    bins = [0] * BIN_COUNT
     previous_raw = object()
-    previous = None
+    previous = -(2**62)
     seen = 0
     try:
         for (value,) in cursor:
@@ -184,15 +198,14 @@ def read_station_times(deployment_id: int) -> StationTimes:
                 cumulative[-1] = seen
                 continue
             previous_raw = value
-            current = to_micros(parse(value) if parse is not None else value)
-            if previous is not None:
-                step = current - previous
-                bins[bin_index(step / US)] += 1
-                if step >= BREAK_MIN_US:
-                    breaks.append(len(micros))
+            current = ((parse(value) if parse is not None else value) - EPOCH) // MICROSECOND
+            if current - previous >= BREAK_MIN_US:
+                breaks.append(len(micros))
             micros.append(current)
             cumulative.append(seen)
             previous = current
     finally:
         cursor.close()
-    return StationTimes(micros=micros, cumulative=cumulative, breaks=breaks, gap_bins=bins)
+    if breaks and breaks[0] == 0:
+        breaks.pop(0)  # the first time starts the first run; it follows no gap
+    return StationTimes(micros=micros, cumulative=cumulative, breaks=breaks)
