@@ -105,7 +105,7 @@ def _measure(url: str, stations: int, captures: int, out) -> None:
     from webapp.extensions import db
     from webapp.services.preview import preview_project, preview_regroup
     from webapp.services.regroup import regroup_deployment
-    from webapp.services.station_times import app_cache
+    from webapp.services.station_times import clear_caches
 
     with tempfile.TemporaryDirectory() as instance:
         app = _make_app(url, instance)
@@ -115,8 +115,7 @@ def _measure(url: str, stations: int, captures: int, out) -> None:
                 regroup_deployment(deployment)
             floor = _floor(deployments)
             baseline = _baseline(deployments, 7200, "date")
-            for name in ("station_times", "preview"):
-                app_cache(name, 1).clear()
+            clear_caches()
             began = time.perf_counter()
             preview_project(project, 7200, "date")
             cold = time.perf_counter() - began

@@ -149,6 +149,12 @@ def app_cache(name: str, max_weight: int, weigh=lambda value: 1) -> LruCache:
     return cache
 
 
+def clear_caches() -> None:
+    """Empty every cache of the current app (benchmarks time a cold start with it)."""
+    for cache in current_app.extensions.get("ami_caches", {}).values():
+        cache.clear()
+
+
 def fingerprint(deployment: Deployment) -> tuple:
     """(station, capture count, first and last capture time) from the station's cached counters.
 
