@@ -10,14 +10,16 @@ Everything here returns plain data; templates/deployments/_gap_histogram.html
 and _timeline.html draw it.
 """
 import math
-from bisect import bisect_left
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+import numpy as np
+
 from ..extensions import db
 from ..gaps import AXIS_TICKS, BIN_COUNT, axis_position, bin_edges, format_seconds
+from ..grouping import to_microseconds
 from ..models import Deployment, Event
-from .station_times import US, station_times, to_micros
+from .station_times import US, station_times
 
 # Histogram canvas (SVG user units; the picture scales to its container).
 HIST_WIDTH, HIST_HEIGHT = 720, 250
@@ -197,18 +199,16 @@ def session_timeline(deployment: Deployment, month: date | None = None) -> Timel
         return TIMELINE_LEFT + (moment - row_start) / DAY * plot_width
 
     # Captures: the cached distinct times inside the month, one tick per occupied pixel column.
-    times = station_times(deployment)
-    micros = times.micros
-    lo = bisect_left(micros, to_micros(window_start))
-    hi = bisect_left(micros, to_micros(window_end))
-    ticks_by_night: dict[date, set[int]] = {}
+    distinct = station_times(deployment).distinct
+    start_us = to_microseconds(window_start)
+    lo, hi = np.searchsorted(distinct, [start_us, to_microseconds(window_end)])
     day_us = 86400 * US
-    start_us = to_micros(window_start)
-    for index in range(lo, hi):
-        offset = micros[index] - start_us
-        night_index, within = divmod(offset, day_us)
-        column = int(within / day_us * plot_width)
-        ticks_by_night.setdefault(month + timedelta(days=night_index), set()).add(column)
+    offsets = distinct[lo:hi] - start_us
+    # One (night, pixel column) pair per occupied column.
+    occupied = np.unique((offsets // day_us) * plot_width + (offsets % day_us) * plot_width // day_us)
+    ticks_by_night: dict[date, list[int]] = {}
+    for night_index, column in zip(*np.divmod(occupied, plot_width)):
+        ticks_by_night.setdefault(month + timedelta(days=int(night_index)), []).append(int(column))
 
     # Sessions: spans that intersect the month's window.
     sessions = list(
@@ -254,7 +254,7 @@ def session_timeline(deployment: Deployment, month: date | None = None) -> Timel
                 night=night,
                 y=TIMELINE_TOP + number * ROW_HEIGHT,
                 bands=bands_by_night.get(night, []),
-                ticks=[round(TIMELINE_LEFT + column + 0.5, 1) for column in sorted(ticks_by_night.get(night, ()))],
+                ticks=[round(TIMELINE_LEFT + column + 0.5, 1) for column in ticks_by_night.get(night, ())],
             )
         )
     hour_ticks = [

@@ -1,8 +1,6 @@
 """Regroup history: one row per regroup that did work, shown on the station page and in the API."""
 from ..extensions import db
 from ..models import Deployment, Event, Job, RegroupRecord, utcnow
-from .preview import max_session_seconds
-from .schedule import station_schedule_fit
 
 HISTORY_PAGE_SIZE = 20
 
@@ -12,8 +10,11 @@ def sessions_count(deployment_id: int) -> int:
     return db.session.scalar(db.select(db.func.count()).select_from(Event).where(Event.deployment_id == deployment_id))
 
 
-def record_regroup(deployment: Deployment, job_id: int | None, sessions_before: int) -> RegroupRecord:
-    """Write the history row of a regroup that has just committed, with the rule it recorded on the station."""
+def record_regroup(deployment: Deployment, job_id: int | None, sessions_before: int, max_session: int) -> RegroupRecord:
+    """Write and commit the history row of a regroup that has just committed its sessions.
+
+    The rule is the one the regroup recorded on the station; who is the job's creator.
+    """
     job = db.session.get(Job, job_id) if job_id is not None else None
     record = RegroupRecord(
         deployment_id=deployment.id,
@@ -22,24 +23,13 @@ def record_regroup(deployment: Deployment, job_id: int | None, sessions_before: 
         finished_at=utcnow(),
         gap_seconds=deployment.grouped_gap_seconds,
         keying=deployment.grouped_keying,
-        max_session_seconds=max_session_seconds(),
+        max_session_seconds=max_session,
         sessions_before=sessions_before,
         sessions_after=sessions_count(deployment.id),
     )
     db.session.add(record)
     db.session.commit()
     return record
-
-
-def after_regroup(deployment: Deployment, recorder, sessions_before: int, skipped: bool) -> None:
-    """A regroup job's report: its history row (unless it was skipped) and the schedule-fit WARNING."""
-    if skipped:
-        return
-    db.session.refresh(deployment)
-    record_regroup(deployment, recorder.job_id if recorder is not None else None, sessions_before)
-    fit = station_schedule_fit(deployment, deployment.grouped_gap_seconds)
-    if fit is not None and recorder is not None:
-        recorder.logger.warning(fit.message())
 
 
 def regroup_history(deployment: Deployment, limit: int | None = HISTORY_PAGE_SIZE) -> list[RegroupRecord]:

@@ -60,21 +60,15 @@ class JobType:
 
 
 def _run_regroup(deployment: Deployment, recorder: JobRecorder) -> None:
-    from .history import after_regroup, sessions_count
     from .regroup import regroup_deployment
 
-    before = sessions_count(deployment.id)
-    result = regroup_deployment(deployment, job=recorder, stage_key="regroup_events")
-    after_regroup(deployment, recorder, before, result.skipped)
+    regroup_deployment(deployment, job=recorder, stage_key="regroup_events")
 
 
 def _run_sync(deployment: Deployment, recorder: JobRecorder) -> None:
-    from .history import after_regroup, sessions_count
     from .sync import sync_deployment
 
-    before = sessions_count(deployment.id)
-    result = sync_deployment(deployment, job=recorder)
-    after_regroup(deployment, recorder, before, result.regroup_skipped)
+    sync_deployment(deployment, job=recorder)
 
 
 JOB_TYPES: dict[str, JobType] = {

@@ -1,7 +1,7 @@
 """What a regroup would do to a station, without writing anything.
 
-The preview cuts the station's cached distinct times (services/station_times.py)
-with the proposed rule exactly as a regroup would, and compares the result with
+The preview groups the station's cached timestamps (services/station_times.py)
+with the proposed rule through the regroup's own `grouping.group_spans`, and compares the result with
 the station's current sessions, which are time spans: a proposed session and a
 current one share captures exactly when their spans intersect (both spans start
 and end on captures, and the proposed spans cover every capture).
@@ -12,12 +12,13 @@ current session spans.
 """
 from flask import current_app
 
+import numpy as np
+
 from ..config import DEFAULT_MAX_SESSION_SECONDS
 from ..extensions import db
-from ..grouping import session_key
+from ..grouping import group_spans, to_microseconds
 from ..models import Deployment, Event
-from .regroup import effective_gap_seconds, effective_keying
-from .station_times import US, app_cache, fingerprint, station_times, to_datetime, to_micros
+from .station_times import US, app_cache, fingerprint, station_times
 
 CACHE_SIZE = 1024
 PROJECT_PREVIEW_STATIONS = 50
@@ -41,10 +42,9 @@ def preview_regroup(deployment: Deployment, gap_seconds: int | None = None, keyi
     `longest_session_seconds` is 0 for a station without timestamped captures.
     """
     # The same defaults (and fallbacks for bad stored values) as the regroup itself.
-    if gap_seconds is None:
-        gap_seconds = effective_gap_seconds(deployment)
-    if keying is None:
-        keying = effective_keying(deployment)
+    rule = deployment.grouping_rule
+    gap_seconds = rule.gap_seconds if gap_seconds is None else gap_seconds
+    keying = rule.keying if keying is None else keying
     cap = max_session_seconds()
     cache = app_cache("preview", CACHE_SIZE)
     key = (*fingerprint(deployment), gap_seconds, keying, cap)
@@ -84,26 +84,17 @@ def preview_project(project, gap_seconds: int, keying: str) -> tuple[list[tuple[
 
 def _proposed(times, gap_seconds: int, keying: str, cap: int) -> tuple[list[tuple[int, int]], dict]:
     """The proposed sessions' spans (µs) and the numbers that need no current session."""
-    micros = times.micros
-    # [first index, last index] per proposed session; runs of one key are consecutive.
-    sessions: list[list] = []
-    for first, last in times.runs(gap_seconds, cap):
-        group_by = session_key(to_datetime(micros[first]), keying)
-        if sessions and sessions[-1][0] == group_by:
-            sessions[-1][2] = last
-        else:
-            sessions.append([group_by, first, last])
-    spans = [(micros[first], micros[last]) for _, first, last in sessions]
+    spans = group_spans(times.values, gap_seconds, keying, cap)
+    starts, ends = spans.start, spans.end
     gap_us = round(gap_seconds * US)
-    capped = sum(1 for this, following in zip(spans, spans[1:]) if following[0] - this[1] < gap_us)
-    single = sum(1 for _, first, last in sessions if times.captures_between(first, last) == 1)
-    longest = max((end - start for start, end in spans), default=0) // US
-    return spans, {
-        "sessions_after": len(sessions),
-        "longest_session_seconds": int(longest),
+    # A session that the next capture follows within the gap was ended by the cap.
+    capped = int(np.count_nonzero(starts[1:] - ends[:-1] < gap_us)) if len(spans) else 0
+    return list(zip(starts.tolist(), ends.tolist())), {
+        "sessions_after": len(spans),
+        "longest_session_seconds": int((ends - starts).max()) // US if len(spans) else 0,
         "sessions_capped": capped,
-        "single_capture_sessions": single,
-        "captures_grouped": times.cumulative[-1],
+        "single_capture_sessions": int(np.count_nonzero(spans.counts == 1)),
+        "captures_grouped": len(times),
     }
 
 
@@ -114,7 +105,7 @@ def _current_spans(deployment_id: int) -> tuple[list[tuple[int, int]], list]:
         .where(Event.deployment_id == deployment_id)
         .order_by(Event.start.asc().nulls_last(), Event.id)
     ).all()
-    spans = [(to_micros(start), to_micros(end)) for _, start, end in rows if start is not None and end is not None]
+    spans = [(to_microseconds(start), to_microseconds(end)) for _, start, end in rows if start is not None and end is not None]
     return spans, [row.id for row in rows]
 
 

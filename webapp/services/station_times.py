@@ -1,112 +1,73 @@
-"""A station's distinct capture times, read once and kept per process.
+"""A station's capture times, read once and kept per app.
 
-The regroup preview, the gap histogram and the schedule-fit check all start
-from the station's sorted distinct timestamps and how many captures share
-each. Reading them is the expensive part (one ordered index read), and they
-change only when captures are added, so each process keeps the latest read of
-a station under a fingerprint of its cached capture counters and reuses it
+The regroup preview, the gap histogram, the session timeline and the
+schedule-fit check all start from the station's sorted timestamps. Reading
+them is the expensive part (services/timestamps.py: one ordered index read),
+and they change only when captures are added, so each app keeps the latest
+read of a station under a fingerprint of its capture counters and reuses it
 until a sync changes them.
 
-Times are kept as integer microseconds of the station's local clock (naive,
-counted from 1970-01-01): exact, compact (`array`), and compared as cheaply
-as Python can compare anything.
+Times are int64 microseconds of the station's local clock (naive, counted
+from 1970-01-01), as `grouping.group_spans` takes them.
 """
 import threading
-from array import array
-from bisect import bisect_right
-from collections import Counter, OrderedDict
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from itertools import islice
-from operator import sub
+from collections import OrderedDict
+from dataclasses import dataclass, field
 
+import numpy as np
 from flask import current_app
 
-from ..extensions import db
 from ..gaps import BIN_COUNT, MIN_SUGGESTED_GAP_SECONDS, bin_index
 from ..models import Deployment
-from .sql import dialect_name
+from .timestamps import read_timestamps
 
-EPOCH = datetime(1970, 1, 1)
-MICROSECOND = timedelta(microseconds=1)
 US = 1_000_000
-# Gaps at least this long are indexed at load: no admissible session gap is shorter,
-# so a rule's boundaries are found among them without a pass over every timestamp.
-BREAK_MIN_US = MIN_SUGGESTED_GAP_SECONDS * US
-# The cache holds at most this many timestamps over all stations (16 bytes each).
-CACHE_MAX_TIMESTAMPS = 4_000_000
-FETCH_ROWS = 20_000
-
-_READ_SQL = "SELECT timestamp FROM capture WHERE deployment_id = {p} AND timestamp IS NOT NULL ORDER BY timestamp"
-
-
-def to_micros(value: datetime) -> int:
-    return (value - EPOCH) // MICROSECOND
-
-
-def to_datetime(micros: int) -> datetime:
-    return EPOCH + timedelta(microseconds=micros)
+# Gaps at least this long are off-windows or night breaks: no admissible session gap is shorter.
+LONG_GAP_US = MIN_SUGGESTED_GAP_SECONDS * US
+# The cache holds at most this many timestamps over all stations (8 bytes each, plus derived arrays).
+CACHE_MAX_TIMESTAMPS = 8_000_000
 
 
 @dataclass
 class StationTimes:
-    """Sorted distinct capture times of one station (µs), with counts and the indexed long gaps."""
+    """One station's timestamps in order (duplicates included), with what is derived from them on demand."""
 
-    micros: array  # 'q', strictly increasing
-    cumulative: array  # 'q', len(micros) + 1: captures before each index
-    breaks: list[int]  # indices i ≥ 1 with micros[i] - micros[i - 1] ≥ BREAK_MIN_US
-    _gap_bins: list[int] | None = None
+    values: np.ndarray  # int64 µs, sorted
+    _distinct: np.ndarray | None = field(default=None, repr=False)
+    _gap_bins: list[int] | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
-        return len(self.micros)
+        return len(self.values)
 
-    def captures_between(self, first: int, last: int) -> int:
-        """Captures at the distinct times with indices first…last (inclusive)."""
-        return self.cumulative[last + 1] - self.cumulative[first]
+    @property
+    def distinct(self) -> np.ndarray:
+        """The distinct timestamps, in order."""
+        if self._distinct is None:
+            values = self.values
+            keep = np.ones(len(values), dtype=bool)
+            keep[1:] = values[1:] != values[:-1]
+            self._distinct = values[keep]
+        return self._distinct
+
+    def gaps_us(self) -> np.ndarray:
+        """Every gap between consecutive distinct timestamps."""
+        return np.diff(self.distinct)
 
     def gap_bins(self) -> list[int]:
-        """How many gaps between consecutive distinct times fall in each histogram bin (computed once)."""
+        """How many gaps fall in each histogram bin of `gaps` (computed once)."""
         if self._gap_bins is None:
-            micros = self.micros
-            # Schedules repeat a few step lengths: count equal gaps in C, then bin each length once.
-            steps = Counter(map(sub, islice(micros, 1, None), micros))
+            # Schedules repeat a few step lengths: bin each distinct length once.
+            lengths, counts = np.unique(self.gaps_us(), return_counts=True)
             bins = [0] * BIN_COUNT
-            for step, count in steps.items():
-                bins[bin_index(step / US)] += count
+            for length, count in zip(lengths.tolist(), counts.tolist()):
+                bins[bin_index(length / US)] += count
             self._gap_bins = bins
         return self._gap_bins
 
     def long_gaps_seconds(self) -> list[float]:
         """Every gap of at least a minute, in seconds (off-windows, night breaks)."""
-        micros = self.micros
-        return [(micros[i] - micros[i - 1]) / US for i in self.breaks]
-
-    def runs(self, gap_seconds: float, max_session_seconds: float) -> list[tuple[int, int]]:
-        """Runs as (first index, last index), cut exactly as grouping.RunCutter cuts them."""
-        micros = self.micros
-        count = len(micros)
-        if not count:
-            return []
-        gap_us = round(gap_seconds * US)
-        max_us = round(max_session_seconds * US)
-        if gap_us >= BREAK_MIN_US:
-            starts = [i for i in self.breaks if micros[i] - micros[i - 1] >= gap_us]
-        else:
-            starts = [i for i in range(1, count) if micros[i] - micros[i - 1] >= gap_us]
-        runs = []
-        first = 0
-        for end in (*starts, count):
-            # Within a stretch cut by the gap, the cap starts a run at the first
-            # time more than max_us after the run's start.
-            while True:
-                cut = bisect_right(micros, micros[first] + max_us, first, end)
-                if cut >= end:
-                    runs.append((first, end - 1))
-                    break
-                runs.append((first, cut - 1))
-                first = cut
-            first = end
-        return runs
+        gaps = self.gaps_us()
+        return (gaps[gaps >= LONG_GAP_US] / US).tolist()
 
 
 class LruCache:
@@ -156,14 +117,11 @@ def clear_caches() -> None:
 
 
 def fingerprint(deployment: Deployment) -> tuple:
-    """(station, capture count, first and last capture time) from the station's cached counters.
-
-    Every sync refreshes the counters when it adds captures, so they change
-    whenever the captures do, and reading them costs nothing (a count over a
-    large station's index would cost more than the cached answer saves).
-    """
-    return (deployment.id, deployment.captures_count, deployment.first_capture_timestamp,
-            deployment.last_capture_timestamp)
+    """The station's capture counters: `captures_version` moves with every insert of captures,
+    and the cached count and first/last time with every refresh. Reading them costs nothing
+    (a count over a large station's index would cost more than the cached answer saves)."""
+    return (deployment.id, deployment.captures_version, deployment.captures_count,
+            deployment.first_capture_timestamp, deployment.last_capture_timestamp)
 
 
 def station_times(deployment: Deployment) -> StationTimes:
@@ -173,45 +131,8 @@ def station_times(deployment: Deployment) -> StationTimes:
     cache = app_cache("station_times", CACHE_MAX_TIMESTAMPS, len)
     times = cache.get(key)
     if times is None:
-        times = read_station_times(deployment_id)
+        times = StationTimes(read_timestamps(deployment_id).values)
         cache.put(key, times, replaces=lambda k: k[0] == deployment_id)
     return times
 
 
-def read_station_times(deployment_id: int) -> StationTimes:
-    """One ordered read of the station's timestamps through the raw cursor (the fast path at 1M rows)."""
-    connection = db.session.connection().connection
-    if dialect_name() == "postgresql":
-        cursor = connection.cursor(name=f"station_times_{deployment_id}_{threading.get_ident()}")
-        cursor.itersize = FETCH_ROWS
-        cursor.execute(_READ_SQL.format(p="%s"), (deployment_id,))
-        parse = None
-    else:
-        cursor = connection.cursor()
-        cursor.arraysize = FETCH_ROWS
-        cursor.execute(_READ_SQL.format(p="?"), (deployment_id,))
-        parse = datetime.fromisoformat
-    micros = array("q")
-    cumulative = array("q", [0])
-    breaks: list[int] = []
-    previous_raw = object()
-    previous = -(2**62)
-    seen = 0
-    try:
-        for (value,) in cursor:
-            seen += 1
-            if value == previous_raw:
-                cumulative[-1] = seen
-                continue
-            previous_raw = value
-            current = ((parse(value) if parse is not None else value) - EPOCH) // MICROSECOND
-            if current - previous >= BREAK_MIN_US:
-                breaks.append(len(micros))
-            micros.append(current)
-            cumulative.append(seen)
-            previous = current
-    finally:
-        cursor.close()
-    if breaks and breaks[0] == 0:
-        breaks.pop(0)  # the first time starts the first run; it follows no gap
-    return StationTimes(micros=micros, cumulative=cumulative, breaks=breaks)

@@ -10,10 +10,9 @@ from ..models import Deployment
 from ..permissions import can, require, role_of, start_job_permission
 from ..services import listing, station_jobs
 from ..services.charts import gap_histogram, session_timeline
-from ..services.deployments import effective_gap, update_deployment
+from ..services.deployments import update_deployment
 from ..services.history import regroup_history
 from ..services.preview import preview_regroup
-from ..services.regroup import effective_gap_seconds
 from ..services.schedule import station_schedule_fit
 from ..services.projects import ValidationError, clean_gap_hours
 from ..services.jobs import JobError
@@ -24,8 +23,7 @@ bp = Blueprint("deployments", __name__, url_prefix="/deployments")
 
 
 def _summary_context(deployment: Deployment) -> dict:
-    gap_seconds, gap_source = effective_gap(deployment)
-    return {"deployment": deployment, "project": deployment.project, "gap_seconds": gap_seconds, "gap_source": gap_source}
+    return {"deployment": deployment, "project": deployment.project, "rule": deployment.grouping_rule}
 
 
 def _detail_page(deployment: Deployment, gap_value: str | None = None, gap_errors: list[str] = (), status: int = 200):
@@ -46,7 +44,7 @@ def _detail_page(deployment: Deployment, gap_value: str | None = None, gap_error
             gap_value=gap_value,
             gap_errors=list(gap_errors),
             role=role_of(current_user, project),
-            hist=gap_histogram(deployment, effective_gap_seconds(deployment)),
+            hist=gap_histogram(deployment, deployment.grouping_rule.gap_seconds),
             fit=station_schedule_fit(deployment),
             history=regroup_history(deployment),
             **_summary_context(deployment),
@@ -100,7 +98,7 @@ def preview(deployment_id: int):
         deployment=deployment,
         preview=result,
         fit=station_schedule_fit(deployment, result["gap_seconds"]),
-        hist=gap_histogram(deployment, effective_gap_seconds(deployment), result["gap_seconds"]),
+        hist=gap_histogram(deployment, deployment.grouping_rule.gap_seconds, result["gap_seconds"]),
     )
 
 

@@ -250,6 +250,25 @@ class Event(Output):
     end: LocalTime
     duration_seconds: float | None
     captures_count: int
+    gap_seconds: int | None = Field(None, description="The rule the session was grouped with")
+    keying: str | None = None
+    max_session_seconds: int | None = None
+
+
+class CaptureQuery(Input):
+    deployment: Annotated[Id, BeforeValidator(whole_number(1))]
+    event: Annotated[Id | None, BeforeValidator(_optional(whole_number(1)))] = None
+    page: Annotated[int, BeforeValidator(whole_number(1))] = 1
+    page_size: Annotated[int, BeforeValidator(whole_number(1, 500)), Field(le=500)] = 50
+
+
+class Capture(Output):
+    id: Id
+    deployment_id: Id
+    event_id: int | None = Field(description="The session whose span holds the timestamp, or null")
+    timestamp: LocalTime
+    path: str
+    thumbnails: dict[str, str]
 
 
 class Param(Output):
@@ -295,6 +314,10 @@ class Job(Output):
     logs: Logs
 
 
+# Beyond this page the row offset would not fit the database's integers (SQLite: 64 bits).
+MAX_PAGE = 2**31 - 1
+
+
 class PageQuery(Input):
-    page: Annotated[int, BeforeValidator(whole_number(1))] = 1
+    page: Annotated[int, BeforeValidator(whole_number(1, MAX_PAGE)), Field(le=MAX_PAGE)] = 1
     page_size: Annotated[int, BeforeValidator(whole_number(1, 500)), Field(le=500)] = 50

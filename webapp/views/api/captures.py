@@ -1,0 +1,21 @@
+"""Captures of a station, or of one of its sessions, in time order."""
+from ...extensions import db
+from ...models import Event
+from ...services.capture_listing import captures_page
+from . import BadRequest, bp, get_deployment, page_envelope, schemas, serializers
+from .operations import operation
+
+
+@bp.get("/captures/")
+@operation("A station's captures (or one session's), ordered by timestamp; event_id is the session whose span "
+           "holds the timestamp, or null", query=schemas.CaptureQuery, response=schemas.Capture, paged=True)
+def capture_list(query: schemas.CaptureQuery):
+    deployment = get_deployment(query.deployment)
+    event = None
+    if query.event is not None:
+        event = db.session.get(Event, query.event)
+        if event is None or event.deployment_id != deployment.id:
+            raise BadRequest("Invalid query parameter 'event'.", {"event": [f"Not a session of station {deployment.id}."]})
+    found = captures_page(deployment, event, query.page, query.page_size)
+    results = [serializers.capture(capture, session_id) for capture, session_id in found.items]
+    return page_envelope(found.total, query.page, query.page_size, results)
