@@ -71,4 +71,8 @@ def test_bad_parameters_are_400_and_other_stations_404(app, client, token, group
         assert field in response.get_json()["errors"], query
     assert call(client, "GET", f"/captures/?deployment={elsewhere.id}", token).status_code == 404
     assert call(client, "GET", "/captures/?deployment=99999999999", token).status_code == 404
+    huge = "9" * 40
+    assert call(client, "GET", f"/captures/?deployment={grouped.id}&event={huge}", token).status_code == 400
+    beyond = call(client, "GET", f"/captures/?deployment={grouped.id}&page={huge}", token)
+    assert beyond.status_code == 200 and beyond.get_json()["results"] == []
     assert call(client, "GET", f"/captures/?deployment={grouped.id}", None).status_code == 401

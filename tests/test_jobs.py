@@ -81,7 +81,7 @@ def test_sync_adds_captures_then_regroups_in_two_stages(deployment):
     assert nameless.timestamp is None
     from webapp.services.capture_listing import captures_page
 
-    sessions = {capture.path: event_id for capture, event_id in captures_page(deployment, per_page=100).items}
+    sessions = {capture.path: event_id for capture, event_id, _ in captures_page(deployment, per_page=100).items}
     assert sessions["cam/IMG_0001.jpg"] is None
     db.session.refresh(deployment)
     assert deployment.captures_count == 7 and deployment.events_count == 2

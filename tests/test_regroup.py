@@ -475,8 +475,10 @@ def test_the_read_and_the_span_lookup_use_the_timestamp_index(sqlite_app):
     from webapp.services import timestamps
 
     connection = db.session.connection().connection.driver_connection
-    plan = " ".join(row[-1] for row in connection.execute("EXPLAIN QUERY PLAN " + timestamps._SQLITE_READ, (1,)))
-    assert "USING COVERING INDEX ix_capture_deployment_timestamp" in plan and "TEMP B-TREE" not in plan, plan
+    window = f"SELECT {timestamps._AGGREGATE['sqlite']} {timestamps._RANGE.format(p='?')} AND timestamp >= ? AND timestamp < ?"
+    plan = " ".join(row[-1] for row in connection.execute("EXPLAIN QUERY PLAN " + window, (1, "a", "b")))
+    assert "SEARCH capture USING COVERING INDEX ix_capture_deployment_timestamp" in plan, plan
+    assert "timestamp>? AND timestamp<?" in plan, plan
 
 
 def test_duplicate_warning_logs_the_count_and_at_most_twenty_samples(station):

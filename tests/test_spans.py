@@ -143,3 +143,34 @@ def test_a_split_session_keeps_its_id_where_most_of_its_captures_went(project):
     regroup_deployment(station)
     small, large = sessions_of(station)
     assert large.id == whole.id and large.captures_count == 8 and small.id != whole.id
+
+
+def test_the_read_takes_any_stored_form_and_every_window(app):
+    """Windows partition the rows whatever their count; other ISO forms than SQLAlchemy's parse too."""
+    import numpy as np
+
+    from webapp.grouping import to_microseconds
+    from webapp.services import timestamps
+
+    station = add_deployment(add_project("Forms"))
+    stamps = [BASE + timedelta(seconds=37 * i, microseconds=i) for i in range(1000)]
+    add_captures(station, stamps + stamps[:10] + [None])
+    db.session.execute(
+        db.text("INSERT INTO capture (deployment_id, path, timestamp, size) VALUES (:d, 'odd.jpg', '2026-03-28T18:00:05', 0)"),
+        {"d": station.id},
+    )
+    db.session.commit()
+    expected = sorted([to_microseconds(t) for t in stamps + stamps[:10]] + [to_microseconds(BASE + timedelta(seconds=5))])
+    for rows in (0, 1000, 10**9):
+        read = timestamps.read_timestamps(station.id, expected_rows=rows)
+        assert read.values.tolist() == expected and read.missing == 1
+    old = timestamps.WINDOW_ROWS
+    timestamps.WINDOW_ROWS = 7
+    try:
+        assert timestamps.read_timestamps(station.id, expected_rows=1011).values.tolist() == expected
+    finally:
+        timestamps.WINDOW_ROWS = old
+    five = to_microseconds(BASE + timedelta(seconds=5))
+    assert np.array_equal(timestamps.parse_texts(["2026-03-28 18:00:05"]), [five])
+    assert timestamps.parse_joined("2026-03-28 18:00:05,2026-03-28 18:00:05").tolist() == [five, five]
+    assert timestamps.parse_joined("2026-03-28 18:00:05.5,2026-03-28 18:00:05").tolist() == [five + 500_000, five]

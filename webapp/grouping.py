@@ -206,6 +206,29 @@ def group_spans(
     duplicate_positions = np.flatnonzero(group_starts)
     duplicate_samples = [from_microseconds(v) for v in ts[duplicate_positions[:samples]]]
 
+    run_starts, run_ends = _cut_distinct(distinct, gap_seconds, max_session_seconds)
+    keys = _keys(distinct[run_starts], keying)
+    opens = np.ones(len(keys), dtype=bool)
+    opens[1:] = keys[1:] != keys[:-1]
+    session_runs = np.flatnonzero(opens)
+    session_last_runs = np.append(session_runs[1:], len(keys)) - 1
+    first_index = distinct_index[run_starts[session_runs]]
+    counts = np.diff(np.append(first_index, total))
+    return SessionSpans(
+        group_by=keys[session_runs].tolist(),
+        start=distinct[run_starts[session_runs]],
+        end=distinct[run_ends[session_last_runs]],
+        counts=counts,
+        first_index=first_index,
+        duplicates=len(duplicate_positions),
+        duplicate_samples=duplicate_samples,
+    )
+
+
+def _cut_distinct(distinct, gap_seconds: float, max_session_seconds: float):
+    """First and last position (in `distinct`) of each run of sorted distinct µs values."""
+    import numpy as np
+
     gap_us = int(round(gap_seconds * 1_000_000))
     max_us = int(round(max_session_seconds * 1_000_000))
     cut = np.ones(len(distinct), dtype=bool)
@@ -226,26 +249,16 @@ def group_spans(
                 extra.append(begin)
         run_starts = np.union1d(run_starts, np.asarray(extra, dtype=np.int64))
         run_ends = np.append(run_starts[1:], len(distinct)) - 1
+    return run_starts, run_ends
 
-    first_values = distinct[run_starts].astype("datetime64[us]")
+
+def _keys(run_starts_us, keying: str):
+    """`session_key` of each run start (µs), as a numpy string array."""
+    import numpy as np
+
+    first_values = run_starts_us.astype("datetime64[us]")
     if keying == "date":
-        keys = np.datetime_as_string(first_values.astype("datetime64[D]"))
-    elif keying == "night":
-        keys = np.datetime_as_string((first_values - np.timedelta64(12, "h")).astype("datetime64[D]"))
-    else:
-        keys = np.datetime_as_string(first_values.astype("datetime64[s]"))
-    opens = np.ones(len(keys), dtype=bool)
-    opens[1:] = keys[1:] != keys[:-1]
-    session_runs = np.flatnonzero(opens)
-    session_last_runs = np.append(session_runs[1:], len(keys)) - 1
-    first_index = distinct_index[run_starts[session_runs]]
-    counts = np.diff(np.append(first_index, total))
-    return SessionSpans(
-        group_by=keys[session_runs].tolist(),
-        start=distinct[run_starts[session_runs]],
-        end=distinct[run_ends[session_last_runs]],
-        counts=counts,
-        first_index=first_index,
-        duplicates=len(duplicate_positions),
-        duplicate_samples=duplicate_samples,
-    )
+        return np.datetime_as_string(first_values.astype("datetime64[D]"))
+    if keying == "night":
+        return np.datetime_as_string((first_values - np.timedelta64(12, "h")).astype("datetime64[D]"))
+    return np.datetime_as_string(first_values.astype("datetime64[s]"))

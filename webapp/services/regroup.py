@@ -27,10 +27,11 @@ the lock: captures are only ever added by `captures.insert_captures`, which
 bumps `deployment.captures_version` in the same transaction. The owner reads
 that counter before its timestamps and again after its release; if it moved,
 it takes the lock again and makes another pass — or, if someone else took the
-lock meanwhile, stops: that holder's read starts after our release, which is
-after the captures were committed, so it includes them. The counter is read
-after the release because a sync that commits captures and then finds the
-lock held may do so at any moment until the release. A counter rather than
+lock meanwhile, stops: that holder read the counter after our release, so its
+read includes every capture committed before it, and it makes the same check
+when it lets go. The counter is read after the release because a sync that
+commits captures and then finds the lock held may do so at any moment until
+the release. A counter rather than
 `max(capture.id)`: on PostgreSQL ids are handed out at insert time but become
 visible at commit, in any order, so a smaller id can appear after a larger one
 was read; the counter's row is updated under a row lock in the inserting
@@ -157,8 +158,22 @@ def regroup_deployment(deployment: Deployment, job=None, stage_key: str = "regro
     token = locks.acquire(key, ttl, owner)
     if token is None:
         return _report_skipped(deployment, logger, job, stage_key)
+    sessions_before = history.sessions_count(deployment.id)
+    result = _passes_until_settled(deployment, token, owner, ttl, logger, job, stage_key)
+    history.record_regroup(
+        deployment, job.job_id if job is not None else None, sessions_before,
+        int(current_app.config.get("MAX_SESSION_SECONDS", DEFAULT_MAX_SESSION_SECONDS)),
+    )
+    if job is not None:
+        job.set_params(stage_key, result.stats)
+        job.set_stage(stage_key, status="SUCCESS", progress=1.0)
+    return result
 
-    sessions_before = history.sessions_count(deployment_id)
+
+def _passes_until_settled(deployment, token, owner, ttl, logger, job, stage_key) -> RegroupResult:
+    """Passes under the lock until no capture arrived during the last one (see the module docstring)."""
+    deployment_id = deployment.id
+    key = lock_key(deployment_id)
     result = RegroupResult()
     created = deleted = 0
     try:
@@ -186,15 +201,7 @@ def regroup_deployment(deployment: Deployment, job=None, stage_key: str = "regro
     finally:
         if token is not None:
             locks.release(key, token)
-
     result.stats = {**stats, "Events created": created, "Empty events deleted": deleted}
-    history.record_regroup(
-        deployment, job.job_id if job is not None else None, sessions_before,
-        int(current_app.config.get("MAX_SESSION_SECONDS", DEFAULT_MAX_SESSION_SECONDS)),
-    )
-    if job is not None:
-        job.set_params(stage_key, result.stats)
-        job.set_stage(stage_key, status="SUCCESS", progress=1.0)
     return result
 
 
@@ -257,7 +264,7 @@ def _read(deployment: Deployment, job, stage_key: str):
             last_check = time.monotonic()
             job.check_cancelled()
 
-    timestamps = read_timestamps(deployment.id, tick)
+    timestamps = read_timestamps(deployment.id, tick, expected_rows=deployment.captures_count or 0)
     _progress(job, stage_key, 0.5)
     return timestamps
 
@@ -374,25 +381,28 @@ def _station_changes(deployment: Deployment, timestamps, spans: SessionSpans, ru
 
 
 def _plan_and_apply(deployment: Deployment, timestamps, spans: SessionSpans, rule, cap: int) -> tuple[_Plan, float]:
-    """Plan against the stored sessions and write the plan in one short transaction; returns it and its duration."""
+    """Plan against the stored sessions, then write the plan in one short transaction; returns it and its duration.
+
+    The plan is made before the write begins: only the station's lock holder
+    writes its sessions, so they cannot change in between.
+    """
     session = db.session
-    began = time.perf_counter()
-    _begin_write(session.connection())
     plan = _plan(deployment, _stored_sessions(deployment.id), timestamps, spans, rule, cap)
     if not plan.writes:
         session.rollback()
-        return plan, time.perf_counter() - began
+        return plan, 0.0
+    began = time.perf_counter()
+    _begin_write(session.connection())
     _apply(deployment, plan)
     session.commit()
     return plan, time.perf_counter() - began
 
 
 def _begin_write(connection) -> None:
-    """On SQLite take the write lock now, so the stored sessions read for the plan cannot change before the write.
+    """On SQLite take the write lock at the start of the write, so it is held for the write alone.
 
-    pysqlite begins only before DML; the read would otherwise run outside the
-    transaction. PostgreSQL needs nothing: the station's lock keeps other
-    regroups off its sessions.
+    pysqlite would begin only at the first DML statement, in deferred mode,
+    which can fail instead of waiting when another writer commits first.
     """
     if connection.dialect.name != "sqlite":
         return

@@ -131,7 +131,7 @@ def station_times(deployment: Deployment) -> StationTimes:
     cache = app_cache("station_times", CACHE_MAX_TIMESTAMPS, len)
     times = cache.get(key)
     if times is None:
-        times = StationTimes(read_timestamps(deployment_id).values)
+        times = StationTimes(read_timestamps(deployment_id, expected_rows=deployment.captures_count or 0).values)
         cache.put(key, times, replaces=lambda k: k[0] == deployment_id)
     return times
 

@@ -8,7 +8,7 @@ from ..extensions import db
 from ..filters import hours
 from ..models import Deployment
 from ..permissions import can, require, role_of, start_job_permission
-from ..services import listing, station_jobs
+from ..services import capture_listing, listing, station_jobs
 from ..services.charts import gap_histogram, session_timeline
 from ..services.deployments import update_deployment
 from ..services.history import regroup_history
@@ -36,6 +36,9 @@ def _detail_page(deployment: Deployment, gap_value: str | None = None, gap_error
         render_template(
             "deployments/detail.html",
             sessions=listing.sessions_page(deployment, request.args.get("page", 1)),
+            captures=capture_listing.captures_page(
+                deployment, page=listing.clean_page(request.args.get("captures_page")), clamp=True
+            ),
             jobs=jobs,
             live_jobs=[status_context(job) for job in listing.unfinished(jobs)],
             can_regroup=project is not None and can("regroup_sessions_deployment", project),

@@ -250,16 +250,14 @@ class Event(Output):
     end: LocalTime
     duration_seconds: float | None
     captures_count: int
-    gap_seconds: int | None = Field(None, description="The rule the session was grouped with")
+    gap_seconds: int | None = Field(None, description="The rule the session was cut with (null: not recorded)")
     keying: str | None = None
     max_session_seconds: int | None = None
 
 
-class CaptureQuery(Input):
+class CaptureFilter(Input):
     deployment: Annotated[Id, BeforeValidator(whole_number(1))]
     event: Annotated[Id | None, BeforeValidator(_optional(whole_number(1)))] = None
-    page: Annotated[int, BeforeValidator(whole_number(1))] = 1
-    page_size: Annotated[int, BeforeValidator(whole_number(1, 500)), Field(le=500)] = 50
 
 
 class Capture(Output):
