@@ -17,7 +17,7 @@ from tests.api_helpers import call, token_for
 from tests.conftest import add_deployment, add_user
 from tests.test_insights import add_captures, mothbox_nights
 from webapp.extensions import db
-from webapp.models import Event
+from webapp.models import Deployment, Event
 from webapp.services.exports import SESSIONS_CSV_COLUMNS, with_offset
 from webapp.services.regroup import regroup_deployment
 
@@ -140,3 +140,26 @@ def test_overlapping_sessions_are_refused_before_anything_is_written(app, client
     response = call(client, "GET", f"/projects/{project.id}/export/camtrap-dp.zip", token)
     assert response.status_code == 409
     assert f"Sessions {events[0].id} and {events[1].id}" in response.get_json()["detail"]
+
+
+@pytest.mark.skipif(not hasattr(Deployment, "time_zone"), reason="needs the station time zone column (issue 13)")
+def test_exports_carry_the_station_offset_across_a_dst_change(app, client, token, project):
+    station = add_deployment(project, "Amsterdam")
+    station.time_zone = "Europe/Amsterdam"
+    db.session.commit()
+    # Two nights around the switch to summer time (02:00 local on 2024-03-31).
+    night = datetime(2024, 3, 29, 22)
+    add_captures(station, [night + timedelta(minutes=m) for m in range(0, 60, 5)]
+                 + [night + timedelta(days=2, minutes=m) for m in range(0, 60, 5)])
+    regroup_deployment(station)
+    rows = list(csv.DictReader(io.StringIO(
+        call(client, "GET", f"/projects/{project.id}/export/sessions.csv", token).get_data(as_text=True))))
+    assert [(r["start"], r["end"]) for r in rows] == [
+        ("2024-03-29T22:00:00+01:00", "2024-03-29T22:55:00+01:00"),
+        ("2024-03-31T22:00:00+02:00", "2024-03-31T22:55:00+02:00"),
+    ]
+    archive = zipfile.ZipFile(io.BytesIO(
+        call(client, "GET", f"/projects/{project.id}/export/camtrap-dp.zip", token).get_data()))
+    media = list(csv.DictReader(io.StringIO(archive.read("media.csv").decode())))
+    assert media[0]["timestamp"] == "2024-03-29T22:00:00+01:00"
+    assert media[-1]["timestamp"] == "2024-03-31T22:55:00+02:00"
