@@ -292,3 +292,15 @@ def test_regroup_jobs_write_history_and_the_schedule_warning(app, client, auth, 
     html = client.get(f"/deployments/{station.id}/").get_data(as_text=True)
     history = html[html.index('id="regroup-history"'):]
     assert "5 → 4" in history and "0 → 5" in history and "3 h gap, date" in history
+
+
+def test_pictures_of_a_station_without_captures(app, client, auth, project, station):
+    auth.login()
+    html = client.get(f"/deployments/{station.id}/").get_data(as_text=True)
+    svg = svg_of(html, "gap-histogram")
+    assert svg.findall(f".//{SVG}rect") == [] and "No gaps yet" in html
+    assert 'id="schedule-fit"' not in html
+    timeline = client.get(f"/deployments/{station.id}/timeline")
+    assert timeline.status_code == 200 and "No captures or sessions" in timeline.get_data(as_text=True)
+    preview = client.get(f"/deployments/{station.id}/preview?session_gap_hours=3").get_data(as_text=True)
+    assert 'data-preview="sessions_after">0<' in preview
