@@ -155,10 +155,14 @@ def regroup_deployment(deployment: Deployment, job=None, stage_key: str = "regro
     if job is not None:
         job.set_stage(stage_key, status="STARTED", progress=0.0)
 
+    # Counted before the lock and its read closed at once: a read left open in
+    # this session while the passes run would hold SQLite's snapshot and keep a
+    # concurrent regroup from seeing the lock it must skip on.
+    sessions_before = history.sessions_count(deployment_id)
+    db.session.commit()
     token = locks.acquire(key, ttl, owner)
     if token is None:
         return _report_skipped(deployment, logger, job, stage_key)
-    sessions_before = history.sessions_count(deployment.id)
     result = _passes_until_settled(deployment, token, owner, ttl, logger, job, stage_key)
     history.record_regroup(
         deployment, job.job_id if job is not None else None, sessions_before,
