@@ -34,8 +34,12 @@ def create_app(config: dict | None = None) -> Flask:
     login_manager.init_app(app)
     principal.init_app(app)
 
+    import tasks
+
     from . import auth, cli, errors, filters, permissions
     from .views import register_blueprints
+
+    tasks.init_app(app)
 
     auth.init_app(app)
     permissions.init_app(app)

@@ -1,4 +1,4 @@
-"""Configuration from the environment over safe defaults (see CONTRACT.md)."""
+"""Configuration from the environment over safe defaults (the README lists every variable)."""
 import os
 import secrets
 from pathlib import Path
@@ -31,6 +31,7 @@ def from_environment(instance_path: Path = INSTANCE_PATH) -> dict:
         "SQLALCHEMY_DATABASE_URI": env.get("DATABASE_URL")
         or f"sqlite:///{instance_path / 'app.db'}",
         "HUEY_URL": env.get("HUEY_URL") or f"sqlite:///{instance_path / 'huey.db'}",
+        "HUEY_NAME": env.get("HUEY_NAME") or "ami-sessions",
         "REGROUP_LOCK_TTL_SECONDS": int(env.get("REGROUP_LOCK_TTL_SECONDS", "660")),
         "JOB_TIME_LIMIT_SECONDS": int(env.get("JOB_TIME_LIMIT_SECONDS", "600")),
         "JOB_HEARTBEAT_SECONDS": int(env.get("JOB_HEARTBEAT_SECONDS", "30")),
