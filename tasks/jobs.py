@@ -34,6 +34,11 @@ def _app_context(queue):
             db.session.remove()
 
 
+def _queued_task_ids(queue) -> set[str]:
+    """Ids of the tasks waiting in the queue or scheduled for later."""
+    return {task.id for task in queue.pending()} | {task.id for task in queue.scheduled()}
+
+
 def tasks_on(queue) -> SimpleNamespace:
     """The job tasks registered on a Huey instance (once per instance).
 
@@ -55,7 +60,7 @@ def tasks_on(queue) -> SimpleNamespace:
         from webapp.services import job_runner
 
         with _app_context(queue):
-            return job_runner.reap_stale_jobs()
+            return job_runner.reap_stale_jobs(queued_task_ids=lambda: _queued_task_ids(queue))
 
     registered = queue._ami_tasks = SimpleNamespace(
         run_job=queue.task(context=False, name="run_job")(run_job),

@@ -292,6 +292,50 @@ def test_reaper_fails_jobs_without_heartbeat_and_drops_expired_locks(deployment,
     assert jobs.reap_stale_jobs(now) == 0
 
 
+def test_reaper_fails_queued_jobs_whose_task_the_queue_lost(deployment, app):
+    now = utcnow()
+    limit = app.config["JOB_QUEUE_LOST_SECONDS"]
+    old = now - timedelta(seconds=limit + 1)
+    lost_pending, lost_created, still_queued, young = (jobs.create_job("regroup_events", deployment) for _ in range(4))
+    for job, status, created in (
+        (lost_pending, "PENDING", old), (lost_created, "CREATED", old), (still_queued, "PENDING", old),
+        (young, "PENDING", now - timedelta(seconds=limit - 5)),
+    ):
+        job.status, job.created_at = status, created
+    db.session.commit()
+    in_queue = {jobs.job_task_id(still_queued.id)}
+
+    assert jobs.reap_stale_jobs(now, queued_task_ids=lambda: in_queue) == 2
+    db.session.expire_all()
+    for job in (lost_pending, lost_created):
+        job = db.session.get(Job, job.id)
+        assert job.status == "FAILURE" and job.finished_at == now
+        assert "Queued task lost" in job.logs["stdout"][-1] and " ERROR " in job.logs["stdout"][-1]
+    assert db.session.get(Job, still_queued.id).status == "PENDING"
+    assert db.session.get(Job, young.id).status == "PENDING"
+    # Without a view of the queue, queued jobs are left alone.
+    assert jobs.reap_stale_jobs(now + timedelta(hours=1)) == 0
+
+
+def test_the_consumer_enqueues_the_reaper_on_its_own_clock(app):
+    """REAPER_INTERVAL_SECONDS, not Huey's minute, sets how often a consumer sweeps; other periodic tasks keep the minute."""
+    from huey import MemoryHuey, crontab
+    from huey.consumer import Scheduler
+
+    from tasks.consumer import make_consumer
+
+    queue = MemoryHuey(f"reaper-{uuid.uuid4().hex[:6]}")
+    queue.periodic_task(crontab(minute="*"), name="hourly_report")(lambda: None)
+    scheduler = make_consumer(queue, workers=1, reaper_interval=0.2)._create_scheduler()
+    assert isinstance(scheduler, Scheduler)
+    scheduler.interval = 0.05
+    for _ in range(10):
+        scheduler.loop()
+    enqueued = [task.name for task in queue.pending()]
+    assert enqueued.count("reap_stale_jobs") >= 2
+    assert enqueued.count("hourly_report") == 1
+
+
 def test_reaper_runs_as_a_periodic_task_every_minute(app):
     huey = app.extensions["huey"]
     periodic = [task for task in huey._registry.periodic_tasks if task.name == "reap_stale_jobs"]

@@ -66,13 +66,12 @@ def seed_demo_command():
 @click.option("-w", "--workers", default=1, show_default=True, help="Number of worker processes.")
 def worker_command(workers: int):
     """Run a Huey consumer for the configured queue."""
+    from tasks.consumer import make_consumer
+
     huey = current_app.extensions["huey"]
     # Job log lines (and Huey's own) also go to the worker's output, for whoever runs it.
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    # A short polling delay keeps the embedded (SQLite) queue responsive;
-    # Redis blocks on its own and ignores it.
-    consumer = huey.create_consumer(workers=workers, worker_type="process", max_delay=0.5)
-    consumer.run()
+    make_consumer(huey, workers, float(current_app.config["REAPER_INTERVAL_SECONDS"])).run()
 
 
 def _run_job_in_foreground(job_type_key: str, deployment_id: int) -> None:

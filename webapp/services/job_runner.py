@@ -7,17 +7,18 @@ finished job's status never changes (see `JobRecorder.flush`).
 import logging
 import threading
 from datetime import datetime, timedelta
+from typing import Callable
 
 from flask import current_app
 from huey.exceptions import TaskTimeout
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ..extensions import db
 from ..models import Deployment, Job, Lock, utcnow
 from .job_recorder import JobCancelled, JobRecorder, log_line
-from .job_types import QUEUED_STATUSES, RUNNING_STATUSES, JobError, get_job_type
-from .sql import short_wait
+from .job_types import QUEUED_STATUSES, RUNNING_STATUSES, JobError, get_job_type, job_task_id
+from .sql import labelled_connections, short_wait
 
 HEARTBEAT_WAIT_MS = 200
 
@@ -59,8 +60,15 @@ def run_job(job_id: int, time_limit: float | None = None) -> Job | None:
     log, the traceback in the server's log) and are re-raised for the caller
     to record. So does overrunning `time_limit` seconds (default
     JOB_TIME_LIMIT_SECONDS). A heartbeat thread keeps `heartbeat_at` fresh
-    meanwhile, so the reaper can tell a long step from a dead worker.
+    meanwhile, so the reaper can tell a long step from a dead worker. The job's
+    PostgreSQL connections are named `ami-sessions job <id> (pid <worker pid>)`
+    in pg_stat_activity.
     """
+    with labelled_connections(f"job {job_id}"):
+        return _run_job(job_id, time_limit)
+
+
+def _run_job(job_id: int, time_limit: float | None) -> Job | None:
     job = db.session.get(Job, job_id)
     if job is None or job.is_finished:
         return job
@@ -97,6 +105,11 @@ def _work(job: Job, recorder: JobRecorder, time_limit: float) -> None:
         db.session.rollback()
         if isinstance(error, TaskTimeout):
             recorder.logger.error("The job exceeded its time limit of %g s and was stopped.", time_limit)
+        elif isinstance(error, DBAPIError) and error.connection_invalidated:
+            recorder.logger.error(
+                "The database connection was lost during the job; its open transaction was rolled back, "
+                "so the station's previous data is kept. Run the job again."
+            )
         logger.error("Job %s (%s) failed", job.id, job.job_type_key, exc_info=error)
         recorder.record_exception(error)
         recorder.finish("FAILURE")
@@ -142,35 +155,64 @@ def _note_revoked_before_start(job_id: int) -> None:
         recorder.finish("REVOKED")
 
 
-def reap_stale_jobs(now: datetime | None = None) -> int:
-    """Fail running jobs whose worker died, and drop expired locks; returns how many jobs.
+def reap_stale_jobs(now: datetime | None = None, queued_task_ids: Callable[[], set[str]] | None = None) -> int:
+    """Fail jobs that nothing will ever finish, and drop expired locks; returns how many jobs.
 
-    A job is stale when it has not beaten for 2 × JOB_HEARTBEAT_SECONDS
-    (Huey does not acknowledge delivery, so nothing else would ever end it).
-    Run every minute by the periodic task in `tasks/jobs.py`. Each job is
-    failed by a statement conditional on it still being stale, so a worker
-    that finishes meanwhile keeps its own outcome.
+    - A running job is stale when it has not beaten for 2 × JOB_HEARTBEAT_SECONDS:
+      its worker died (Huey does not acknowledge delivery, so nothing else
+      would ever end it). It is marked FAILURE "Worker lost".
+    - A queued job (CREATED or PENDING) older than JOB_QUEUE_LOST_SECONDS whose
+      task is no longer in the queue (`queued_task_ids()`, the ids of the
+      queue's waiting and scheduled tasks) was lost with the queue, e.g. a
+      Redis restarted without persistence, or a web process killed between
+      creating and queueing it. It is marked FAILURE "Queued task lost". A job
+      still waiting in a long queue keeps its task there and is left alone.
+      Without `queued_task_ids` queued jobs are not checked.
+
+    Run every REAPER_INTERVAL_SECONDS by each consumer (`tasks/consumer.py`).
+    Each job is failed by a statement conditional on it still being stale or
+    queued, so a worker that starts or finishes it meanwhile keeps its own outcome.
     """
     now = now or utcnow()
-    cutoff = now - timedelta(seconds=2 * current_app.config["JOB_HEARTBEAT_SECONDS"])
+    config = current_app.config
+    cutoff = now - timedelta(seconds=2 * config["JOB_HEARTBEAT_SECONDS"])
     last_sign = db.func.coalesce(Job.heartbeat_at, Job.started_at, Job.created_at)
     still_stale = (Job.status.in_(RUNNING_STATUSES), last_sign < cutoff)
     stale = db.session.scalars(db.select(Job).where(*still_stale)).all()
     reaped = 0
     for job in stale:
+        seen = job.heartbeat_at or job.started_at or job.created_at
+        message = f"Worker lost: no heartbeat since {seen.isoformat(timespec='seconds')}; the job was marked failed."
         reaped += db.session.execute(
-            db.update(Job).where(Job.id == job.id, *still_stale).values(**_lost_values(job, now)),
+            db.update(Job).where(Job.id == job.id, *still_stale).values(**_lost_values(job, now, message)),
             execution_options={"synchronize_session": False},
         ).rowcount
+    if queued_task_ids is not None:
+        still_queued = (
+            Job.status.in_(QUEUED_STATUSES),
+            Job.created_at < now - timedelta(seconds=config["JOB_QUEUE_LOST_SECONDS"]),
+        )
+        waiting = db.session.scalars(db.select(Job).where(*still_queued)).all()
+        in_queue = queued_task_ids() if waiting else set()
+        for job in waiting:
+            if job_task_id(job.id) in in_queue:
+                continue
+            message = (
+                f"Queued task lost: the job waited since {job.created_at.isoformat(timespec='seconds')} "
+                "but its task is no longer in the queue (was the queue restarted?); the job was marked failed. "
+                "Start it again."
+            )
+            reaped += db.session.execute(
+                db.update(Job).where(Job.id == job.id, *still_queued).values(**_lost_values(job, now, message)),
+                execution_options={"synchronize_session": False},
+            ).rowcount
     db.session.execute(db.delete(Lock).where(Lock.expires_at < now))
     db.session.commit()
     return reaped
 
 
-def _lost_values(job: Job, now: datetime) -> dict:
-    """The columns of a job marked FAILURE because its worker stopped beating."""
-    seen = job.heartbeat_at or job.started_at or job.created_at
-    message = f"Worker lost: no heartbeat since {seen.isoformat(timespec='seconds')}; the job was marked failed."
+def _lost_values(job: Job, now: datetime, message: str) -> dict:
+    """The columns of a job marked FAILURE because no worker will finish it, with `message` in both logs."""
     stages = [
         dict(stage, status="FAILURE") if stage.get("status") == "STARTED" else stage
         for stage in job.progress.get("stages", [])
