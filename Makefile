@@ -51,6 +51,7 @@ test: test-deps
 ## bench: grouping benchmarks (prints ratios against a floor and a baseline)
 bench: install
 	$(BIN)/python -m benchmarks.regroup
+	$(BIN)/python -m benchmarks.preview
 
 ## load: locust against a throw-away PostgreSQL site on 127.0.0.1 (1,000 stations, 1M captures;
 ## LOAD_USERS, LOAD_SECONDS); prints p50/p95/p99 and errors per route

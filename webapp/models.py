@@ -302,3 +302,24 @@ class Lock(db.Model):
     owner = db.Column(db.String(200), nullable=False, default="")
     acquired_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     expires_at = db.Column(db.DateTime, nullable=False)
+
+
+class RegroupRecord(db.Model):
+    """One regroup that did work: when, by whom, with which rule, sessions before → after."""
+
+    __tablename__ = "regroup_record"
+
+    id = db.Column(db.Integer, primary_key=True)
+    deployment_id = db.Column(db.Integer, db.ForeignKey("deployment.id", ondelete="CASCADE"), nullable=False)
+    job_id = db.Column(db.Integer, db.ForeignKey("job.id", ondelete="SET NULL"))
+    user_id = db.Column(db.Integer, db.ForeignKey("user.id", ondelete="SET NULL"))
+    finished_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    gap_seconds = db.Column(db.Integer, nullable=False)
+    keying = db.Column(db.String(16), nullable=False)
+    max_session_seconds = db.Column(db.Integer, nullable=False)
+    sessions_before = db.Column(db.Integer, nullable=False)
+    sessions_after = db.Column(db.Integer, nullable=False)
+
+    user = db.relationship("User")
+
+    __table_args__ = (Index("ix_regroup_record_deployment_finished", "deployment_id", "finished_at"),)

@@ -1,4 +1,6 @@
 """One station: its counts, sessions and jobs, and the buttons that start jobs."""
+from datetime import date
+
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
@@ -7,7 +9,11 @@ from ..filters import hours
 from ..models import Deployment
 from ..permissions import can, require, role_of, start_job_permission
 from ..services import capture_listing, listing, station_jobs
+from ..services.charts import gap_histogram, session_timeline
 from ..services.deployments import update_deployment
+from ..services.history import regroup_history
+from ..services.preview import preview_regroup
+from ..services.schedule import station_schedule_fit
 from ..services.projects import ValidationError, clean_gap_hours
 from ..services.jobs import JobError
 from .jobs import status_context, status_response
@@ -41,6 +47,9 @@ def _detail_page(deployment: Deployment, gap_value: str | None = None, gap_error
             gap_value=gap_value,
             gap_errors=list(gap_errors),
             role=role_of(current_user, project),
+            hist=gap_histogram(deployment, deployment.grouping_rule.gap_seconds),
+            fit=station_schedule_fit(deployment),
+            history=regroup_history(deployment),
             **_summary_context(deployment),
         ),
         status,
@@ -74,6 +83,49 @@ def settings(deployment_id: int):
     else:
         flash(f"Station gap set to {hours(gap_seconds)} h.", "success")
     return redirect(url_for(".detail", deployment_id=deployment.id), code=303)
+
+
+@bp.route("/<int:deployment_id>/preview")
+@login_required
+def preview(deployment_id: int):
+    """What a regroup with the typed gap would do (an htmx fragment, with the histogram swapped out of band)."""
+    deployment = get_visible(Deployment, deployment_id)
+    typed = request.args.get("session_gap_hours", "").strip()
+    try:
+        gap_seconds = clean_gap_hours(typed) if typed else None
+    except ValueError as error:
+        return render_template("deployments/_preview.html", error=str(error)), 400
+    result = preview_regroup(deployment, gap_seconds=gap_seconds)
+    return render_template(
+        "deployments/_preview.html",
+        deployment=deployment,
+        preview=result,
+        fit=station_schedule_fit(deployment, result["gap_seconds"]),
+        hist=gap_histogram(deployment, deployment.grouping_rule.gap_seconds, result["gap_seconds"]),
+    )
+
+
+@bp.route("/<int:deployment_id>/timeline")
+@login_required
+def timeline(deployment_id: int):
+    deployment = get_visible(Deployment, deployment_id)
+    month = _month_arg(request.args.get("month", ""))
+    return render_template(
+        "deployments/timeline.html",
+        deployment=deployment,
+        project=deployment.project,
+        timeline=session_timeline(deployment, month),
+        role=role_of(current_user, deployment.project),
+    )
+
+
+def _month_arg(text: str) -> date | None:
+    """`YYYY-MM` → the month's first day; anything else → None (the station's last month)."""
+    try:
+        year, month = text.split("-")
+        return date(int(year), int(month), 1)
+    except ValueError:
+        return None
 
 
 @bp.route("/<int:deployment_id>/summary")

@@ -7,6 +7,7 @@ from ..filters import hours
 from ..models import SESSION_KEYINGS, Project
 from ..permissions import can, require, role_of, start_job_permission, visible_projects
 from ..services import listing, station_jobs
+from ..services.preview import preview_project
 from ..services.projects import KEYING_HELP, ValidationError, clean_gap_hours, stations_needing_regroup, update_project
 from .lookup import get_visible
 
@@ -120,6 +121,23 @@ def settings(project_id: int):
         "success",
     )
     return redirect(url_for(".settings", project_id=project.id), code=303)
+
+
+@bp.route("/<int:project_id>/preview")
+@login_required
+def preview(project_id: int):
+    """What regrouping every station with the typed settings would do (an htmx fragment)."""
+    project = get_visible(Project, project_id)
+    typed = request.args.get("session_gap_hours", "").strip()
+    keying = request.args.get("session_keying") or project.session_keying
+    try:
+        gap_seconds = clean_gap_hours(typed) if typed else project.session_time_gap_seconds
+        if keying not in SESSION_KEYINGS:
+            raise ValueError(f"Choose a keying: {', '.join(SESSION_KEYINGS)}.")
+    except ValueError as error:
+        return render_template("projects/_preview.html", error=str(error)), 400
+    rows, more = preview_project(project, gap_seconds, keying)
+    return render_template("projects/_preview.html", rows=rows, more=more, gap_seconds=gap_seconds, keying=keying)
 
 
 @bp.route("/<int:project_id>/regroup-all", methods=["POST"])

@@ -155,4 +155,4 @@ def _page_url(page: int, page_size: int) -> str:
     return f"{request.base_url}?{urlencode(args)}"
 
 
-from . import captures, deployments, events, jobs, openapi, projects  # noqa: E402,F401  (routes register on bp)
+from . import captures, deployments, events, exports, jobs, openapi, projects  # noqa: E402,F401  (routes register on bp)

@@ -7,6 +7,7 @@ from ...extensions import db
 from ...permissions import start_job_permission
 from ...services import jobs, station_jobs
 from ...services.deployments import create_deployment, update_deployment
+from ...services.history import regroup_history
 from ...services.preview import preview_regroup
 from . import BadRequest, bp, get_deployment, get_project, schemas, serializers
 from .operations import operation, read_body
@@ -68,3 +69,10 @@ def deployment_regroup(deployment_id: int):
 def deployment_regroup_preview(deployment_id: int, query: schemas.PreviewQuery):
     deployment = get_deployment(deployment_id)
     return preview_regroup(deployment, gap_seconds=query.gap_seconds, keying=query.keying)
+
+
+@bp.get("/deployments/<int:deployment_id>/regroup-history/")
+@operation("Regroups of the station that did work, newest first (members)", response=schemas.RegroupHistory)
+def deployment_regroup_history(deployment_id: int):
+    records = regroup_history(get_deployment(deployment_id), limit=None)
+    return {"count": len(records), "results": [serializers.regroup_record(record) for record in records]}

@@ -11,7 +11,7 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 from ...grouping import KEYINGS
 from ...models import JOB_STATUSES
@@ -210,6 +210,28 @@ class RegroupPreview(Output):
     sessions_before: int
     sessions_after: int
     longest_session_seconds: int
+    max_session_seconds: int
+    sessions_merged: int = Field(description="Current sessions that would share a session with another current one")
+    sessions_split: int = Field(description="Current sessions whose captures would spread over two or more sessions")
+    sessions_capped: int = Field(description="Sessions that would end at the maximum duration, not at a gap")
+    single_capture_sessions: int
+    captures_grouped: int
+
+
+class RegroupRecord(Output):
+    job_id: int | None
+    finished_at: UtcTime
+    user: str | None = Field(description="Email of who asked for the regroup")
+    gap_seconds: int
+    keying: str
+    max_session_seconds: int
+    sessions_before: int
+    sessions_after: int
+
+
+class RegroupHistory(Output):
+    count: int
+    results: list[RegroupRecord]
 
 
 # -- sessions and jobs -----------------------------------------------------------------
@@ -290,6 +312,11 @@ class Job(Output):
     logs: Logs
 
 
+# Every page past the last is empty; past this one the row offset would not fit
+# the database's integers (SQLite: 64 bits), so a larger number reads this page.
+MAX_PAGE = 2**31 - 1
+
+
 class PageQuery(Input):
-    page: Annotated[int, BeforeValidator(whole_number(1))] = 1
+    page: Annotated[int, BeforeValidator(whole_number(1)), AfterValidator(lambda page: min(page, MAX_PAGE))] = 1
     page_size: Annotated[int, BeforeValidator(whole_number(1, 500)), Field(le=500)] = 50

@@ -1,5 +1,5 @@
 """Model rows → JSON answers, built through the response schemas of `schemas.py`."""
-from ...models import Capture, Deployment, Event, Job, Membership, Project, param_key
+from ...models import Capture, Deployment, Event, Job, Membership, Project, RegroupRecord, param_key
 from . import schemas
 
 
@@ -28,8 +28,8 @@ def deployment(d: Deployment) -> dict:
 def capture(c: Capture, event_id: int | None) -> dict:
     """A capture with the session whose span holds it (`event_id`, found by the caller's range join)."""
     return _dump(
-        schemas.Capture, id=c.id, deployment_id=c.deployment_id, event_id=event_id, timestamp=c.timestamp, path=c.path,
-        thumbnails={},
+        schemas.Capture, id=c.id, deployment_id=c.deployment_id, event_id=event_id, timestamp=c.timestamp,
+        path=c.path, thumbnails={},
     )
 
 
@@ -75,3 +75,17 @@ def job(j: Job) -> dict:
 
 def job_accepted(j: Job) -> dict:
     return _dump(schemas.JobAccepted, job_id=j.id, deployment_id=j.deployment_id, project_id=j.project_id)
+
+
+def regroup_record(r: RegroupRecord) -> dict:
+    return _dump(
+        schemas.RegroupRecord,
+        job_id=r.job_id,
+        finished_at=r.finished_at,
+        user=r.user.email if r.user is not None else None,
+        gap_seconds=r.gap_seconds,
+        keying=r.keying,
+        max_session_seconds=r.max_session_seconds,
+        sessions_before=r.sessions_before,
+        sessions_after=r.sessions_after,
+    )
