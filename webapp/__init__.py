@@ -35,6 +35,7 @@ def create_app(config: dict | None = None) -> Flask:
     principal.init_app(app)
 
     from . import auth, cli, errors, filters, permissions
+    from .services import thumbnails
     from .views import register_blueprints
 
     auth.init_app(app)
@@ -42,6 +43,7 @@ def create_app(config: dict | None = None) -> Flask:
     errors.init_app(app)
     filters.init_app(app)
     cli.init_app(app)
+    thumbnails.init_app(app)
     register_blueprints(app)
     return app
 

@@ -149,8 +149,12 @@ def visible_project_ids():
     return db.select(Membership.project_id).where(Membership.user_id == current_user.id)
 
 
-def paginate(query, serialize) -> dict:
-    """`{count, next, previous, results}` for `?page=` and `?page_size=` (≤ 500)."""
+def paginate(query, serialize, serialize_page=None) -> dict:
+    """`{count, next, previous, results}` for `?page=` and `?page_size=` (≤ 500).
+
+    `serialize_page`, when given, turns the whole page of rows into results at
+    once (for shapes that need one more set-based query per page).
+    """
     page = query_int("page", 1)
     page_size = query_int("page_size", DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE)
     count = db.session.scalar(db.select(db.func.count()).select_from(query.order_by(None).subquery()))
@@ -159,7 +163,7 @@ def paginate(query, serialize) -> dict:
         "count": count,
         "next": _page_url(page + 1, page_size) if page * page_size < count else None,
         "previous": _page_url(page - 1, page_size) if page > 1 else None,
-        "results": [serialize(row) for row in rows],
+        "results": serialize_page(rows) if serialize_page else [serialize(row) for row in rows],
     }
 
 
@@ -169,4 +173,4 @@ def _page_url(page: int, page_size: int) -> str:
     return f"{request.base_url}?{urlencode(args)}"
 
 
-from . import deployments, events, jobs, openapi, projects  # noqa: E402,F401  (routes register on bp)
+from . import deployments, events, jobs, openapi, projects, thumbnails  # noqa: E402,F401  (routes register on bp)

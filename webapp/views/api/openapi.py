@@ -133,12 +133,23 @@ SCHEMAS = {
             "sessions_after": {"type": "integer"}, "longest_session_seconds": {"type": "integer"},
         },
     },
+    "Thumbnails": {
+        "type": "object", "description": "label → URL of the thumbnail endpoint",
+        "additionalProperties": {"type": "string"},
+    },
+    "ExampleCapture": {
+        "type": "object",
+        "required": ["id", "timestamp", "thumbnails"],
+        "properties": {"id": _ID, "timestamp": _TIME, "thumbnails": _ref("Thumbnails")},
+    },
     "Event": {
         "type": "object",
-        "required": ["id", "deployment_id", "group_by", "start", "end", "captures_count"],
+        "required": ["id", "deployment_id", "group_by", "start", "end", "captures_count", "example_captures"],
         "properties": {
             "id": _ID, "deployment_id": _ID, "group_by": {"type": "string"},
             "start": _TIME, "end": _TIME, "captures_count": {"type": "integer"},
+            "example_captures": {"type": "array", "maxItems": 4, "items": _ref("ExampleCapture"),
+                                 "description": "First, middle, last and largest capture of the session"},
         },
     },
     "Job": {
@@ -226,6 +237,31 @@ PATHS = {
         "get": {"operationId": "listEvents", "summary": "Sessions, ordered by start",
                 "parameters": [_query("deployment", _ID), *_PAGING],
                 "responses": _ok("A page of sessions", _page("Event"))},
+    },
+    "/api/v2/events/{event_id}/": {
+        "parameters": [_path_id("event_id")],
+        "get": {"operationId": "getEvent", "summary": "One session (members)",
+                "responses": _ok("The session", _ref("Event"))},
+    },
+    "/api/v2/captures/thumbnails/{capture_id}/": {
+        "parameters": [_path_id("capture_id")],
+        "get": {"operationId": "getCaptureThumbnail",
+                "summary": "Make the thumbnail on first request; redirect to the stored file (members)",
+                "parameters": [_query("label", {"type": "string"})],
+                "responses": {
+                    "302": {"description": "Redirect to the thumbnail (Cache-Control: private, max-age=300)"},
+                    "401": {"description": "No or bad credentials", "content": _json(_ref("Error"))},
+                    "403": {"description": "Not allowed", "content": _json(_ref("Error"))},
+                    "404": {"description": "Missing, not visible, unknown label, thumbnails off, or source file gone",
+                            "content": _json(_ref("Error"))},
+                    "502": {"description": "The source file or the thumbnail storage failed",
+                            "content": _json(_ref("Error"))},
+                }},
+    },
+    "/api/v2/captures/thumbnails/": {
+        "get": {"operationId": "listCaptureThumbnails", "summary": "Not allowed: thumbnails are fetched one at a time",
+                "responses": {"405": {"description": "Method not allowed", "content": _json(_ref("Error"))},
+                              "401": {"description": "No or bad credentials", "content": _json(_ref("Error"))}}},
     },
     "/api/v2/jobs/": {
         "get": {"operationId": "listJobs", "summary": "Jobs, newest first",

@@ -50,7 +50,11 @@ def deployment(d: Deployment) -> dict:
     }
 
 
-def event(e: Event) -> dict:
+def example_capture(c, thumbnails: dict[str, str]) -> dict:
+    return {"id": c.id, "timestamp": local_time(c.timestamp), "thumbnails": thumbnails}
+
+
+def event(e: Event, examples: list[dict] | None = None) -> dict:
     return {
         "id": e.id,
         "deployment_id": e.deployment_id,
@@ -60,6 +64,7 @@ def event(e: Event) -> dict:
         "end": local_time(e.end),
         "duration_seconds": e.duration_seconds,
         "captures_count": e.captures_count,
+        "example_captures": examples if examples is not None else [],
     }
 
 
