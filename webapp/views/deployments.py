@@ -6,7 +6,7 @@ from ..extensions import db
 from ..filters import hours
 from ..models import Deployment
 from ..permissions import can, require, role_of, start_job_permission
-from ..services import listing, station_jobs
+from ..services import listing, session_captures, station_jobs, thumbnails
 from ..services.deployments import effective_gap, update_deployment
 from ..services.projects import ValidationError, clean_gap_hours
 from ..services.jobs import JobError
@@ -21,6 +21,15 @@ def _summary_context(deployment: Deployment) -> dict:
     return {"deployment": deployment, "project": deployment.project, "gap_seconds": gap_seconds, "gap_source": gap_source}
 
 
+def _sessions_context(deployment: Deployment, page) -> dict:
+    """A page of the station's sessions with their example captures' `small` thumbnails (one query)."""
+    sessions = listing.sessions_page(deployment, page)
+    sizes = thumbnails.configured_sizes()
+    label = "small" if "small" in sizes else next(iter(sizes), None)
+    examples = session_captures.example_captures(sessions.items, label) if label else {}
+    return {"sessions": sessions, "examples": examples, "example_label": label, "example_width": sizes.get(label)}
+
+
 def _detail_page(deployment: Deployment, gap_value: str | None = None, gap_errors: list[str] = (), status: int = 200):
     project = deployment.project
     jobs = listing.recent_jobs(deployment)
@@ -30,7 +39,6 @@ def _detail_page(deployment: Deployment, gap_value: str | None = None, gap_error
     return (
         render_template(
             "deployments/detail.html",
-            sessions=listing.sessions_page(deployment, request.args.get("page", 1)),
             jobs=jobs,
             live_jobs=[status_context(job) for job in listing.unfinished(jobs)],
             can_regroup=project is not None and can("regroup_sessions_deployment", project),
@@ -39,6 +47,7 @@ def _detail_page(deployment: Deployment, gap_value: str | None = None, gap_error
             gap_value=gap_value,
             gap_errors=list(gap_errors),
             role=role_of(current_user, project),
+            **_sessions_context(deployment, request.args.get("page", 1)),
             **_summary_context(deployment),
         ),
         status,
@@ -94,7 +103,7 @@ def sessions(deployment_id: int):
     return render_template(
         "deployments/_sessions.html",
         deployment=deployment,
-        sessions=listing.sessions_page(deployment, request.args.get("page", 1)),
+        **_sessions_context(deployment, request.args.get("page", 1)),
     )
 
 
