@@ -365,3 +365,28 @@ def test_non_members_get_neither_the_endpoint_nor_the_file(app, client, station,
     assert client.get(location.replace("small", "medium"), headers={"Authorization": f"Token {outsider_token}"}).status_code == 404
     assert client.get(location).status_code in (302, 401)
     assert client.get(location).status_code != 200
+
+
+def test_sync_makes_the_example_thumbnails_of_the_sessions_it_touched(app, station, manager):
+    from webapp.services import jobs
+
+    folder = Path(station.data_source)
+    for minute in range(0, 50, 10):
+        # The 22:10 capture is the largest file.
+        write_image(folder / f"{CAPTURE_TIME + timedelta(minutes=minute):%Y%m%d%H%M%S}.jpg",
+                    size=(600, 400) if minute == 10 else (300, 200))
+    (folder / "20240612230000.jpg").write_bytes(b"broken")
+    job = jobs.run_job(jobs.create_job("data_storage_sync", station).id)
+    assert job.status == "SUCCESS", job.logs
+    # One session of six: first, middle, last (the broken file) and the largest file.
+    assert job.param("thumbnails", "generated") == 3 and job.param("thumbnails", "failed") == 1
+    assert any(" WARNING " in line and "20240612230000.jpg" in line for line in job.logs["stdout"])
+    rows = db.session.scalars(db.select(Thumbnail)).all()
+    assert len(rows) == 3 and {row.label for row in rows} == {"small"}
+    assert all(row.source_mtime is not None for row in rows)
+
+    write_image(folder / "20240612225000.jpg", size=(300, 200))
+    again = jobs.run_job(jobs.create_job("data_storage_sync", station).id)
+    assert again.status == "SUCCESS"
+    assert again.param("thumbnails", "reused") >= 2
+    assert again.param("thumbnails", "generated") + again.param("thumbnails", "reused") + again.param("thumbnails", "failed") >= 3

@@ -32,6 +32,7 @@ REGROUP_PARAMS = (
     "Captures missing timestamp",
 )
 SYNC_PARAMS = ("Total files", "Captures added", "Failed", "Files missing from source")
+THUMBNAIL_PARAMS = ("Generated", "Reused", "Failed")
 
 
 class JobError(ValueError):
@@ -48,6 +49,11 @@ class Stage:
     key: str
     name: str
     params: tuple[str, ...] = ()
+    # Whether a job created under this configuration has the stage (None: always).
+    enabled: Callable[[dict], bool] | None = field(default=None, repr=False)
+
+    def enabled_in(self, config) -> bool:
+        return self.enabled is None or self.enabled(config)
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,12 @@ def _run_regroup(deployment: Deployment, recorder: JobRecorder) -> None:
     from .regroup import regroup_deployment
 
     regroup_deployment(deployment, job=recorder, stage_key="regroup_events")
+
+
+def _thumbnails_configured(config) -> bool:
+    from .thumbnails import configured_sizes
+
+    return bool(configured_sizes(config))
 
 
 def _run_sync(deployment: Deployment, recorder: JobRecorder) -> None:
@@ -86,6 +98,7 @@ JOB_TYPES: dict[str, JobType] = {
             (
                 Stage("data_storage_sync", "Data storage sync", SYNC_PARAMS),
                 Stage("regroup_sessions", "Regroup sessions", REGROUP_PARAMS),
+                Stage("thumbnails", "Thumbnails", THUMBNAIL_PARAMS, enabled=_thumbnails_configured),
             ),
             _run_sync,
         ),
@@ -116,8 +129,9 @@ def create_job(job_type_key: str, deployment: Deployment, user: User | None = No
         progress={"summary": {"status": "CREATED", "progress": 0.0}, "stages": []},
         logs={"stdout": [], "stderr": []},
     )
+    stages = [stage for stage in job_type.stages if stage.enabled_in(current_app.config)]
     progress = job.progress
-    for stage in job_type.stages:
+    for stage in stages:
         progress["stages"].append(
             {
                 "key": stage.key,
@@ -130,7 +144,7 @@ def create_job(job_type_key: str, deployment: Deployment, user: User | None = No
     db.session.add(job)
     db.session.flush()
     recorder = JobRecorder(job)
-    for stage in job_type.stages:
+    for stage in stages:
         recorder.add_stage(stage.key, stage.name, stage.params)
     job.progress = recorder.progress
     db.session.commit()

@@ -9,7 +9,7 @@ AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION).
 """
 import io
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -34,6 +34,7 @@ from .job_recorder import JobCancelled, JobRecorder
 
 SYNC_STAGE = "data_storage_sync"
 REGROUP_STAGE = "regroup_sessions"
+THUMBNAIL_STAGE = "thumbnails"
 BATCH_SIZE = 1000
 # EXIF sits at the start of a JPEG/TIFF; reading this much of an S3 object is enough.
 EXIF_HEAD_BYTES = 128 * 1024
@@ -79,7 +80,10 @@ def _s3_source(url: str) -> _Source:
                 for item in page.get("Contents", []):
                     rel = item["Key"][len(prefix) :]
                     if rel and is_image_name(rel):
-                        yield FileEntry(rel, int(item["Size"]))
+                        modified = item.get("LastModified")
+                        if modified is not None and modified.tzinfo is not None:
+                            modified = modified.astimezone(timezone.utc).replace(tzinfo=None)
+                        yield FileEntry(rel, int(item["Size"]), modified)
         except (BotoCoreError, ClientError) as error:
             raise SyncError(f"Cannot list {url}: {error}") from None
 
@@ -133,6 +137,7 @@ def sync_deployment(deployment: Deployment, job: JobRecorder) -> SyncResult:
         log.warning("%d files are gone from the data source; their captures are kept: %s", len(vanished), _named(vanished))
 
     done = 0
+    added_times: list[datetime] = []
     try:
         for start in range(0, len(new), BATCH_SIZE):
             job.check_cancelled()
@@ -142,7 +147,9 @@ def sync_deployment(deployment: Deployment, job: JobRecorder) -> SyncResult:
                 if timestamp is None:
                     stats["Failed"] += 1
                     log.warning("No capture time in the name or EXIF of %s; added without timestamp.", entry.path)
-                rows.append({"path": entry.path, "size": entry.size, "timestamp": timestamp})
+                rows.append({"path": entry.path, "size": entry.size, "timestamp": timestamp, "last_modified": entry.modified})
+                if timestamp is not None:
+                    added_times.append(timestamp)
             stats["Captures added"] += insert_captures(deployment, rows)
             db.session.commit()
             done += len(rows)
@@ -175,4 +182,31 @@ def sync_deployment(deployment: Deployment, job: JobRecorder) -> SyncResult:
             stats["Captures added"],
         )
     job.set_stage(REGROUP_STAGE, status="SUCCESS", progress=1.0)
+    if _has_stage(job, THUMBNAIL_STAGE):
+        _warm_thumbnails(deployment, job, min(added_times, default=None), max(added_times, default=None))
     return SyncResult(stats=stats, regroup_skipped=result.skipped)
+
+
+def _has_stage(job: JobRecorder, key: str) -> bool:
+    try:
+        job.stage(key)
+    except KeyError:
+        return False
+    return True
+
+
+def _warm_thumbnails(deployment: Deployment, job: JobRecorder, since: datetime | None, until: datetime | None) -> None:
+    """Third stage: the sessions touched by the added captures open with their example thumbnails made."""
+    from .thumbnails import warm_session_examples
+
+    job.set_stage(THUMBNAIL_STAGE, status="STARTED")
+    if since is None:
+        job.logger.info("No captures with a time were added; no thumbnails to make.")
+        counts = {"Generated": 0, "Reused": 0, "Failed": 0}
+    else:
+        counts = warm_session_examples(deployment, since, until, logger=job.logger, check=job.check_cancelled)
+        job.logger.info(
+            "Example thumbnails: %d made, %d already there, %d failed.", counts["Generated"], counts["Reused"], counts["Failed"]
+        )
+    job.set_params(THUMBNAIL_STAGE, counts)
+    job.set_stage(THUMBNAIL_STAGE, status="SUCCESS", progress=1.0)

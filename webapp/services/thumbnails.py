@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from ..config import parse_thumbnail_sizes
 from ..extensions import db
-from ..models import Capture, Deployment, Thumbnail, utcnow
+from ..models import Capture, Deployment, Event, Thumbnail, utcnow
 from .captures import S3_URL, DataSourceError, validate_data_source
 from .sql import dialect_name
 from .thumbnail_storage import StorageError, s3_client, storage_for
@@ -308,6 +308,60 @@ def _as_rgb(image):
         flat.paste(rgba, mask=rgba.getchannel("A"))
         return flat
     return image.convert("RGB")
+
+
+# -- warming after a sync ---------------------------------------------------
+
+WARM_SESSIONS_BATCH = 100
+
+
+def warm_label(config=None) -> str | None:
+    """The size galleries open with: `small` where configured, else the first size (None: thumbnails off)."""
+    sizes = configured_sizes(config)
+    return "small" if "small" in sizes else next(iter(sizes), None)
+
+
+def warm_session_examples(deployment: Deployment, since: datetime, until: datetime, logger=log, check=None) -> dict[str, int]:
+    """Make the example captures' thumbnails of the station's sessions overlapping [since, until].
+
+    Returns the counts {"Generated", "Reused", "Failed"}. A thumbnail that
+    fails is counted and logged, never raised. `check` is called between
+    batches of sessions (a job's cancel and time-limit check).
+    """
+    from .session_captures import example_captures
+
+    counts = {"Generated": 0, "Reused": 0, "Failed": 0}
+    label = warm_label()
+    if label is None:
+        return counts
+    width = configured_sizes()[label]
+    sessions = db.select(Event).where(
+        Event.deployment_id == deployment.id, Event.end >= since, Event.start <= until
+    ).order_by(Event.start, Event.id)
+    offset = 0
+    while True:
+        batch = list(db.session.scalars(sessions.limit(WARM_SESSIONS_BATCH).offset(offset)))
+        if not batch:
+            return counts
+        offset += len(batch)
+        for examples in example_captures(batch).values():
+            for example in examples:
+                located = locate(example.id, label)
+                if located is None:
+                    continue
+                if is_fresh(located, width):
+                    counts["Reused"] += 1
+                    continue
+                try:
+                    ensure(located, label, width)
+                except ThumbnailError as error:
+                    db.session.rollback()
+                    counts["Failed"] += 1
+                    logger.warning("No %s thumbnail for capture %s (%s): %s", label, example.id, located.capture_path, error.detail)
+                else:
+                    counts["Generated"] += 1
+        if check is not None:
+            check()
 
 
 # -- cleanup ---------------------------------------------------------------
