@@ -6,10 +6,12 @@ from ...models import Deployment, Event
 from ...services.session_captures import example_captures
 from ..lookup import get_visible
 from ..thumbnails import thumbnail_urls
-from . import bp, get_deployment, paginate, query_int, serializers, visible_project_ids
+from . import bp, get_deployment, paginate, schemas, serializers, visible_project_ids
+from .operations import operation
 
 
 def _with_examples(events: list[Event]) -> list[dict]:
+    """The sessions' JSON with their example captures, found in one query for the whole page."""
     examples = example_captures(events)
     return [
         serializers.event(
@@ -21,16 +23,17 @@ def _with_examples(events: list[Event]) -> list[dict]:
 
 
 @bp.get("/events/")
-def event_list():
-    deployment_id = query_int("deployment", maximum=None)
-    query = db.select(Event).join(Deployment, Event.deployment_id == Deployment.id)
-    if deployment_id is not None:
-        query = query.where(Event.deployment_id == get_deployment(deployment_id).id)
+@operation("Sessions, ordered by start", query=schemas.DeploymentFilter, response=schemas.Event, paged=True)
+def event_list(query: schemas.DeploymentFilter):
+    statement = db.select(Event).join(Deployment, Event.deployment_id == Deployment.id)
+    if query.deployment is not None:
+        statement = statement.where(Event.deployment_id == get_deployment(query.deployment).id)
     elif not current_user.is_superuser:
-        query = query.where(Deployment.project_id.in_(visible_project_ids()))
-    return paginate(query.order_by(Event.start, Event.id), serializers.event, serialize_page=_with_examples)
+        statement = statement.where(Deployment.project_id.in_(visible_project_ids()))
+    return paginate(statement.order_by(Event.start, Event.id), serializers.event, serialize_page=_with_examples)
 
 
 @bp.get("/events/<int:event_id>/")
+@operation("One session (members)", response=schemas.Event)
 def event_detail(event_id: int):
     return _with_examples([get_visible(Event, event_id)])[0]
