@@ -6,6 +6,7 @@ import multiprocessing
 import os
 import subprocess
 import threading
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from PIL import Image
 
 from tests.api_helpers import call, user_with_token
 from tests.conftest import add_deployment, add_project, make_app
+from tests.test_jobs import s3, s3_endpoint  # noqa: F401  (fixtures)
 from webapp.extensions import db
 from webapp.models import Capture, Deployment, Thumbnail
 from webapp.services import thumbnails
@@ -390,3 +392,58 @@ def test_sync_makes_the_example_thumbnails_of_the_sessions_it_touched(app, stati
     assert again.status == "SUCCESS"
     assert again.param("thumbnails", "reused") >= 2
     assert again.param("thumbnails", "generated") + again.param("thumbnails", "reused") + again.param("thumbnails", "failed") >= 3
+
+
+def test_s3_clients_have_finite_timeouts():
+    from webapp.services.thumbnail_storage import s3_client
+
+    config = s3_client().meta.config
+    assert (config.connect_timeout, config.read_timeout) == (5, 30)
+
+
+def test_s3_source_and_s3_storage_answer_with_a_signed_url(app, client, project, manager, s3):
+    import urllib.request
+
+    s3_client_, bucket = s3
+    body = io.BytesIO()
+    Image.effect_noise((900, 600), 40).convert("RGB").save(body, "JPEG")
+    s3_client_.put_object(Bucket=bucket, Key="traps/20240612220000.jpg", Body=body.getvalue())
+    station = add_deployment(project, "Cloud", data_source=f"s3://{bucket}/traps")
+    capture = Capture(deployment_id=station.id, path="20240612220000.jpg", timestamp=CAPTURE_TIME, size=1)
+    missing = Capture(deployment_id=station.id, path="20240612220500.jpg", timestamp=CAPTURE_TIME, size=1)
+    db.session.add_all([capture, missing])
+    db.session.commit()
+    app.config["THUMBNAIL_ROOT"] = f"s3://{bucket}/thumbs"
+    value = token(manager)
+
+    response = get_thumbnail(client, capture.id, value)
+    assert response.status_code == 302 and response.headers["Cache-Control"] == "private, max-age=300"
+    location = response.headers["Location"]
+    from urllib.parse import parse_qs, urlsplit
+
+    signed = parse_qs(urlsplit(location).query)
+    assert "Signature" in signed or "X-Amz-Signature" in signed
+    # The signature outlives the 5-minute cache of the redirect, and expires within the hour.
+    expires = int(signed["X-Amz-Expires"][0]) if "X-Amz-Expires" in signed else int(signed["Expires"][0]) - int(time.time())
+    assert 300 < expires <= 3600
+    with urllib.request.urlopen(location, timeout=10) as answer:
+        image = Image.open(io.BytesIO(answer.read()))
+    assert image.size == (240, 160)
+    assert only_row(capture.id).path.endswith("/small.jpg")
+
+    gone = get_thumbnail(client, missing.id, value)
+    assert gone.status_code == 404 and "missing" in gone.get_json()["detail"]
+
+
+def test_unreachable_s3_source_is_a_502(app, client, project, manager, monkeypatch):
+    from tests.test_jobs import _free_port
+
+    for name, setting in {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{_free_port()}", "AWS_ACCESS_KEY_ID": "test",
+                          "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(name, setting)
+    station = add_deployment(project, "Offline", data_source="s3://offline-bucket/traps")
+    capture = Capture(deployment_id=station.id, path="20240612220000.jpg", timestamp=CAPTURE_TIME, size=1)
+    db.session.add(capture)
+    db.session.commit()
+    response = get_thumbnail(client, capture.id, token(manager))
+    assert response.status_code == 502 and "could not be reached" in response.get_json()["detail"]
