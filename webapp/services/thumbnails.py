@@ -13,10 +13,11 @@ docs/performance.md for the measurements behind REDUCING_GAP.
 """
 import io
 import logging
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Iterator
 
 from flask import current_app
 from sqlalchemy import and_, event
@@ -206,25 +207,17 @@ def find(capture_id: int, label: str | None) -> tuple[Located, str, int]:
     return located, label, width
 
 
-class open_source:
+@contextmanager
+def open_source(data_source: str, path: str) -> Iterator[BinaryIO]:
     """The capture's original as a readable binary file: a local file or an S3 object's bytes.
 
     Raises ThumbnailError: 404 when the file is gone, 502 when its store fails.
     """
-
-    def __init__(self, data_source: str, path: str):
-        self.data_source, self.path = data_source, path
-        self.handle: BinaryIO | None = None
-
-    def __enter__(self) -> BinaryIO:
-        if self.data_source.startswith("s3://"):
-            self.handle = _read_s3(self.data_source, self.path)
-        else:
-            self.handle = _open_local(self.data_source, self.path)
-        return self.handle
-
-    def __exit__(self, *exc) -> None:
-        self.handle.close()
+    handle = _read_s3(data_source, path) if data_source.startswith("s3://") else _open_local(data_source, path)
+    try:
+        yield handle
+    finally:
+        handle.close()
 
 
 def _open_local(data_source: str, path: str) -> BinaryIO:
