@@ -9,8 +9,9 @@ median of `--rounds` runs of
   floor    — only the reduced-scale decode that `ours` does (no resize, no encode);
   full     — decode the whole original, resize (LANCZOS), encode (the baseline);
   no-draft — Pillow `thumbnail()` with reducing_gap=None (full decode, then a plain resize);
+  default  — Pillow `thumbnail()` as it comes (reducing_gap=2.0, so `draft` to 2 × the size);
   gap 3    — `draft` + `thumbnail()` with reducing_gap=3.0;
-  ours     — `services.thumbnails.make_thumbnail` (draft + reducing_gap=2.0 + encode);
+  ours     — `services.thumbnails.make_thumbnail` (draft + reducing_gap=REDUCING_GAP + encode);
   vips     — pyvips `thumbnail` (shrink-on-load), only where pyvips is installed;
 for each configured size. Every column includes the same JPEG encode
 (quality 82, progressive, optimized).
@@ -93,6 +94,14 @@ def floor(path: Path, width: int) -> None:
         image.load()
 
 
+def pillow_default(path: Path, width: int) -> bytes:
+    from PIL import Image
+
+    with Image.open(path) as image:
+        image.thumbnail((width, round(image.height * width / image.width)))
+        return _encode(image)
+
+
 def ours(path: Path, width: int) -> bytes:
     from webapp.services.thumbnails import make_thumbnail
 
@@ -128,6 +137,7 @@ def cold(path: Path, rounds: int) -> dict:
             "floor": _median_ms(lambda: floor(path, width), rounds),
             "full": _median_ms(lambda: full_decode(path, width), rounds),
             "no-draft": _median_ms(lambda: pillow_thumbnail(path, width, None), rounds),
+            "default": _median_ms(lambda: pillow_default(path, width), rounds),
             "gap 3": _median_ms(lambda: pillow_thumbnail(path, width, 3.0), rounds),
             "ours": _median_ms(lambda: ours(path, width), rounds),
             "vips": _median_ms(lambda: vips_thumbnail(path, width), rounds) if methods_vips else None,
@@ -212,7 +222,7 @@ def _run(args, width: int, height: int) -> None:
         print(f"thumbnail benchmark — one core of {os.cpu_count()}, source {width}x{height} JPEG "
               f"{photo.stat().st_size / 1e6:.1f} MB, median CPU time of {args.rounds} runs")
         results = cold(photo, args.rounds)
-        columns = ["floor", "full", "no-draft", "gap 3", "ours", "vips"]
+        columns = ["floor", "full", "no-draft", "default", "gap 3", "ours", "vips"]
         print(f"{'size':<8} {'width':>6} " + " ".join(f"{c + ' ms':>11}" for c in columns)
               + f" {'full/ours':>10} {'ours/floor':>10}")
         for label, row in results.items():
