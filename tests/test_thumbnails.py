@@ -447,3 +447,28 @@ def test_unreachable_s3_source_is_a_502(app, client, project, manager, monkeypat
     db.session.commit()
     response = get_thumbnail(client, capture.id, token(manager))
     assert response.status_code == 502 and "could not be reached" in response.get_json()["detail"]
+
+
+def test_a_warm_hit_reads_one_row_and_never_checks_storage(app, client, station, manager):
+    from sqlalchemy import event as sa_event
+
+    capture = add_capture(station)
+    value = token(manager)
+    get_thumbnail(client, capture.id, value)
+    row = only_row(capture.id)
+    # Removed behind the site's back: a warm hit does not notice (no stat, no HEAD).
+    stored_file(app, row).unlink()
+    statements = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    sa_event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        response = get_thumbnail(client, capture.id, value)
+    finally:
+        sa_event.remove(db.engine, "before_cursor_execute", record)
+    assert response.status_code == 302
+    assert only_row(capture.id).updated_at == row.updated_at
+    assert len([s for s in statements if "thumbnail" in s.lower()]) == 1
+    assert not any(s.lstrip().upper().startswith(("INSERT", "UPDATE")) for s in statements)
