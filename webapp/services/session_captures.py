@@ -10,8 +10,8 @@ from sqlalchemy import and_, func
 from ..extensions import db
 from ..models import Capture, Event, Thumbnail
 from .listing import Page, clean_page
+from .sql import dialect_name
 
-EXAMPLES_PER_SESSION = 4
 CAPTURES_PER_PAGE = 60
 
 
@@ -23,62 +23,64 @@ class ExampleCapture:
     height: int | None = None
 
 
-def in_span(event_table=Event):
-    """The join condition "capture is in the session": same station, timestamp within the span."""
-    return and_(
-        Capture.deployment_id == event_table.deployment_id,
-        Capture.timestamp >= event_table.start,
-        Capture.timestamp <= event_table.end,
+def _midpoint(start, end):
+    """The middle of a span, in SQL (time arithmetic differs between the two databases)."""
+    if dialect_name() == "sqlite":
+        # julianday keeps milliseconds; datetime() writes it back in the stored text format.
+        return func.datetime((func.julianday(start) + func.julianday(end)) / 2)
+    return start + (end - start).self_group().op("/")(2)
+
+
+def _pick(condition, *order):
+    """A correlated scalar subquery: the id of one capture of the outer session's station."""
+    return (
+        db.select(Capture.id)
+        .where(Capture.deployment_id == Event.deployment_id, condition)
+        .order_by(*order)
+        .limit(1)
+        .correlate(Event)
+        .scalar_subquery()
     )
 
 
 def example_captures(events: list[Event], label: str | None = None) -> dict[int, list[ExampleCapture]]:
-    """Up to four captures per session: first, middle and last by time, and the largest file.
+    """Up to four captures per session, in time order: the first, the one at the middle
+    of its span, the last, and the largest file (a proxy for "most insects").
 
-    One statement for the whole list (window functions over the sessions'
-    spans), so a page of sessions costs the same whatever its length. With a
-    `label`, each example carries its stored thumbnail's height (for width/height
-    attributes), else None.
+    Two statements for the whole list whatever its length: one picks the ids
+    with correlated subqueries (each an index range of its session's span; only
+    the largest file reads the span's rows), one reads those captures. With a
+    `label`, each example carries its stored thumbnail's height, else None.
     """
+    found: dict[int, list[ExampleCapture]] = {e.id: [] for e in events}
     ids = [e.id for e in events if e.start is not None and e.end is not None]
     if not ids:
-        return {e.id: [] for e in events}
-    spans = db.select(Event.id, Event.deployment_id, Event.start, Event.end).where(Event.id.in_(ids)).subquery()
-    ranked = (
+        return found
+    in_span = and_(Capture.timestamp >= Event.start, Capture.timestamp <= Event.end)
+    picks = db.session.execute(
         db.select(
-            spans.c.id.label("event_id"),
-            Capture.id.label("capture_id"),
-            Capture.timestamp,
-            func.row_number().over(partition_by=spans.c.id, order_by=(Capture.timestamp, Capture.id)).label("position"),
-            func.count().over(partition_by=spans.c.id).label("total"),
-            func.row_number()
-            .over(partition_by=spans.c.id, order_by=(Capture.size.desc(), Capture.timestamp, Capture.id))
-            .label("by_size"),
-        )
-        .join(Capture, in_span(spans.c))
-        .subquery()
-    )
-    query = db.select(ranked.c.event_id, ranked.c.capture_id, ranked.c.timestamp).where(
-        db.or_(
-            ranked.c.position == 1,
-            ranked.c.position == ranked.c.total,
-            ranked.c.position == (ranked.c.total + 1) // 2,
-            ranked.c.by_size == 1,
-        )
-    )
+            Event.id,
+            _pick(in_span, Capture.timestamp, Capture.id),
+            _pick(and_(Capture.timestamp >= _midpoint(Event.start, Event.end), Capture.timestamp <= Event.end),
+                  Capture.timestamp, Capture.id),
+            _pick(in_span, Capture.timestamp.desc(), Capture.id.desc()),
+            _pick(in_span, Capture.size.desc(), Capture.timestamp, Capture.id),
+        ).where(Event.id.in_(ids))
+    ).all()
+    wanted = {capture_id for _, *chosen in picks for capture_id in chosen if capture_id is not None}
+    if not wanted:
+        return found
+    query = db.select(Capture.id, Capture.timestamp).where(Capture.id.in_(wanted))
     if label is not None:
         query = query.add_columns(Thumbnail.height).outerjoin(
-            Thumbnail, and_(Thumbnail.capture_id == ranked.c.capture_id, Thumbnail.label == label)
+            Thumbnail, and_(Thumbnail.capture_id == Capture.id, Thumbnail.label == label)
         )
     else:
         query = query.add_columns(db.literal(None))
-    found: dict[int, list[ExampleCapture]] = {e.id: [] for e in events}
-    for event_id, capture_id, timestamp, height in db.session.execute(
-        query.order_by(ranked.c.event_id, ranked.c.timestamp, ranked.c.capture_id)
-    ):
-        examples = found[event_id]
-        if all(example.id != capture_id for example in examples):
-            examples.append(ExampleCapture(capture_id, timestamp, height))
+    captures = {row[0]: ExampleCapture(*row) for row in db.session.execute(query)}
+    for event_id, *chosen in picks:
+        unique = {capture_id: captures[capture_id] for capture_id in chosen if capture_id in captures}
+        found[event_id] = sorted(unique.values(), key=lambda c: (c.timestamp, c.id))
     return found
 
 
