@@ -472,3 +472,15 @@ def test_a_warm_hit_reads_one_row_and_never_checks_storage(app, client, station,
     assert only_row(capture.id).updated_at == row.updated_at
     assert len([s for s in statements if "thumbnail" in s.lower()]) == 1
     assert not any(s.lstrip().upper().startswith(("INSERT", "UPDATE")) for s in statements)
+
+
+def test_bulk_station_delete_removes_thumbnail_rows_and_files(app, client, station, manager):
+    value = token(manager)
+    capture = add_capture(station)
+    for label in ("small", "medium"):
+        get_thumbnail(client, capture.id, value, label)
+    files = [stored_file(app, only_row(capture.id, label)) for label in ("small", "medium")]
+    assert thumbnails.delete_station_thumbnails(station.id) == 2
+    assert db.session.scalar(db.select(db.func.count()).select_from(Thumbnail)) == 0
+    assert not any(path.exists() for path in files)
+    assert db.session.get(Capture, capture.id) is not None

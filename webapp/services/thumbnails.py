@@ -405,6 +405,28 @@ def _forget_after_rollback(session: Session, previous_transaction) -> None:
     session.info.pop(_PENDING_KEY, None)
 
 
+DELETE_BATCH = 1000
+
+
+def delete_station_thumbnails(deployment_id: int) -> int:
+    """Delete a station's thumbnail rows (committed in batches) and then their files; returns how many rows.
+
+    For deletes that bypass the ORM (bulk DELETEs of a station's captures), which
+    the session hooks below cannot see. A storage error is logged, not raised.
+    """
+    found = db.session.execute(
+        db.select(Thumbnail.id, Thumbnail.path)
+        .join(Capture, Capture.id == Thumbnail.capture_id)
+        .where(Capture.deployment_id == deployment_id)
+    ).all()
+    for start in range(0, len(found), DELETE_BATCH):
+        batch = [row_id for row_id, _ in found[start : start + DELETE_BATCH]]
+        db.session.execute(db.delete(Thumbnail).where(Thumbnail.id.in_(batch)))
+        db.session.commit()
+    _delete_files(sorted(path for _, path in found if path))
+    return len(found)
+
+
 def delete_capture(capture: Capture) -> None:
     """Delete a capture with its thumbnail rows and files (a storage error is logged)."""
     db.session.delete(capture)
