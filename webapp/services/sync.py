@@ -137,7 +137,9 @@ def sync_deployment(deployment: Deployment, job: JobRecorder) -> SyncResult:
         log.warning("%d files are gone from the data source; their captures are kept: %s", len(vanished), _named(vanished))
 
     done = 0
-    added_times: list[datetime] = []
+    # The span of the new captures' times: the sessions the thumbnails stage warms.
+    earliest: datetime | None = None
+    latest: datetime | None = None
     try:
         for start in range(0, len(new), BATCH_SIZE):
             job.check_cancelled()
@@ -149,7 +151,8 @@ def sync_deployment(deployment: Deployment, job: JobRecorder) -> SyncResult:
                     log.warning("No capture time in the name or EXIF of %s; added without timestamp.", entry.path)
                 rows.append({"path": entry.path, "size": entry.size, "timestamp": timestamp, "last_modified": entry.modified})
                 if timestamp is not None:
-                    added_times.append(timestamp)
+                    earliest = timestamp if earliest is None else min(earliest, timestamp)
+                    latest = timestamp if latest is None else max(latest, timestamp)
             stats["Captures added"] += insert_captures(deployment, rows)
             db.session.commit()
             done += len(rows)
@@ -183,7 +186,7 @@ def sync_deployment(deployment: Deployment, job: JobRecorder) -> SyncResult:
         )
     job.set_stage(REGROUP_STAGE, status="SUCCESS", progress=1.0)
     if _has_stage(job, THUMBNAIL_STAGE):
-        _warm_thumbnails(deployment, job, min(added_times, default=None), max(added_times, default=None))
+        _warm_thumbnails(deployment, job, earliest, latest)
     return SyncResult(stats=stats, regroup_skipped=result.skipped)
 
 
