@@ -8,7 +8,6 @@ import os
 import socket
 import sqlite3
 import subprocess
-import sys
 import time
 
 import pytest

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from tests.api_helpers import call, user_with_token
-from tests.conftest import add_deployment, add_project, add_user
+from tests.conftest import add_deployment, add_user
 from webapp.extensions import db
 from webapp.models import Capture, Event
 from webapp.services import session_captures

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from tests.api_helpers import call, user_with_token
-from tests.conftest import add_deployment, add_project, make_app
+from tests.conftest import add_deployment, add_project
 from tests.test_jobs import s3, s3_endpoint  # noqa: F401  (fixtures)
 from webapp.extensions import db
 from webapp.models import Capture, Deployment, Thumbnail
@@ -56,11 +56,6 @@ def add_capture(station, name="20240612220000.jpg", kind="jpeg", timestamp=CAPTU
     db.session.add(capture)
     db.session.commit()
     return capture
-
-
-@pytest.fixture
-def manager_token(app, project, manager):
-    return manager.new_api_token() if not db.session.commit() else None
 
 
 def token(user) -> str:
