@@ -9,6 +9,7 @@ from sqlalchemy import and_, func
 
 from ..extensions import db
 from ..models import Capture, Event, Thumbnail
+from . import capture_listing
 from .listing import Page, clean_page
 from .sql import dialect_name
 
@@ -85,32 +86,24 @@ def example_captures(events: list[Event], label: str | None = None) -> dict[int,
 
 
 def captures_page(event: Event, page=1, per_page: int = CAPTURES_PER_PAGE, label: str | None = None) -> Page:
-    """The session's captures in time order, one page; items are ExampleCapture (with the label's height)."""
-    query = db.select(Capture.id, Capture.timestamp).where(
-        Capture.deployment_id == event.deployment_id,
-        Capture.timestamp >= event.start,
-        Capture.timestamp <= event.end,
-    )
-    if label is not None:
-        query = query.add_columns(Thumbnail.height).outerjoin(
-            Thumbnail, and_(Thumbnail.capture_id == Capture.id, Thumbnail.label == label)
+    """The session's captures in time order, one page (the captures listing's range query).
+
+    Items are ExampleCapture, with their stored thumbnail's height at `label`
+    (one more query for the page).
+    """
+    found = capture_listing.captures_page(event.deployment, event, clean_page(page), per_page, clamp=True)
+    captures = [row[0] for row in found.items]
+    heights = {}
+    if label is not None and captures:
+        heights = dict(
+            db.session.execute(
+                db.select(Thumbnail.capture_id, Thumbnail.height).where(
+                    Thumbnail.capture_id.in_([c.id for c in captures]), Thumbnail.label == label
+                )
+            ).all()
         )
-    query = query.order_by(Capture.timestamp, Capture.id)
-    if event.start is None or event.end is None:
-        return Page([], 1, per_page, 0)
-    result = _rows_page(query, page, per_page)
-    result.items = [ExampleCapture(*row) for row in result.items]
-    return result
-
-
-def _rows_page(query, page, per_page: int) -> Page:
-    """`listing.paginate` for a select of columns (rows, not ORM objects)."""
-    page = clean_page(page)
-    total = db.session.scalar(db.select(func.count()).select_from(query.order_by(None).subquery()))
-    pages = max(1, -(-total // per_page))
-    page = min(page, pages)
-    rows = db.session.execute(query.limit(per_page).offset((page - 1) * per_page)).all()
-    return Page([tuple(row) for row in rows], page, per_page, total)
+    found.items = [ExampleCapture(c.id, c.timestamp, heights.get(c.id)) for c in captures]
+    return found
 
 
 def neighbours(event: Event) -> tuple[Event | None, Event | None]:

@@ -6,8 +6,8 @@ from ..extensions import db
 from ..filters import hours
 from ..models import Deployment
 from ..permissions import can, require, role_of, start_job_permission
-from ..services import listing, session_captures, station_jobs, thumbnails
-from ..services.deployments import effective_gap, update_deployment
+from ..services import capture_listing, listing, session_captures, station_jobs, thumbnails
+from ..services.deployments import update_deployment
 from ..services.projects import ValidationError, clean_gap_hours
 from ..services.jobs import JobError
 from .jobs import status_context, status_response
@@ -17,8 +17,7 @@ bp = Blueprint("deployments", __name__, url_prefix="/deployments")
 
 
 def _summary_context(deployment: Deployment) -> dict:
-    gap_seconds, gap_source = effective_gap(deployment)
-    return {"deployment": deployment, "project": deployment.project, "gap_seconds": gap_seconds, "gap_source": gap_source}
+    return {"deployment": deployment, "project": deployment.project, "rule": deployment.grouping_rule}
 
 
 def _sessions_context(deployment: Deployment, page) -> dict:
@@ -39,6 +38,9 @@ def _detail_page(deployment: Deployment, gap_value: str | None = None, gap_error
     return (
         render_template(
             "deployments/detail.html",
+            captures=capture_listing.captures_page(
+                deployment, page=listing.clean_page(request.args.get("captures_page")), clamp=True
+            ),
             jobs=jobs,
             live_jobs=[status_context(job) for job in listing.unfinished(jobs)],
             can_regroup=project is not None and can("regroup_sessions_deployment", project),

@@ -140,11 +140,17 @@ def paginate(query, serialize, serialize_page=None) -> dict:
     page, page_size = paging.page, paging.page_size
     count = db.session.scalar(db.select(db.func.count()).select_from(query.order_by(None).subquery()))
     rows = db.session.scalars(query.limit(page_size).offset((page - 1) * page_size)).all()
+    results = serialize_page(rows) if serialize_page else [serialize(row) for row in rows]
+    return page_envelope(count, page, page_size, results)
+
+
+def page_envelope(count: int, page: int, page_size: int, results: list) -> dict:
+    """The shape of every API list: `{count, next, previous, results}`."""
     return {
         "count": count,
         "next": _page_url(page + 1, page_size) if page * page_size < count else None,
         "previous": _page_url(page - 1, page_size) if page > 1 else None,
-        "results": serialize_page(rows) if serialize_page else [serialize(row) for row in rows],
+        "results": results,
     }
 
 
@@ -154,4 +160,4 @@ def _page_url(page: int, page_size: int) -> str:
     return f"{request.base_url}?{urlencode(args)}"
 
 
-from . import deployments, events, jobs, openapi, projects, thumbnails  # noqa: E402,F401  (routes register on bp)
+from . import captures, deployments, events, jobs, openapi, projects, thumbnails  # noqa: E402,F401  (routes register on bp)

@@ -237,6 +237,9 @@ class Event(Output):
     end: LocalTime
     duration_seconds: float | None
     captures_count: int
+    gap_seconds: int | None = Field(None, description="The rule the session was cut with (null: not recorded)")
+    keying: str | None = None
+    max_session_seconds: int | None = None
     example_captures: Annotated[
         list[ExampleCapture],
         Field(max_length=4, description="First, middle and last capture of the session and its largest file"),
@@ -245,6 +248,20 @@ class Event(Output):
 
 class ThumbnailQuery(Input):
     label: Annotated[str | None, Field(max_length=32, description="A configured size; default: the first")] = None
+
+
+class CaptureFilter(Input):
+    deployment: Annotated[Id, BeforeValidator(whole_number(1))]
+    event: Annotated[Id | None, BeforeValidator(_optional(whole_number(1)))] = None
+
+
+class Capture(Output):
+    id: Id
+    deployment_id: Id
+    event_id: int | None = Field(description="The session whose span holds the timestamp, or null")
+    timestamp: LocalTime
+    path: str
+    thumbnails: Thumbnails
 
 
 class Param(Output):
