@@ -479,3 +479,16 @@ def test_bulk_station_delete_removes_thumbnail_rows_and_files(app, client, stati
     assert db.session.scalar(db.select(db.func.count()).select_from(Thumbnail)) == 0
     assert not any(path.exists() for path in files)
     assert db.session.get(Capture, capture.id) is not None
+
+
+@pytest.mark.parametrize("size", [(640, 427), (9000, 6000), (1001, 667)])
+def test_thumbnails_are_exactly_the_configured_width(tmp_path, size):
+    """A reduced-scale decode rounds the drafted size; the result is still the width asked for."""
+    path = tmp_path / "photo.jpg"
+    Image.new("RGB", size, (180, 170, 150)).save(path, "JPEG", quality=70)
+    for width in (240, 1024):
+        rendered = thumbnails.make_thumbnail(path, width)
+        expected = min(width, size[0])  # never wider than the original
+        assert rendered.width == expected
+        assert rendered.height == round(size[1] * expected / size[0])
+        assert Image.open(io.BytesIO(rendered.data)).size == (rendered.width, rendered.height)

@@ -275,7 +275,10 @@ def make_thumbnail(source: str | Path | BinaryIO, width: int) -> Rendered:
         if image.format == "JPEG":
             image.draft("RGB", (int(target[0] * REDUCING_GAP), int(target[1] * REDUCING_GAP)))
         image = _prepare_mode(image)
-        image.thumbnail(target, Image.Resampling.BICUBIC, reducing_gap=REDUCING_GAP)
+        if image.size != target:
+            # Sized from the original's aspect, not the drafted one (whose rounding
+            # made `thumbnail()` answer 239 px for 240).
+            image = image.resize(target, Image.Resampling.BICUBIC, reducing_gap=REDUCING_GAP)
         image = ImageOps.exif_transpose(image)
         image = _as_rgb(image)
         buffer = io.BytesIO()
