@@ -114,6 +114,18 @@ def _named(paths: list[str]) -> str:
     return shown + (f" and {len(paths) - MAX_NAMED_FILES} more" if len(paths) > MAX_NAMED_FILES else "")
 
 
+def _listed(source: _Source, job: JobRecorder) -> list[FileEntry]:
+    """The source's files, looking for a cancel every CANCEL_CHECK_SECONDS while a long listing runs."""
+    listed = []
+    last_check = time.monotonic()
+    for entry in source.files():
+        listed.append(entry)
+        if time.monotonic() - last_check >= CANCEL_CHECK_SECONDS:
+            job.check_cancelled()
+            last_check = time.monotonic()
+    return listed
+
+
 def sync_deployment(deployment: Deployment, job: JobRecorder) -> SyncResult:
     """Add the station's new files as captures (committed per batch), then regroup it.
 
@@ -129,7 +141,7 @@ def sync_deployment(deployment: Deployment, job: JobRecorder) -> SyncResult:
     job.set_stage(SYNC_STAGE, status="STARTED", progress=0.0)
     source = open_source(deployment.data_source, current_app.config["DATA_SOURCE_ROOTS"])
     log.info("Listing %s", deployment.data_source)
-    listed = list(source.files())
+    listed = _listed(source, job)
     known = existing_paths(deployment)
     listed_paths = {entry.path for entry in listed}
     vanished = sorted(known - listed_paths)
