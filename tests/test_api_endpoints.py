@@ -355,3 +355,10 @@ def test_sync_of_a_station_without_a_data_source_is_400(app, client, token, stat
     response = call(client, "POST", f"/deployments/{station.id}/sync/", token)
     assert response.status_code == 400
     assert "no data source" in response.get_json()["detail"]
+
+
+def test_a_page_number_past_any_sql_offset_is_a_400(app, client, token):
+    response = call(client, "GET", "/projects/?page=184467440737095518", token)
+    assert response.status_code == 400
+    assert "page" in response.get_json()["errors"]
+    assert call(client, "GET", "/projects/?page=2147483647", token).status_code == 200
