@@ -139,7 +139,9 @@ def paginate(query, serialize, serialize_page=None) -> dict:
     paging = parse_query(PageQuery)
     page, page_size = paging.page, paging.page_size
     count = db.session.scalar(db.select(db.func.count()).select_from(query.order_by(None).subquery()))
-    rows = db.session.scalars(query.limit(page_size).offset((page - 1) * page_size)).all()
+    # A page past the end is empty without asking the database (its offset may not even fit an SQL integer).
+    past_end = (page - 1) * page_size >= count
+    rows = [] if past_end else db.session.scalars(query.limit(page_size).offset((page - 1) * page_size)).all()
     results = serialize_page(rows) if serialize_page else [serialize(row) for row in rows]
     return page_envelope(count, page, page_size, results)
 

@@ -307,10 +307,6 @@ class Job(Output):
     logs: Logs
 
 
-# A page number whose row offset still fits a 64-bit SQL integer at the largest page size.
-MAX_PAGE = 2**31 - 1
-
-
 class PageQuery(Input):
-    page: Annotated[int, BeforeValidator(whole_number(1, MAX_PAGE)), Field(le=MAX_PAGE)] = 1
+    page: Annotated[int, BeforeValidator(whole_number(1))] = 1
     page_size: Annotated[int, BeforeValidator(whole_number(1, 500)), Field(le=500)] = 50
