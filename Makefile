@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install test-deps browser run test bench clean
+.PHONY: install test-deps browser run serve test bench load clean
 
 ## install: the virtual environment and the project (runtime extras included)
 install: $(VENV)/.installed
@@ -20,7 +20,7 @@ $(VENV)/.installed: pyproject.toml
 test-deps: $(VENV)/.test-installed browser
 
 $(VENV)/.test-installed: $(VENV)/.installed
-	$(BIN)/pip install -q --disable-pip-version-check -e '.[pg,redis,s3,test]'
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[pg,redis,s3,server,test]'
 	touch $@
 
 ## browser: Debian's Chromium for the browser tests (never a downloaded build)
@@ -38,6 +38,12 @@ run: install
 	  trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	  $(FLASK) run --host $(HOST) --port $(PORT)
 
+## serve: the production web server (gunicorn, 4 workers) against DATABASE_URL and HUEY_URL;
+## run `flask --app wsgi worker` beside it (here or on other machines)
+serve: $(VENV)/.server-installed
+	$(FLASK) init-db
+	$(BIN)/gunicorn --workers $${WEB_WORKERS:-4} --bind $(HOST):$(PORT) --access-logfile - wsgi:app
+
 ## test: the whole suite (SQLite, and PostgreSQL where reachable; required under CI=true)
 test: test-deps
 	$(BIN)/pytest
@@ -46,6 +52,19 @@ test: test-deps
 bench: install
 	$(BIN)/python -m benchmarks.regroup
 	$(BIN)/python -m benchmarks.thumbnails
+
+## load: locust against a throw-away PostgreSQL site on 127.0.0.1 (1,000 stations, 1M captures;
+## LOAD_USERS, LOAD_SECONDS); prints p50/p95/p99 and errors per route
+load: $(VENV)/.load-installed
+	$(BIN)/python -m benchmarks.load
+
+$(VENV)/.server-installed: $(VENV)/.installed
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[pg,redis,s3,server]'
+	touch $@
+
+$(VENV)/.load-installed: $(VENV)/.server-installed
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[pg,redis,s3,server,load]'
+	touch $@
 
 clean:
 	rm -rf $(VENV) *.egg-info

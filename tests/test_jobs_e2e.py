@@ -1,25 +1,24 @@
-"""Jobs through real `flask --app wsgi worker` processes (SQLite queue, and Redis).
+"""Jobs through real `flask --app wsgi worker` processes, in both shapes the site runs in:
 
-The test process feeds the worker's queue through its own Huey instance on the
+- embedded: SQLite database, SqliteHuey queue, one consumer with 4 process workers;
+- scale-out: PostgreSQL (a fresh database) and RedisHuey (a queue name of its
+  own, `HUEY_NAME`), three consumer processes as on three worker machines.
+
+The test process feeds the workers' queue through its own Huey instance on the
 same storage (`jobs.enqueue(job, queue=…)`) and watches the job rows.
 """
 import importlib.util
 import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
+from contextlib import ExitStack
 from datetime import datetime, timedelta
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
-from tasks import make_huey
 from tests.conftest import add_deployment, add_project
-from webapp import create_app
-from webapp.config import REPO_ROOT
+from tests.stack import Site, pg_redis_site
 from webapp.extensions import db
 from webapp.models import Capture, Event, Job
 from webapp.services import jobs
@@ -27,50 +26,21 @@ from webapp.services import jobs
 pytestmark = pytest.mark.e2e
 
 HAS_LOCKS = importlib.util.find_spec("webapp.services.locks") is not None
+SHAPES = ["sqlite", "postgresql+redis"]
 
 
-def start_worker(env: dict, workers: int, log: Path) -> subprocess.Popen:
-    full_env = {**os.environ, **env, "SECRET_KEY": "e2e-secret", "JOB_HEARTBEAT_SECONDS": "1"}
-    with open(log, "wb") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "flask", "--app", "wsgi", "worker", "-w", str(workers)],
-            cwd=REPO_ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-
-
-def stop_worker(worker: subprocess.Popen) -> None:
-    worker.send_signal(signal.SIGTERM)
-    try:
-        worker.wait(10)
-    except subprocess.TimeoutExpired:
-        os.killpg(worker.pid, signal.SIGKILL)
-        worker.wait()
-
-
-def make_site(root: Path, queue_url: str) -> SimpleNamespace:
-    data = root / "data"
-    data.mkdir()
-    db_url = f"sqlite:///{root / 'app.db'}"
-    app = create_app({
-        "TESTING": True, "SECRET_KEY": "e2e-secret", "SQLALCHEMY_DATABASE_URI": db_url,
-        "INSTANCE_PATH": root / "instance", "HUEY_URL": queue_url, "DATA_SOURCE_ROOTS": [str(data)],
-    })
-    with app.app_context():
-        db.create_all()
-    env = {"DATABASE_URL": db_url, "HUEY_URL": queue_url, "DATA_SOURCE_ROOTS": str(data)}
-    return SimpleNamespace(app=app, data=data, env=env, log=root / "worker.log")
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    """One site (SQLite database, SQLite queue) served by a worker with 4 process workers."""
+@pytest.fixture(scope="module", params=SHAPES)
+def site(request, tmp_path_factory):
+    """One running site per shape, shared by this module's tests."""
     root = tmp_path_factory.mktemp("e2e")
-    queue_url = f"sqlite:///{root / 'huey.db'}"
-    site = make_site(root, queue_url)
-    site.queue = make_huey(queue_url)
-    worker = start_worker(site.env, 4, site.log)
-    yield site
-    stop_worker(worker)
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            site = Site(root, f"sqlite:///{root / 'app.db'}", f"sqlite:///{root / 'huey.db'}", "ami-sessions")
+            stack.callback(site.stop_all)
+            site.start_consumer(workers=4)
+        else:
+            site = stack.enter_context(pg_redis_site(root, consumers=3))
+        yield site
 
 
 @pytest.fixture
@@ -100,7 +70,7 @@ def wait_for(site, job_id, until, what, timeout=20.0) -> Job:
         if until(job):
             return job
         if time.monotonic() > deadline:
-            raise AssertionError(f"job {job_id} never {what}: {job.status} {job.logs}\n{site.log.read_text()[-3000:]}")
+            raise AssertionError(f"job {job_id} never {what}: {job.status} {job.logs}\n{site.logs()}")
         db.session.rollback()
         time.sleep(0.05)
 
@@ -191,7 +161,8 @@ def test_a_step_that_overruns_the_time_limit_fails_the_job(ctx):
     assert job.status == "FAILURE"
     assert any("exceeded its time limit of 1 s" in line for line in job.logs["stdout"])
     assert "TaskTimeout" in job.logs["stdout"][-1]
-    assert any("Traceback" in line for line in job.logs["stderr"])
+    assert "Traceback" in job.logs["traceback"]
+    assert not any("Traceback" in line for line in job.logs["stderr"])
     assert job.stage("data_storage_sync")["status"] == "FAILURE"
     assert (job.finished_at - job.started_at).total_seconds() < 5
 
@@ -228,29 +199,3 @@ def test_concurrent_regroups_of_one_station_equal_a_single_run(ctx):
     after_concurrent = sessions()
     regroup_deployment(db.session.get(type(deployment), deployment.id))
     assert sessions() == after_concurrent and len(after_concurrent) == 10
-
-
-def test_jobs_on_a_redis_queue(tmp_path):
-    redis = pytest.importorskip("redis")
-    url = "redis://127.0.0.1:6379/0"
-    try:
-        redis.Redis.from_url(url).ping()
-    except redis.RedisError:
-        pytest.skip("no Redis on 127.0.0.1:6379")
-    name = f"ami-test-{uuid.uuid4().hex[:8]}"
-    site = make_site(tmp_path, url)
-    queue = make_huey(url, name=name)
-    worker = start_worker({**site.env, "HUEY_NAME": name}, 1, site.log)
-    try:
-        with site.app.app_context():
-            deployment = new_station(site, station_folder(site, times(4)))
-            sync = finished(site, jobs.enqueue(jobs.create_job("data_storage_sync", deployment), queue=queue))
-            assert sync.status == "SUCCESS", sync.logs
-            assert params(sync, "data_storage_sync")["captures_added"] == 4
-            assert params(sync, "regroup_sessions")["captures_grouped"] == 4
-            regroup = finished(site, jobs.enqueue(jobs.create_job("regroup_events", deployment), queue=queue))
-            assert regroup.status == "SUCCESS" and params(regroup, "regroup_events")["events_touched"] == 0
-            db.session.remove()
-    finally:
-        stop_worker(worker)
-        queue.flush()

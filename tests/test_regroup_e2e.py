@@ -5,9 +5,9 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from tasks import make_huey
 from tasks.jobs import tasks_on
-from tests.test_jobs_e2e import finished, make_site, new_station, params, start_worker, station_folder, stop_worker
+from tests.stack import Site
+from tests.test_jobs_e2e import finished, new_station, params, station_folder
 from webapp.extensions import db
 from webapp.models import Event, Job, Lock
 from webapp.services import jobs
@@ -21,12 +21,10 @@ CAPTURES = 300_000
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     root = tmp_path_factory.mktemp("regroup-e2e")
-    queue_url = f"sqlite:///{root / 'huey.db'}"
-    site = make_site(root, queue_url)
-    site.queue = make_huey(queue_url)
-    worker = start_worker(site.env, 2, site.log)
+    site = Site(root, f"sqlite:///{root / 'app.db'}", f"sqlite:///{root / 'huey.db'}", "ami-sessions")
+    site.start_consumer(workers=2)
     yield site
-    stop_worker(worker)
+    site.stop_all()
 
 
 @pytest.fixture
@@ -94,8 +92,8 @@ def test_two_overlapping_regroups_of_one_station_show_the_warning(ctx):
         # Queued straight on Huey: the job row already exists and the database is ours to write for now.
         second_run(ctx, second)
         deadline = time.monotonic() + 20
-        while f"regroup skipped for deployment {deployment.id}" not in ctx.log.read_text():
-            assert time.monotonic() < deadline, ctx.log.read_text()[-3000:]
+        while f"regroup skipped for deployment {deployment.id}" not in ctx.logs(tail=None):
+            assert time.monotonic() < deadline, ctx.logs()[-3000:]
             time.sleep(0.05)
     finally:
         writer.rollback()

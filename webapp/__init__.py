@@ -4,6 +4,7 @@ from pathlib import Path
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.pool import Pool
 
 from . import config as config_module
 from .extensions import csrf, db, login_manager, migrate, principal
@@ -27,6 +28,12 @@ def create_app(config: dict | None = None) -> Flask:
     if config:
         app.config.update(config)
     instance_path.mkdir(parents=True, exist_ok=True)
+    proxies = int(app.config.get("TRUSTED_PROXY_COUNT") or 0)
+    if proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # Behind nginx the client's address and scheme arrive in headers the proxy sets.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
@@ -34,9 +41,13 @@ def create_app(config: dict | None = None) -> Flask:
     login_manager.init_app(app)
     principal.init_app(app)
 
+    import tasks
+
     from . import auth, cli, errors, filters, permissions
     from .services import thumbnails
     from .views import register_blueprints
+
+    tasks.init_app(app)
 
     auth.init_app(app)
     permissions.init_app(app)
@@ -63,3 +74,12 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+@event.listens_for(Pool, "checkout")
+def _postgresql_application_name(dbapi_connection, connection_record, connection_proxy):
+    """Name each PostgreSQL connection after what uses it (see services.sql.labelled_connections)."""
+    if type(dbapi_connection).__module__.startswith("psycopg"):
+        from .services.sql import name_connection
+
+        name_connection(dbapi_connection, connection_record)

@@ -1,4 +1,4 @@
-"""Configuration from the environment over safe defaults (see CONTRACT.md)."""
+"""Configuration from the environment over safe defaults (the README lists every variable)."""
 import os
 import re
 import secrets
@@ -51,9 +51,17 @@ def from_environment(instance_path: Path = INSTANCE_PATH) -> dict:
         "SQLALCHEMY_DATABASE_URI": env.get("DATABASE_URL")
         or f"sqlite:///{instance_path / 'app.db'}",
         "HUEY_URL": env.get("HUEY_URL") or f"sqlite:///{instance_path / 'huey.db'}",
+        "HUEY_NAME": env.get("HUEY_NAME") or "ami-sessions",
         "REGROUP_LOCK_TTL_SECONDS": int(env.get("REGROUP_LOCK_TTL_SECONDS", "660")),
         "JOB_TIME_LIMIT_SECONDS": int(env.get("JOB_TIME_LIMIT_SECONDS", "600")),
         "JOB_HEARTBEAT_SECONDS": int(env.get("JOB_HEARTBEAT_SECONDS", "30")),
+        # Reverse proxies in front of the site whose X-Forwarded-For/-Proto/-Host are trusted (docs/deploy.md).
+        "TRUSTED_PROXY_COUNT": int(env.get("TRUSTED_PROXY_COUNT", "0")),
+        "REAPER_INTERVAL_SECONDS": int(env.get("REAPER_INTERVAL_SECONDS", "60")),
+        "JOB_QUEUE_LOST_SECONDS": int(env.get("JOB_QUEUE_LOST_SECONDS", "300")),
+        # A pooled connection that the server closed (restart, failover,
+        # pg_terminate_backend) is replaced before use instead of failing a request.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "DATA_SOURCE_ROOTS": [p for p in roots.split(":") if p],
         "MAX_SESSION_SECONDS": DEFAULT_MAX_SESSION_SECONDS,
         "SESSION_COOKIE_HTTPONLY": True,

@@ -1,5 +1,7 @@
 """Small SQL helpers that differ between SQLite and PostgreSQL."""
+import os
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Iterator
 
 from sqlalchemy.engine import Connection, Engine
@@ -46,3 +48,31 @@ def short_wait(engine: Engine, wait_ms: int) -> Iterator[Connection]:
             conn.rollback()
             conn.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}" if sqlite else "RESET lock_timeout")
             conn.commit()
+
+
+APPLICATION_NAME = "ami-sessions"
+_connection_label: ContextVar[str | None] = ContextVar("connection_label", default=None)
+
+
+@contextmanager
+def labelled_connections(label: str) -> Iterator[None]:
+    """PostgreSQL connections checked out in this context carry `ami-sessions <label>` as their
+    `application_name` (with the process id), so an operator (or a test) finds a job's backend,
+    and the process behind it, in `pg_stat_activity`."""
+    token = _connection_label.set(label)
+    try:
+        yield
+    finally:
+        _connection_label.reset(token)
+
+
+def name_connection(dbapi_connection, connection_record) -> None:
+    """Give a PostgreSQL connection the application_name of the current context (once per change)."""
+    label = _connection_label.get()
+    name = f"{APPLICATION_NAME} {label} (pid {os.getpid()})" if label else f"{APPLICATION_NAME} (pid {os.getpid()})"
+    if connection_record.info.get("application_name") == name:
+        return
+    # Committed at once: a SET inside the work's transaction would be undone by its rollback.
+    dbapi_connection.execute("SELECT set_config('application_name', %s, false)", (name,))
+    dbapi_connection.commit()
+    connection_record.info["application_name"] = name
