@@ -5,12 +5,13 @@ session's captures page by page, and its neighbours in the station.
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import and_, func
 
 from ..extensions import db
 from ..models import Capture, Event, Thumbnail
 from . import capture_listing
-from .listing import Page, clean_page
+from .listing import clean_page
 from .sql import dialect_name
 
 CAPTURES_PER_PAGE = 60
@@ -85,7 +86,7 @@ def example_captures(events: list[Event], label: str | None = None) -> dict[int,
     return found
 
 
-def captures_page(event: Event, page=1, per_page: int = CAPTURES_PER_PAGE, label: str | None = None) -> Page:
+def captures_page(event: Event, page=1, per_page: int = CAPTURES_PER_PAGE, label: str | None = None) -> Pagination:
     """The session's captures in time order, one page (the captures listing's range query).
 
     Items are ExampleCapture, with their stored thumbnail's height at `label`
