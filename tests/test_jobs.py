@@ -63,6 +63,7 @@ def test_sync_adds_captures_then_regroups_in_two_stages(deployment):
     assert [(s["key"], s["status"], s["progress"]) for s in job.stages] == [
         ("data_storage_sync", "SUCCESS", 1.0),
         ("regroup_sessions", "SUCCESS", 1.0),
+        ("thumbnails", "SUCCESS", 1.0),
     ]
     assert params(job, "data_storage_sync") == {
         "total_files": 7, "captures_added": 7, "failed": 1, "files_missing_from_source": 0, "unreadable_files": 0,
@@ -71,6 +72,8 @@ def test_sync_adds_captures_then_regroups_in_two_stages(deployment):
         "captures_grouped": 6, "events_created": 2, "events_touched": 2, "empty_events_deleted": 0,
         "duplicate_timestamps": 1, "ungrouped_captures": 0, "captures_missing_timestamp": 1,
     }
+    # The test files are empty: every example capture's thumbnail fails, is counted and logged.
+    assert params(job, "thumbnails") == {"generated": 0, "reused": 0, "failed": 5}
     stdout = job.logs["stdout"]
     found = next(i for i, line in enumerate(stdout) if "Found 7 files" in line)
     grouped = next(i for i, line in enumerate(stdout) if "Regrouped deployment" in line and ": 6 captures in 2 sessions" in line)
@@ -247,7 +250,7 @@ def test_cancel_during_the_sync_stage_stops_before_the_next_batch(deployment, ca
     cancel_when_logged("Found 7 files")
     job = run("data_storage_sync", deployment)
     assert job.status == "REVOKED" and job.finished_at
-    assert [s["status"] for s in job.stages] == ["REVOKED", "CREATED"]
+    assert [s["status"] for s in job.stages] == ["REVOKED", "CREATED", "CREATED"]
     assert "Cancelled while running" in job.logs["stdout"][-1]
     assert db.session.scalar(db.select(db.func.count(Capture.id))) == 0
 
@@ -256,7 +259,7 @@ def test_cancel_during_the_regroup_stage_rolls_the_regroup_back(deployment, canc
     cancel_when_logged("Added 7 captures")
     job = run("data_storage_sync", deployment)
     assert job.status == "REVOKED"
-    assert [s["status"] for s in job.stages] == ["SUCCESS", "REVOKED"]
+    assert [s["status"] for s in job.stages] == ["SUCCESS", "REVOKED", "CREATED"]
     # The sync's committed batches stay; the cancelled regroup wrote nothing.
     assert db.session.scalar(db.select(db.func.count(Capture.id))) == 7
     assert db.session.scalar(db.select(db.func.count(Event.id))) == 0

@@ -7,16 +7,19 @@ in PAGES: its endpoint, method, path (formatted with the ids in `Context`), the
 form it posts, and who may use it (one of the rule helpers below).
 """
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from flask import current_app
+from PIL import Image
 
 from tests.conftest import FreshGlobalsClient, add_deployment, add_project, csrf_token_from
 from webapp.extensions import db
-from webapp.models import Event, User
+from webapp.models import Capture, Event, Thumbnail, User
 from webapp.permissions import ROLE_PERMISSIONS, ROLES
 from webapp.services import jobs
+from webapp.services.thumbnail_storage import storage_for
 
 ACTORS = ("anonymous", "non_member", *ROLES, "superuser")
 LOGIN = "login"  # a redirect to the sign-in form, to come back after signing in
@@ -65,6 +68,7 @@ class Context:
     project: int
     deployment: int
     event: int
+    capture: int
     job: int
     data_folder: str
 
@@ -100,6 +104,8 @@ PAGES = {
     "station regroup": ("deployments.regroup", "POST", "/deployments/{deployment}/regroup", {},
                         needs("regroup_sessions_deployment", 303)),
     "station sync": ("deployments.sync", "POST", "/deployments/{deployment}/sync", {}, needs("sync_deployment", 303)),
+    "session": ("events.detail", "GET", "/events/{event}/", None, members(200)),
+    "thumbnail file": ("thumbnails.file", "GET", "/thumbnails/{capture}/small.jpg", None, members(200)),
     "jobs": ("jobs.index", "GET", "/jobs/", None, signed_in(200)),
     "job": ("jobs.detail", "GET", "/jobs/{job}/", None, members(200)),
     "job status": ("jobs.status", "GET", "/jobs/{job}/status", None, members(200)),
@@ -133,10 +139,19 @@ def _users():
     folder = Path(current_app.config["DATA_SOURCE_ROOTS"][0]) / "station"
     folder.mkdir(exist_ok=True)
     deployment = add_deployment(project, "Station", data_source=str(folder))
-    event = Event(deployment_id=deployment.id, project_id=project.id, group_by="2024-06-01")
-    db.session.add(event)
+    moment = datetime(2024, 6, 1, 22, 0)
+    event = Event(deployment_id=deployment.id, project_id=project.id, group_by="2024-06-01", start=moment, end=moment,
+                  captures_count=1)
+    capture = Capture(deployment_id=deployment.id, path="20240601220000.jpg", timestamp=moment)
+    db.session.add_all([event, capture])
+    db.session.flush()
+    # A stored thumbnail, so the file route has a file to serve to those who may see it.
+    db.session.add(Thumbnail(capture_id=capture.id, label="small", width=240, height=160, path="permissions/small.jpg"))
+    stored = storage_for(current_app.config["THUMBNAIL_ROOT"]).local_path("permissions/small.jpg")
+    stored.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (240, 160), "white").save(stored, "JPEG")
     db.session.commit()
-    return users, project, deployment, event, folder
+    return users, project, deployment, event, capture, folder
 
 
 def _client_for(app, user):
@@ -158,8 +173,9 @@ def _answer(response) -> int | str:
 @pytest.mark.parametrize("case", PAGES)
 def test_page_permission_matrix(app, case):
     endpoint, method, template, form, who = PAGES[case]
-    users, project, deployment, event, folder = _users()
-    ids = {"project": project.id, "deployment": deployment.id, "event": event.id, "data_folder": str(folder)}
+    users, project, deployment, event, capture, folder = _users()
+    ids = {"project": project.id, "deployment": deployment.id, "event": event.id, "capture": capture.id,
+           "data_folder": str(folder)}
     expected, actual = {}, {}
     for actor in ACTORS:
         job = jobs.create_job("regroup_events", db.session.get(type(deployment), ids["deployment"]))
@@ -175,5 +191,6 @@ def test_page_permission_matrix(app, case):
             response = client.post(path, data=data)
         expected[actor] = who(actor)
         actual[actor] = _answer(response)
+        response.close()
         db.session.rollback()
     assert actual == expected

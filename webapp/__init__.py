@@ -44,6 +44,7 @@ def create_app(config: dict | None = None) -> Flask:
     import tasks
 
     from . import auth, cli, errors, filters, permissions
+    from .services import thumbnails
     from .views import register_blueprints
 
     tasks.init_app(app)
@@ -53,6 +54,7 @@ def create_app(config: dict | None = None) -> Flask:
     errors.init_app(app)
     filters.init_app(app)
     cli.init_app(app)
+    thumbnails.init_app(app)
     register_blueprints(app)
     return app
 

@@ -1,5 +1,6 @@
 """Configuration from the environment over safe defaults (the README lists every variable)."""
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -8,6 +9,25 @@ INSTANCE_PATH = REPO_ROOT / "instance"
 
 DEFAULT_SESSION_GAP_SECONDS = 7200
 DEFAULT_MAX_SESSION_SECONDS = 24 * 3600
+DEFAULT_THUMBNAIL_SIZES = "small:240,medium:1024"
+_THUMBNAIL_SIZE = re.compile(r"^([a-z][a-z0-9_-]{0,31}):([1-9][0-9]{0,4})$")
+
+
+def parse_thumbnail_sizes(text: str) -> dict[str, int]:
+    """`label:width` pairs in their configured order; an empty text turns thumbnails off.
+
+    A malformed pair stops the app from starting: a typo must not silently
+    serve no thumbnails.
+    """
+    sizes = {}
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        match = _THUMBNAIL_SIZE.match(item)
+        if match is None:
+            raise ValueError(f"THUMBNAIL_SIZES: {item!r} is not label:width (lower-case label, width 1–99999).")
+        sizes[match[1]] = int(match[2])
+    return sizes
 
 
 def _persisted_secret_key(instance_path: Path) -> str:
@@ -47,4 +67,6 @@ def from_environment(instance_path: Path = INSTANCE_PATH) -> dict:
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,
+        "THUMBNAIL_SIZES": parse_thumbnail_sizes(env.get("THUMBNAIL_SIZES", DEFAULT_THUMBNAIL_SIZES)),
+        "THUMBNAIL_ROOT": env.get("THUMBNAIL_ROOT") or str(instance_path / "thumbnails"),
     }

@@ -199,6 +199,9 @@ class Capture(db.Model):
     path = db.Column(db.String(1024), nullable=False)
     timestamp = db.Column(db.DateTime)
     size = db.Column(db.BigInteger, nullable=False, default=0)
+    # The source file's modification time as the sync saw it (None for captures
+    # synced before it was recorded): thumbnails older than it are remade.
+    last_modified = db.Column(db.DateTime)
 
     __table_args__ = (
         UniqueConstraint("deployment_id", "path"),
@@ -234,11 +237,37 @@ class Event(db.Model):
         Index("ix_event_deployment_start", "deployment_id", "start_time"),
     )
 
+    deployment = db.relationship("Deployment")
+
+    @property
+    def project(self) -> "Project | None":
+        """The project whose permissions apply: the station's (sessions follow their station)."""
+        return self.deployment.project if self.deployment is not None else None
+
     @property
     def duration_seconds(self) -> float | None:
         if self.start is None or self.end is None:
             return None
         return (self.end - self.start).total_seconds()
+
+
+class Thumbnail(db.Model):
+    """A generated thumbnail of one capture at one configured size (label)."""
+
+    id = db.Column(db.Integer, primary_key=True)
+    capture_id = db.Column(db.Integer, db.ForeignKey("capture.id", ondelete="CASCADE"), nullable=False)
+    label = db.Column(db.String(32), nullable=False)
+    # The configured width it was made for, not the encoder's (which can be
+    # 1–2 px less): a changed configuration is detected by comparing it.
+    width = db.Column(db.Integer, nullable=False)
+    height = db.Column(db.Integer, nullable=False)
+    # The storage key under THUMBNAIL_ROOT; empty means it must be made again.
+    path = db.Column(db.String(1024), nullable=False, default="")
+    source_mtime = db.Column(db.DateTime)
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    updated_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("capture_id", "label"),)
 
 
 JOB_STATUSES = ("CREATED", "PENDING", "STARTED", "SUCCESS", "FAILURE", "CANCELING", "REVOKED")

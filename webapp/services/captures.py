@@ -3,7 +3,7 @@ adding new files as captures without ever duplicating one."""
 import os
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator
 
@@ -32,6 +32,7 @@ class FileEntry:
     """One image file of a data source."""
     path: str  # relative to the data source, with "/" separators
     size: int
+    modified: datetime | None = None  # the file's modification time (UTC), where the source tells it
 
 
 # Tried in order; each captures year, month, day, hour, minute, second.
@@ -186,10 +187,11 @@ def list_local_files(root: str) -> Iterator[FileEntry]:
             try:
                 if full.is_symlink() and base not in full.resolve(strict=True).parents:
                     continue
-                size = full.stat().st_size
+                stat = full.stat()
             except (OSError, RuntimeError):
                 continue
-            yield FileEntry(full.relative_to(base).as_posix(), size)
+            modified = datetime.fromtimestamp(stat.st_mtime, timezone.utc).replace(tzinfo=None)
+            yield FileEntry(full.relative_to(base).as_posix(), stat.st_size, modified)
 
 
 def existing_paths(deployment: Deployment) -> set[str]:
@@ -199,7 +201,7 @@ def existing_paths(deployment: Deployment) -> set[str]:
 
 
 def insert_captures(deployment: Deployment, rows: list[dict]) -> int:
-    """Insert capture rows (`path`, `size`, `timestamp`); a path already present is skipped.
+    """Insert capture rows (`path`, `size`, `timestamp`, optional `last_modified`); a path already present is skipped.
 
     Returns how many rows were added. Bumps the station's `captures_version`
     in the same transaction whenever rows were added, so a running regroup

@@ -22,6 +22,7 @@ REGROUP_PARAMS = (
     "Captures missing timestamp",
 )
 SYNC_PARAMS = ("Total files", "Captures added", "Failed", "Files missing from source", "Unreadable files")
+THUMBNAIL_PARAMS = ("Generated", "Reused", "Failed")
 
 
 def job_task_id(job_id: int) -> str:
@@ -43,6 +44,11 @@ class Stage:
     key: str
     name: str
     params: tuple[str, ...] = ()
+    # Whether a job created under this configuration has the stage (None: always).
+    enabled: Callable[[dict], bool] | None = field(default=None, repr=False)
+
+    def enabled_in(self, config) -> bool:
+        return self.enabled is None or self.enabled(config)
 
 
 @dataclass(frozen=True)
@@ -53,11 +59,21 @@ class JobType:
     stages: tuple[Stage, ...]
     run: Callable[[Deployment, JobRecorder], None] = field(repr=False)
 
+    def stages_in(self, config) -> list[Stage]:
+        """The stages a job of this type has under `config`."""
+        return [stage for stage in self.stages if stage.enabled_in(config)]
+
 
 def _run_regroup(deployment: Deployment, recorder: JobRecorder) -> None:
     from .regroup import regroup_deployment
 
     regroup_deployment(deployment, job=recorder, stage_key="regroup_events")
+
+
+def _thumbnails_configured(config) -> bool:
+    from .thumbnails import configured_sizes
+
+    return bool(configured_sizes(config))
 
 
 def _run_sync(deployment: Deployment, recorder: JobRecorder) -> None:
@@ -81,6 +97,7 @@ JOB_TYPES: dict[str, JobType] = {
             (
                 Stage("data_storage_sync", "Data storage sync", SYNC_PARAMS),
                 Stage("regroup_sessions", "Regroup sessions", REGROUP_PARAMS),
+                Stage("thumbnails", "Thumbnails", THUMBNAIL_PARAMS, enabled=_thumbnails_configured),
             ),
             _run_sync,
         ),

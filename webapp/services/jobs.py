@@ -55,9 +55,9 @@ def job_queue(queue=None) -> JobQueue:
 
 
 def _new_progress(job_type: JobType) -> dict:
-    """A job's progress before it runs: every stage present, CREATED, with its params at 0."""
+    """A job's progress before it runs: every stage this configuration has, CREATED, with its params at 0."""
     recorder_state = {"summary": {"status": "CREATED", "progress": 0.0}, "stages": []}
-    for stage in job_type.stages:
+    for stage in job_type.stages_in(current_app.config):
         recorder_state["stages"].append(
             {
                 "key": stage.key,

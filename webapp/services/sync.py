@@ -10,7 +10,7 @@ AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION).
 import io
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -36,6 +36,7 @@ from .job_recorder import JobCancelled, JobRecorder
 
 SYNC_STAGE = "data_storage_sync"
 REGROUP_STAGE = "regroup_sessions"
+THUMBNAIL_STAGE = "thumbnails"
 BATCH_SIZE = 1000
 # EXIF sits at the start of a JPEG/TIFF; reading this much of an S3 object is enough.
 EXIF_HEAD_BYTES = 128 * 1024
@@ -87,7 +88,10 @@ def _s3_source(url: str) -> _Source:
                 for item in page.get("Contents", []):
                     rel = item["Key"][len(prefix) :]
                     if rel and is_image_name(rel):
-                        yield FileEntry(rel, int(item["Size"]))
+                        modified = item.get("LastModified")
+                        if modified is not None and modified.tzinfo is not None:
+                            modified = modified.astimezone(timezone.utc).replace(tzinfo=None)
+                        yield FileEntry(rel, int(item["Size"]), modified)
         except (BotoCoreError, ClientError) as error:
             raise SyncError(f"Cannot list {url}: {error}") from None
 
@@ -136,6 +140,9 @@ class _CaptureReader:
     def __init__(self, source: _Source, stats: dict, job: JobRecorder):
         self.source, self.stats, self.job = source, stats, job
         self.last_check = time.monotonic()
+        # The span of the new captures' times: the sessions the thumbnails stage warms.
+        self.earliest: datetime | None = None
+        self.latest: datetime | None = None
 
     def rows(self, entries: list[FileEntry]) -> list[dict]:
         """The capture rows of a batch of files; an unreadable file has none."""
@@ -153,12 +160,18 @@ class _CaptureReader:
             if timestamp is None:
                 self.stats["Failed"] += 1
                 self.job.logger.warning("No capture time in the name or EXIF of %s; added without timestamp.", entry.path)
-            rows.append({"path": entry.path, "size": entry.size, "timestamp": timestamp})
+            else:
+                self.earliest = timestamp if self.earliest is None else min(self.earliest, timestamp)
+                self.latest = timestamp if self.latest is None else max(self.latest, timestamp)
+            rows.append({"path": entry.path, "size": entry.size, "timestamp": timestamp, "last_modified": entry.modified})
         return rows
 
 
-def _add_captures(deployment: Deployment, new: list[FileEntry], source: _Source, stats: dict, job: JobRecorder) -> None:
-    """Insert the new files as captures, one committed batch at a time, checking for cancel as it reads.
+def _add_captures(
+    deployment: Deployment, new: list[FileEntry], source: _Source, stats: dict, job: JobRecorder
+) -> tuple[datetime | None, datetime | None]:
+    """Insert the new files as captures, one committed batch at a time, checking for cancel as it reads;
+    return the earliest and latest time among them.
 
     A cancel or an error keeps the batches already committed (and says so).
     """
@@ -187,6 +200,7 @@ def _add_captures(deployment: Deployment, new: list[FileEntry], source: _Source,
             refresh_deployment_stats(deployment)
             db.session.commit()
         raise
+    return reader.earliest, reader.latest
 
 
 def sync_deployment(deployment: Deployment, job: JobRecorder) -> SyncResult:
@@ -223,7 +237,7 @@ def sync_deployment(deployment: Deployment, job: JobRecorder) -> SyncResult:
     if vanished:
         log.warning("%d files are gone from the data source; their captures are kept: %s", len(vanished), _named(vanished))
 
-    _add_captures(deployment, new, source, stats, job)
+    earliest, latest = _add_captures(deployment, new, source, stats, job)
     refresh_deployment_stats(deployment)
     db.session.commit()
     job.set_params(SYNC_STAGE, stats)
@@ -240,4 +254,31 @@ def sync_deployment(deployment: Deployment, job: JobRecorder) -> SyncResult:
             stats["Captures added"],
         )
     job.set_stage(REGROUP_STAGE, status="SUCCESS", progress=1.0)
+    if _has_stage(job, THUMBNAIL_STAGE):
+        _warm_thumbnails(deployment, job, earliest, latest)
     return SyncResult(stats=stats, regroup_skipped=result.skipped)
+
+
+def _has_stage(job: JobRecorder, key: str) -> bool:
+    try:
+        job.stage(key)
+    except KeyError:
+        return False
+    return True
+
+
+def _warm_thumbnails(deployment: Deployment, job: JobRecorder, since: datetime | None, until: datetime | None) -> None:
+    """Third stage: the sessions touched by the added captures open with their example thumbnails made."""
+    from .thumbnails import warm_session_examples
+
+    job.set_stage(THUMBNAIL_STAGE, status="STARTED")
+    if since is None:
+        job.logger.info("No captures with a time were added; no thumbnails to make.")
+        counts = {"Generated": 0, "Reused": 0, "Failed": 0}
+    else:
+        counts = warm_session_examples(deployment, since, until, logger=job.logger, check=job.check_cancelled)
+        job.logger.info(
+            "Example thumbnails: %d made, %d already there, %d failed.", counts["Generated"], counts["Reused"], counts["Failed"]
+        )
+    job.set_params(THUMBNAIL_STAGE, counts)
+    job.set_stage(THUMBNAIL_STAGE, status="SUCCESS", progress=1.0)

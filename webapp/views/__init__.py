@@ -2,10 +2,12 @@
 
 
 def register_blueprints(app):
-    from . import api, auth, deployments, jobs, projects
+    from . import api, auth, deployments, events, jobs, projects, thumbnails
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(projects.bp)
     app.register_blueprint(deployments.bp)
     app.register_blueprint(jobs.bp)
+    app.register_blueprint(events.bp)
+    app.register_blueprint(thumbnails.bp)
     app.register_blueprint(api.bp)

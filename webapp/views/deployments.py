@@ -8,7 +8,7 @@ from ..extensions import db
 from ..filters import hours
 from ..models import Deployment
 from ..permissions import can, require, role_of, start_job_permission
-from ..services import capture_listing, listing, station_jobs
+from ..services import capture_listing, listing, session_captures, station_jobs, thumbnails
 from ..services.charts import gap_histogram, session_timeline
 from ..services.deployments import update_deployment
 from ..services.history import regroup_history
@@ -26,6 +26,15 @@ def _summary_context(deployment: Deployment) -> dict:
     return {"deployment": deployment, "project": deployment.project, "rule": deployment.grouping_rule}
 
 
+def _sessions_context(deployment: Deployment, page) -> dict:
+    """A page of the station's sessions with their example captures' `small` thumbnails (one query)."""
+    sessions = listing.sessions_page(deployment, page)
+    sizes = thumbnails.configured_sizes()
+    label = "small" if "small" in sizes else next(iter(sizes), None)
+    examples = session_captures.example_captures(sessions.items, label) if label else {}
+    return {"sessions": sessions, "examples": examples, "example_label": label, "example_width": sizes.get(label)}
+
+
 def _detail_page(deployment: Deployment, gap_value: str | None = None, gap_errors: list[str] = (), status: int = 200):
     project = deployment.project
     jobs = listing.recent_jobs(deployment)
@@ -35,7 +44,6 @@ def _detail_page(deployment: Deployment, gap_value: str | None = None, gap_error
     return (
         render_template(
             "deployments/detail.html",
-            sessions=listing.sessions_page(deployment, request.args.get("page", 1)),
             captures=capture_listing.captures_page(
                 deployment, page=listing.clean_page(request.args.get("captures_page")), clamp=True
             ),
@@ -50,6 +58,7 @@ def _detail_page(deployment: Deployment, gap_value: str | None = None, gap_error
             hist=gap_histogram(deployment, deployment.grouping_rule.gap_seconds),
             fit=station_schedule_fit(deployment),
             history=regroup_history(deployment),
+            **_sessions_context(deployment, request.args.get("page", 1)),
             **_summary_context(deployment),
         ),
         status,
@@ -148,7 +157,7 @@ def sessions(deployment_id: int):
     return render_template(
         "deployments/_sessions.html",
         deployment=deployment,
-        sessions=listing.sessions_page(deployment, request.args.get("page", 1)),
+        **_sessions_context(deployment, request.args.get("page", 1)),
     )
 
 

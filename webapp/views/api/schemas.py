@@ -241,6 +241,15 @@ class DeploymentFilter(Input):
     deployment: Annotated[Id | None, BeforeValidator(_optional(whole_number(1)))] = None
 
 
+Thumbnails = Annotated[dict[str, str], Field(description="label → URL of the thumbnail endpoint, for every configured size")]
+
+
+class ExampleCapture(Output):
+    id: Id
+    timestamp: LocalTime
+    thumbnails: Thumbnails
+
+
 class Event(Output):
     id: Id
     deployment_id: Id
@@ -253,6 +262,14 @@ class Event(Output):
     gap_seconds: int | None = Field(None, description="The rule the session was cut with (null: not recorded)")
     keying: str | None = None
     max_session_seconds: int | None = None
+    example_captures: Annotated[
+        list[ExampleCapture],
+        Field(max_length=4, description="First, middle and last capture of the session and its largest file"),
+    ]
+
+
+class ThumbnailQuery(Input):
+    label: Annotated[str | None, Field(max_length=32, description="A configured size; default: the first")] = None
 
 
 class CaptureFilter(Input):
@@ -266,7 +283,7 @@ class Capture(Output):
     event_id: int | None = Field(description="The session whose span holds the timestamp, or null")
     timestamp: LocalTime
     path: str
-    thumbnails: dict[str, str]
+    thumbnails: Thumbnails
 
 
 class Param(Output):

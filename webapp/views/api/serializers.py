@@ -25,16 +25,24 @@ def deployment(d: Deployment) -> dict:
     )
 
 
-def capture(c: Capture, event_id: int | None) -> dict:
+def capture(c: Capture, event_id: int | None, thumbnails: dict[str, str] | None = None) -> dict:
     """A capture with the session whose span holds it (`event_id`, found by the caller's range join)."""
     return _dump(
-        schemas.Capture, id=c.id, deployment_id=c.deployment_id, event_id=event_id, timestamp=c.timestamp,
-        path=c.path, thumbnails={},
+        schemas.Capture, id=c.id, deployment_id=c.deployment_id, event_id=event_id, timestamp=c.timestamp, path=c.path,
+        thumbnails=thumbnails or {},
     )
 
 
-def event(e: Event) -> dict:
-    return schemas.Event.model_validate(e).model_dump(mode="json")
+def example_capture(c, thumbnails: dict[str, str]) -> dict:
+    return _dump(schemas.ExampleCapture, id=c.id, timestamp=c.timestamp, thumbnails=thumbnails)
+
+
+def event(e: Event, examples: list[dict] | None = None) -> dict:
+    return _dump(
+        schemas.Event,
+        **{name: getattr(e, name) for name in schemas.Event.model_fields if name != "example_captures"},
+        example_captures=examples or [],
+    )
 
 
 def _stage(stage: dict) -> dict:
