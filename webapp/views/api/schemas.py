@@ -11,7 +11,7 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 from ...grouping import KEYINGS
 from ...models import JOB_STATUSES
@@ -329,11 +329,8 @@ class Job(Output):
     logs: Logs
 
 
-# Every page past the last is empty; past this one the row offset would not fit
-# the database's integers (SQLite: 64 bits), so a larger number reads this page.
-MAX_PAGE = 2**31 - 1
 
 
 class PageQuery(Input):
-    page: Annotated[int, BeforeValidator(whole_number(1)), AfterValidator(lambda page: min(page, MAX_PAGE))] = 1
+    page: Annotated[int, BeforeValidator(whole_number(1))] = 1
     page_size: Annotated[int, BeforeValidator(whole_number(1, 500)), Field(le=500)] = 50
