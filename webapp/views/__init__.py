@@ -2,10 +2,11 @@
 
 
 def register_blueprints(app):
-    from . import api, auth, deployments, jobs, projects
+    from . import admin, api, auth, deployments, jobs, projects
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(projects.bp)
     app.register_blueprint(deployments.bp)
     app.register_blueprint(jobs.bp)
+    app.register_blueprint(admin.bp)
     app.register_blueprint(api.bp)

@@ -1,7 +1,7 @@
 """Stations: create, read, change their gap, sync, regroup, and preview a regroup."""
 import re
 
-from flask import current_app, request
+from flask import request
 from flask_login import current_user
 
 from ...errors import error_response
@@ -24,7 +24,7 @@ def deployment_create():
     except ValueError as error:
         raise BadRequest("Invalid input.", {"project_id": [str(error)]}) from None
     project = get_project(project_id, "create_deployment")
-    deployment = create_deployment(project, data, current_app.config["DATA_SOURCE_ROOTS"])
+    deployment = create_deployment(project, data)
     return serializers.deployment(deployment), 201
 
 
@@ -36,7 +36,7 @@ def deployment_detail(deployment_id: int):
 @bp.patch("/deployments/<int:deployment_id>/")
 def deployment_update(deployment_id: int):
     deployment = get_deployment(deployment_id, "update_deployment")
-    deployment = update_deployment(deployment, json_body(), current_app.config["DATA_SOURCE_ROOTS"])
+    deployment = update_deployment(deployment, json_body())
     return serializers.deployment(deployment)
 
 

@@ -95,6 +95,8 @@ SCHEMAS = {
         "properties": {
             "id": _ID, "name": {"type": "string"}, "project_id": {"type": ["integer", "null"]},
             "data_source": {"type": "string"},
+            "data_source_display": {"type": "string",
+                                    "description": "The data source relative to its storage source"},
             "session_time_gap_seconds": {"type": ["integer", "null"]},
             "effective_session_time_gap_seconds": {"type": ["integer", "null"]},
             "captures_count": {"type": "integer"}, "events_count": {"type": "integer"},
@@ -107,7 +109,7 @@ SCHEMAS = {
         "properties": {
             "project_id": _ID,
             "name": {"type": "string", "minLength": 1, "maxLength": 200},
-            "data_source": {"type": "string", "description": "A folder under DATA_SOURCE_ROOTS or s3://bucket/prefix"},
+            "data_source": {"type": "string", "description": "A folder or s3://bucket/prefix inside a storage source granted to the project"},
             "session_time_gap_seconds": {"oneOf": [_GAP, {"type": "null"}]},
         },
     },
@@ -119,6 +121,34 @@ SCHEMAS = {
             "session_time_gap_seconds": {"oneOf": [_GAP, {"type": "null"}],
                                          "description": "null = use the project's gap"},
         },
+    },
+    "StorageSource": {
+        "type": "object",
+        "required": ["id", "name", "location", "has_credentials", "open_to_all_projects", "project_ids"],
+        "properties": {
+            "id": _ID, "name": {"type": "string"}, "location": {"type": "string"},
+            "endpoint_url": {"type": ["string", "null"]}, "has_credentials": {"type": "boolean"},
+            "open_to_all_projects": {"type": "boolean"},
+            "project_ids": {"type": "array", "items": _ID}, "created_at": _TIME,
+        },
+    },
+    "StorageSourceInput": {
+        "type": "object",
+        "required": ["name", "location"],
+        "properties": {
+            "name": {"type": "string", "minLength": 1, "maxLength": 200},
+            "location": {"type": "string", "maxLength": 1024,
+                         "description": "A folder under DATA_SOURCE_ROOTS or s3://bucket/prefix"},
+            "open_to_all_projects": {"type": "boolean"},
+            "endpoint_url": {"type": ["string", "null"], "description": "S3 only"},
+            "access_key": {"type": ["string", "null"], "description": "S3 only; stored encrypted, never returned"},
+            "secret_key": {"type": ["string", "null"], "description": "S3 only; stored encrypted, never returned"},
+        },
+    },
+    "StorageGrant": {
+        "type": "object",
+        "required": ["source_id", "project_id"],
+        "properties": {"source_id": _ID, "project_id": _ID},
     },
     "JobAccepted": {
         "type": "object",
@@ -241,6 +271,21 @@ PATHS = {
         "post": {"operationId": "cancelJob", "summary": "Cancel a job (run_<job_type_key>_job)",
                  "responses": {**_ok("The job", _ref("Job"), "202"),
                                "409": {"description": "Already finished", "content": _json(_ref("Error"))}}},
+    },
+    "/api/v2/storage-sources/": {
+        "get": {"operationId": "listStorageSources", "summary": "Storage sources (superusers)",
+                "parameters": _PAGING, "responses": _ok("A page of storage sources", _page("StorageSource"))},
+        "post": {"operationId": "createStorageSource", "summary": "Register a storage source (superusers)",
+                 "requestBody": _body(_ref("StorageSourceInput")),
+                 "responses": _ok("The storage source", _ref("StorageSource"), "201")},
+    },
+    "/api/v2/storage-sources/{source_id}/grants/": {
+        "parameters": [_path_id("source_id")],
+        "post": {"operationId": "grantStorageSource",
+                 "summary": "Let a project's stations use the source (superusers)",
+                 "requestBody": _body({"type": "object", "required": ["project_id"],
+                                       "properties": {"project_id": _ID}}),
+                 "responses": _ok("The grant", _ref("StorageGrant"), "201")},
     },
     "/api/v2/openapi.json": {
         "get": {"operationId": "openapi", "summary": "This document", "security": [],

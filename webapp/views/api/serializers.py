@@ -2,8 +2,9 @@
 times are the station's local clock (no zone), audit times are UTC (`Z`)."""
 from datetime import datetime
 
-from ...models import Deployment, Event, Job, Membership, Project, param_key
+from ...models import Deployment, Event, Job, Membership, Project, StorageSource, param_key
 from ...services.deployments import effective_gap
+from ...services.storage import display_path
 
 
 def local_time(value: datetime | None) -> str | None:
@@ -36,6 +37,8 @@ def deployment(d: Deployment) -> dict:
         "name": d.name,
         "project_id": d.project_id,
         "data_source": d.data_source,
+        # How pages and logs name the source: relative to its storage source.
+        "data_source_display": display_path(d.project, d.data_source),
         "session_time_gap_seconds": d.session_time_gap_seconds,
         "effective_session_time_gap_seconds": gap,
         "effective_session_time_gap_source": gap_source,
@@ -101,3 +104,17 @@ def job(j: Job) -> dict:
 
 def job_accepted(j: Job) -> dict:
     return {"job_id": j.id, "deployment_id": j.deployment_id, "project_id": j.project_id}
+
+
+def storage_source(s: StorageSource, project_ids) -> dict:
+    """A storage source without its credentials: only whether it has some."""
+    return {
+        "id": s.id,
+        "name": s.name,
+        "location": s.location,
+        "endpoint_url": s.endpoint_url,
+        "has_credentials": s.has_credentials,
+        "open_to_all_projects": s.open_to_all_projects,
+        "project_ids": list(project_ids),
+        "created_at": utc_time(s.created_at),
+    }
