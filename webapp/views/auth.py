@@ -1,14 +1,13 @@
 """Sign in and out."""
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
-from ..extensions import db
-from ..models import User
+from ..services import accounts, throttle
 
 bp = Blueprint("auth", __name__)
 
@@ -40,10 +39,22 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         email = form.email.data.strip().lower()
-        user = db.session.scalar(db.select(User).filter_by(email=email))
-        if user is not None and user.check_password(form.password.data):
+        address = request.remote_addr or ""
+        wait = throttle.sign_in_retry_after(email, address)
+        if wait is not None:
+            # While locked even the right password is refused, so guessing gains nothing.
+            minutes = max(1, round(wait / 60))
+            form.password.errors.append(
+                f"Too many failed sign-ins. Try again in {minutes} minute{'s' if minutes != 1 else ''}."
+            )
+            response = make_response(render_template("auth/login.html", form=form), 429)
+            response.headers["Retry-After"] = str(wait)
+            return response
+        user = accounts.authenticate(email, form.password.data)
+        if user is not None:
             login_user(user)
             return redirect(_safe_next(request.args.get("next")))
+        throttle.record_sign_in_failure(email, address)
         form.password.errors.append("Email or password is not correct.")
     status = 400 if form.errors else 200
     return render_template("auth/login.html", form=form), status
