@@ -35,7 +35,7 @@ def create_app(config: dict | None = None) -> Flask:
     principal.init_app(app)
     limiter.init_app(app)
 
-    from . import auth, cli, errors, filters, permissions
+    from . import auth, cli, errors, filters, headers, permissions
     from .services.throttle import check_settings
 
     check_settings(app.config)
@@ -44,6 +44,7 @@ def create_app(config: dict | None = None) -> Flask:
     auth.init_app(app)
     permissions.init_app(app)
     errors.init_app(app)
+    headers.init_app(app)
     filters.init_app(app)
     cli.init_app(app)
     register_blueprints(app)
