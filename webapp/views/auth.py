@@ -1,7 +1,7 @@
 """Sign in and out."""
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, flash, make_response, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
@@ -18,12 +18,20 @@ class LoginForm(FlaskForm):
 
 
 def _safe_next(target: str | None) -> str:
-    """Only same-site relative paths, so the login form cannot redirect off-site."""
-    if not target:
-        return url_for("projects.index")
+    """`target` if it is a clean path of this site, else the projects page.
+
+    Anything with a scheme or host, "//" or a backslash (which browsers read
+    as "/"), or a control character (CR/LF would split the Location header)
+    is ignored, so the login form can neither redirect off-site nor fail.
+    """
+    fallback = url_for("projects.index")
+    if not target or len(target) > 2000 or not target.startswith("/") or target.startswith("//"):
+        return fallback
+    if "\\" in target or any(ord(char) < 0x20 or ord(char) == 0x7F for char in target):
+        return fallback
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return url_for("projects.index")
+    if parts.scheme or parts.netloc:
+        return fallback
     return target
 
 
@@ -52,6 +60,8 @@ def login():
             return response
         user = accounts.authenticate(email, form.password.data)
         if user is not None:
+            # A fresh session: nothing, the CSRF secret included, carries over from before sign-in.
+            session.clear()
             login_user(user)
             return redirect(_safe_next(request.args.get("next")))
         throttle.record_sign_in_failure(email, address)
@@ -63,6 +73,9 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
+    # Every session of the user ends, not only this browser's: copies of the cookie stop working.
+    accounts.end_sessions(current_user._get_current_object())
     logout_user()
+    session.clear()
     flash("You are signed out.", "info")
     return redirect(url_for("auth.login"))
