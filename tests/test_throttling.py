@@ -96,6 +96,7 @@ def test_counts_in_redis_are_shared_by_every_web_process(backend, tmp_path, requ
         for _ in range(3):
             assert _attempt(client, email, "wrong").status_code == 400
         db.session.remove()
+        db.engine.dispose()
     second = make_app(backend, tmp_path, request, RATELIMIT_STORAGE_URI=uri, SIGN_IN_ACCOUNT_LIMIT="3 per minute")
     with second.app_context():
         second.test_client_class = FreshGlobalsClient
