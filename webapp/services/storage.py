@@ -346,6 +346,10 @@ def s3_client(source: StorageSource):
 
     access_key = decrypt_secret(source.access_key_encrypted)
     secret_key = decrypt_secret(source.secret_key_encrypted)
+    if source.has_credentials and not (access_key and secret_key):
+        raise DataSourceError(
+            f"The keys of storage source {source.name} cannot be read with this SECRET_KEY; register the source again."
+        )
     options = {"ignore_configured_endpoint_urls": True}
     if not access_key:
         options["signature_version"] = UNSIGNED
