@@ -65,7 +65,7 @@ def _local_source(folder: str) -> _Source:
 def _s3_source(url: str, source, shown: str) -> _Source:
     from botocore.exceptions import BotoCoreError, ClientError
 
-    bucket, prefix = storage._s3_parts(url)
+    bucket, prefix = storage.s3_parts(url)
     prefix = f"{prefix}/" if prefix else ""
     client = storage.s3_client(source)
 
