@@ -3,10 +3,13 @@ from ...models import Project, StorageSource
 from ...permissions import require_superuser
 from ...services import storage
 from ..lookup import get_or_404
-from . import BadRequest, bp, json_body, paginate, parse_id, serializers
+from . import bp, paginate, schemas, serializers
+from .operations import operation, read_body
 
 
 @bp.get("/storage-sources/")
+@operation("Storage sources (superusers); credentials are never returned", response=schemas.StorageSource,
+           paged=True)
 def storage_source_list():
     require_superuser()
     grants = storage.grants_by_source()
@@ -14,21 +17,20 @@ def storage_source_list():
 
 
 @bp.post("/storage-sources/")
+@operation("Register a storage source (superusers)", body=schemas.StorageSourceCreate,
+           response=schemas.StorageSource, status=201)
 def storage_source_create():
     require_superuser()
-    source = storage.register_source(json_body())
+    source = storage.register_source(read_body())
     return serializers.storage_source(source, ()), 201
 
 
 @bp.post("/storage-sources/<int:source_id>/grants/")
+@operation("Let a project's stations use the source (superusers)", body=schemas.StorageGrantCreate,
+           response=schemas.StorageGrant, status=201)
 def storage_grant_create(source_id: int):
     require_superuser()
     source = get_or_404(StorageSource, source_id)
-    data = json_body()
-    try:
-        project_id = parse_id(data.get("project_id"))
-    except ValueError as error:
-        raise BadRequest("Invalid input.", {"project_id": [str(error)]}) from None
-    project = get_or_404(Project, project_id)
+    project = get_or_404(Project, read_body()["project_id"])
     storage.grant(source, project)
-    return {"source_id": source.id, "project_id": project.id}, 201
+    return serializers.storage_grant(source.id, project.id), 201
