@@ -2,7 +2,6 @@
 import re
 from pathlib import Path
 
-import pytest
 
 from tests.api_helpers import call, token_for
 from tests.conftest import make_app

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from tests.conftest import add_user, csrf_token_from
+from tests.conftest import csrf_token_from
 from webapp.extensions import db
 from webapp.models import User
 from webapp.services import accounts

@@ -10,7 +10,6 @@ from webapp.config import REPO_ROOT
 from webapp.extensions import db
 from webapp.models import Capture, Deployment, StorageGrant, StorageSource
 from webapp.services import jobs, storage
-from webapp.services.captures import DataSourceError
 
 NOT_INSIDE = "not inside a storage source of this project"
 

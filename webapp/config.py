@@ -56,6 +56,9 @@ def from_environment(instance_path: Path = INSTANCE_PATH) -> dict:
         or f"sqlite:///{instance_path / 'app.db'}",
         "HUEY_URL": huey_url,
         "RATELIMIT_STORAGE_URI": _ratelimit_storage(env, huey_url),
+        # Set on every app: the limiter is one object, and an app that leaves
+        # the key out would inherit the previous app's choice.
+        "RATELIMIT_ENABLED": True,
         "RATELIMIT_STRATEGY": "moving-window",
         "SIGN_IN_ACCOUNT_LIMIT": env.get("SIGN_IN_ACCOUNT_LIMIT") or "10 per 15 minutes",
         "SIGN_IN_IP_LIMIT": env.get("SIGN_IN_IP_LIMIT") or "30 per 15 minutes",

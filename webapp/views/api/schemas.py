@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 from ...grouping import KEYINGS
-from ...models import JOB_STATUSES, MAX_DB_ID
+from ...models import JOB_STATUSES
 from ...permissions import ROLES
 from ...services.jobs import JOB_TYPES
 from ...services.projects import (
@@ -266,6 +266,23 @@ class Event(Output):
     end: LocalTime
     duration_seconds: float | None
     captures_count: int
+    gap_seconds: int | None = Field(None, description="The rule the session was cut with (null: not recorded)")
+    keying: str | None = None
+    max_session_seconds: int | None = None
+
+
+class CaptureFilter(Input):
+    deployment: Annotated[Id, BeforeValidator(whole_number(1))]
+    event: Annotated[Id | None, BeforeValidator(_optional(whole_number(1)))] = None
+
+
+class Capture(Output):
+    id: Id
+    deployment_id: Id
+    event_id: int | None = Field(description="The session whose span holds the timestamp, or null")
+    timestamp: LocalTime
+    path: str
+    thumbnails: dict[str, str]
 
 
 class Param(Output):
@@ -312,6 +329,5 @@ class Job(Output):
 
 
 class PageQuery(Input):
-    # Bounded like an id: a larger page would overflow the database's OFFSET.
-    page: Annotated[int, BeforeValidator(whole_number(1, MAX_DB_ID))] = 1
+    page: Annotated[int, BeforeValidator(whole_number(1))] = 1
     page_size: Annotated[int, BeforeValidator(whole_number(1, 500)), Field(le=500)] = 50
