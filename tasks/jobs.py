@@ -1,11 +1,9 @@
-"""Thin tasks: find the app, then let the jobs service do the work."""
+"""Thin tasks: find the app, then let the job runner do the work."""
 import os
 from contextlib import contextmanager
 from types import SimpleNamespace
 
 from huey import crontab
-
-from tasks import huey
 
 _apps: dict[int, object] = {}
 
@@ -39,24 +37,25 @@ def _app_context(queue):
 def tasks_on(queue) -> SimpleNamespace:
     """The job tasks registered on a Huey instance (once per instance).
 
-    The app's own queue is `tasks.huey`; tests that feed a worker's queue from
-    another process register the same tasks, under the same names, on theirs.
+    The app's own queue is built by `tasks.init_app`; tests that feed a
+    worker's queue from another process register the same tasks, under the
+    same names, on theirs.
     """
     registered = getattr(queue, "_ami_tasks", None)
     if registered is not None:
         return registered
 
     def run_job(job_id: int, time_limit: float | None = None):
-        from webapp.services import jobs
+        from webapp.services import job_runner
 
         with _app_context(queue):
-            jobs.run_job(job_id, time_limit)
+            job_runner.run_job(job_id, time_limit)
 
     def reap_stale_jobs():
-        from webapp.services import jobs
+        from webapp.services import job_runner
 
         with _app_context(queue):
-            return jobs.reap_stale_jobs()
+            return job_runner.reap_stale_jobs()
 
     registered = queue._ami_tasks = SimpleNamespace(
         run_job=queue.task(context=False, name="run_job")(run_job),
@@ -64,7 +63,3 @@ def tasks_on(queue) -> SimpleNamespace:
     )
     return registered
 
-
-_tasks = tasks_on(huey)
-run_job = _tasks.run_job
-reap_stale_jobs = _tasks.reap_stale_jobs

@@ -79,11 +79,6 @@ def make_app(backend: str, tmp_path, request, **overrides):
     }
     config.update(overrides)
     app = create_app(config)
-    # The immediate-mode queue lives for the whole run; revocations of one
-    # test's job ids must not reach the next test's jobs.
-    from tasks import huey
-
-    huey.storage.flush_all()
     with app.app_context():
         if backend == "sqlite":
             db.create_all()

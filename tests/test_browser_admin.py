@@ -203,3 +203,16 @@ def test_two_regroups_at_once_show_the_lock_warning(page, site):
     expect(warning).to_contain_text("another regroup is in progress")
     skipped = page.locator("#live-jobs .job-status", has=page.locator(".warning-box"))
     expect(skipped.locator('[data-param="captures_grouped"] td')).to_have_text("0")
+
+
+def test_long_job_log_lines_wrap_instead_of_scrolling_sideways(page, site):
+    page.goto(f"/deployments/{site['small']}/")
+    fragment = _regroup_and_wait(page)
+    fragment.locator("h3 a").click()
+    page.wait_for_url("**/jobs/*/")
+    page.set_viewport_size({"width": 480, "height": 900})
+    log = page.locator("#job-log")
+    longest = max(len(line) for line in log.inner_text().splitlines())
+    assert longest > 100  # wider than the viewport at the log's font size, unless wrapped
+    assert log.evaluate("pre => pre.scrollWidth <= pre.clientWidth")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")

@@ -35,3 +35,19 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(sqlite_app):
     with db.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_each_app_builds_its_queue_from_its_own_config(tmp_path, monkeypatch):
+    from huey import MemoryHuey, SqliteHuey
+
+    import tasks
+
+    monkeypatch.setenv("HUEY_URL", "memory://")  # the app's config wins over what the environment said
+    assert not hasattr(tasks, "huey")  # nothing is built at import time
+    app = create_app({"INSTANCE_PATH": tmp_path, "HUEY_URL": f"sqlite:///{tmp_path / 'q.db'}", "HUEY_NAME": "site-b"})
+    queue = app.extensions["huey"]
+    assert isinstance(queue, SqliteHuey) and queue.name == "site-b" and queue.storage.filename == str(tmp_path / "q.db")
+    assert sorted(queue._registry._registry) == ["tasks.jobs.reap_stale_jobs", "tasks.jobs.run_job"]
+    assert app.extensions["job_queue"].huey is queue
+    other = create_app({"INSTANCE_PATH": tmp_path, "HUEY_URL": "memory://"})
+    assert isinstance(other.extensions["huey"], MemoryHuey) and other.extensions["huey"] is not queue

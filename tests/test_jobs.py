@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import add_deployment, add_source, grant_data_root
 from webapp.extensions import db
 from webapp.models import Capture, Event, Job, Lock, utcnow
-from webapp.services import jobs
+from webapp.services import job_runner, jobs
 
 HAS_LOCKS = importlib.util.find_spec("webapp.services.locks") is not None
 needs_lock = pytest.mark.skipif(
@@ -66,7 +66,7 @@ def test_sync_adds_captures_then_regroups_in_two_stages(deployment):
         ("regroup_sessions", "SUCCESS", 1.0),
     ]
     assert params(job, "data_storage_sync") == {
-        "total_files": 7, "captures_added": 7, "failed": 1, "files_missing_from_source": 0,
+        "total_files": 7, "captures_added": 7, "failed": 1, "files_missing_from_source": 0, "unreadable_files": 0,
     }
     assert params(job, "regroup_sessions") == {
         "captures_grouped": 6, "events_created": 2, "events_touched": 2, "empty_events_deleted": 0,
@@ -95,7 +95,7 @@ def test_resync_adds_nothing_and_reports_vanished_files(deployment, data_dir):
     job = run("data_storage_sync", deployment)
     assert job.status == "SUCCESS"
     assert params(job, "data_storage_sync") == {
-        "total_files": 6, "captures_added": 0, "failed": 0, "files_missing_from_source": 1,
+        "total_files": 6, "captures_added": 0, "failed": 0, "files_missing_from_source": 1, "unreadable_files": 0,
     }
     assert any(" WARNING " in line and NIGHT_1[0] in line and "kept" in line for line in job.logs["stdout"])
     assert db.session.scalar(db.select(db.func.count(Capture.id)).filter_by(deployment_id=deployment.id)) == 7
@@ -159,7 +159,8 @@ def test_a_failing_regroup_fails_the_sync_job(deployment, failing_event_inserts)
     assert job.stage("data_storage_sync")["status"] == "SUCCESS"
     assert job.stage("regroup_sessions")["status"] == "FAILURE"
     assert "disk full (simulated)" in job.logs["stdout"][-1] and " ERROR " in job.logs["stdout"][-1]
-    assert any("Traceback" in line for line in job.logs["stderr"])
+    assert "Traceback" in job.logs["traceback"]
+    assert not any("Traceback" in line for line in job.logs["stderr"])
     # The captures the sync stage committed are kept; the failed regroup left no sessions.
     assert db.session.scalar(db.select(db.func.count(Capture.id))) == 7
     assert db.session.scalar(db.select(db.func.count(Event.id))) == 0
@@ -294,12 +295,10 @@ def test_reaper_fails_jobs_without_heartbeat_and_drops_expired_locks(deployment,
     assert jobs.reap_stale_jobs(now) == 0
 
 
-def test_reaper_runs_as_a_periodic_task_every_minute():
-    from tasks import huey
-    from tasks.jobs import reap_stale_jobs
-
+def test_reaper_runs_as_a_periodic_task_every_minute(app):
+    huey = app.extensions["huey"]
     periodic = [task for task in huey._registry.periodic_tasks if task.name == "reap_stale_jobs"]
-    assert len(periodic) == 1 and isinstance(periodic[0], reap_stale_jobs.task_class)
+    assert len(periodic) == 1 and isinstance(periodic[0], huey._ami_tasks.reap_stale_jobs.task_class)
     assert all(periodic[0].validate_datetime(datetime(2024, 6, 1, 3, minute)) for minute in range(60))
 
 
@@ -307,7 +306,7 @@ def test_heartbeat_thread_beats_during_a_long_step(deployment):
     job = jobs.create_job("regroup_events", deployment)
     job.status = "STARTED"
     db.session.commit()
-    beat = jobs._Heartbeat(db.engine, job.id, 0.05)
+    beat = job_runner._Heartbeat(db.engine, job.id, 0.05)
     beat.start()
     try:
         deadline = time.monotonic() + 5
@@ -437,7 +436,7 @@ def test_sync_from_s3(project, s3, s3_endpoint):
     job = run("data_storage_sync", deployment)
     assert job.status == "SUCCESS", job.logs
     assert params(job, "data_storage_sync") == {
-        "total_files": 8, "captures_added": 8, "failed": 1, "files_missing_from_source": 0,
+        "total_files": 8, "captures_added": 8, "failed": 1, "files_missing_from_source": 0, "unreadable_files": 0,
     }
     assert params(job, "regroup_sessions")["captures_grouped"] == 7
     paths = set(db.session.scalars(db.select(Capture.path).filter_by(deployment_id=deployment.id)))

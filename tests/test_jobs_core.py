@@ -4,7 +4,7 @@ import pytest
 from tests.conftest import add_deployment
 from webapp.extensions import db
 from webapp.models import Job
-from webapp.services import jobs
+from webapp.services import job_runner, jobs
 from webapp.services.job_recorder import JobRecorder
 
 
@@ -70,7 +70,7 @@ def test_recorder_progress_is_visible_while_the_job_runs(deployment):
     assert row.logs["stdout"][-1].endswith("INFO halfway")
 
 
-def test_recorder_keeps_errors_in_both_streams(deployment):
+def test_recorder_keeps_error_messages_in_both_streams_and_the_traceback_apart(deployment):
     job = jobs.create_job("regroup_events", deployment)
     recorder = JobRecorder(job)
     try:
@@ -82,7 +82,9 @@ def test_recorder_keeps_errors_in_both_streams(deployment):
     db.session.refresh(stored)
     assert stored.status == "FAILURE" and stored.finished_at is not None
     assert stored.logs["stdout"][-1].endswith("ERROR RuntimeError: disk on fire")
-    assert any("Traceback" in line for line in stored.logs["stderr"])
+    assert stored.logs["stderr"][-1].endswith("ERROR RuntimeError: disk on fire")
+    assert not any("Traceback" in line for line in stored.logs["stdout"] + stored.logs["stderr"])
+    assert stored.logs["traceback"].startswith("Traceback") and "disk on fire" in stored.logs["traceback"]
 
 
 def test_param_keys_derive_from_names():
@@ -155,6 +157,6 @@ def test_a_worker_cannot_start_a_job_revoked_after_it_read_it(deployment):
 def test_cancel_of_a_job_a_worker_just_claimed_asks_it_to_stop(deployment):
     job = jobs.create_job("regroup_events", deployment)
     assert job.status == "CREATED"
-    assert jobs._claim(job.id)  # a worker claims it after the page read it as CREATED
+    assert job_runner._claim(job.id)  # a worker claims it after the page read it as CREATED
     cancelled = jobs.cancel(job)
     assert cancelled.status == "CANCELING" and cancelled.cancel_requested

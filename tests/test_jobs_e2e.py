@@ -191,7 +191,8 @@ def test_a_step_that_overruns_the_time_limit_fails_the_job(ctx):
     assert job.status == "FAILURE"
     assert any("exceeded its time limit of 1 s" in line for line in job.logs["stdout"])
     assert "TaskTimeout" in job.logs["stdout"][-1]
-    assert any("Traceback" in line for line in job.logs["stderr"])
+    assert "Traceback" in job.logs["traceback"]
+    assert not any("Traceback" in line for line in job.logs["stderr"])
     assert job.stage("data_storage_sync")["status"] == "FAILURE"
     assert (job.finished_at - job.started_at).total_seconds() < 5
 

@@ -121,7 +121,7 @@ def test_a_sync_after_the_grant_was_revoked_fails_clearly(app, project, teams, t
     assert db.session.scalar(db.select(db.func.count(Capture.id))) == 1
     assert str(tmp_path) not in str(job.logs) and str(tmp_path) not in str(first.logs)
     # The traceback members can read names the code's folder, not where the server keeps it.
-    assert str(REPO_ROOT) not in str(job.logs) and any("<app>/webapp/" in line for line in job.logs["stderr"])
+    assert str(REPO_ROOT) not in str(job.logs) and "<app>/webapp/" in job.logs["traceback"]
 
 
 def test_job_logs_name_server_folders_instead_of_showing_them(app, project, root):

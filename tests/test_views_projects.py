@@ -132,7 +132,7 @@ def test_settings_offers_regroup_of_stations_grouped_with_another_gap(client, au
     jobs = db.session.scalars(db.select(Job).order_by(Job.id)).all()
     assert [j.job_type_key for j in jobs] == ["regroup_events", "regroup_events"]
     html = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert f"Queued 2 jobs: [{jobs[0].id}, {jobs[1].id}]" in html
+    assert f"Queued 2 jobs: [{jobs[0].id}, {jobs[1].id}] for North, South" in html
 
 
 def test_regroup_all_forbidden_for_members(client, auth, project, member):
@@ -268,7 +268,7 @@ def test_bulk_regroup_queues_one_job_per_station_and_reports_skips(client, auth,
     jobs = db.session.scalars(db.select(Job).order_by(Job.id)).all()
     assert [(j.deployment_id, j.job_type_key) for j in jobs] == [(a.id, "regroup_events"), (b.id, "regroup_events")]
     html = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert f"Queued 2 jobs: [{jobs[0].id}, {jobs[1].id}] — skipped: " in html
+    assert f"Queued 2 jobs: [{jobs[0].id}, {jobs[1].id}] for Alpha, Beta — skipped: " in html
     assert f"station {foreign.id} (not in this project)" in html
     assert "(not a station id)" in html
     assert not db.session.scalars(db.select(Job).filter_by(deployment_id=foreign.id)).all()
@@ -282,7 +282,7 @@ def test_bulk_sync_skips_stations_without_data_source(client, auth, project, tmp
     jobs = db.session.scalars(db.select(Job)).all()
     assert [(j.deployment_id, j.job_type_key) for j in jobs] == [(with_source.id, "data_storage_sync")]
     html = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert f"Queued 1 job: [{jobs[0].id}] — skipped: No folder (no data source)" in html
+    assert f"Queued 1 job: [{jobs[0].id}] for Has folder — skipped: No folder (no data source)" in html
 
 
 def test_bulk_without_selection_or_with_unknown_action(client, auth, project):

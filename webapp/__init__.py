@@ -35,11 +35,15 @@ def create_app(config: dict | None = None) -> Flask:
     principal.init_app(app)
     limiter.init_app(app)
 
+    import tasks
+
     from . import auth, cli, errors, filters, headers, permissions
     from .services.throttle import check_settings
 
     check_settings(app.config)
     from .views import register_blueprints
+
+    tasks.init_app(app)
 
     auth.init_app(app)
     permissions.init_app(app)

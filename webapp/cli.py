@@ -54,7 +54,7 @@ def set_password_command(email: str, password: str):
 @click.command("create-token")
 @click.argument("email")
 def create_token_command(email: str):
-    """Print a new API token for the user (the previous one stops working)."""
+    """Print a new API token for the user; the user's earlier tokens keep working."""
     user = db.session.scalar(db.select(User).filter_by(email=email.strip().lower()))
     if user is None:
         raise click.ClickException(f"No user with email {email}.")
@@ -82,10 +82,7 @@ def seed_demo_command():
 @click.option("-w", "--workers", default=1, show_default=True, help="Number of worker processes.")
 def worker_command(workers: int):
     """Run a Huey consumer for the configured queue."""
-    from tasks import huey
-    from tasks.jobs import tasks_on
-
-    tasks_on(huey)
+    huey = current_app.extensions["huey"]
     # Job log lines (and Huey's own) also go to the worker's output, for whoever runs it.
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # A short polling delay keeps the embedded (SQLite) queue responsive;
@@ -96,8 +93,8 @@ def worker_command(workers: int):
 
 def _run_job_in_foreground(job_type_key: str, deployment_id: int) -> None:
     """Create a job for the station, run it here (not via the queue), print its stage params."""
-    from .models import Deployment
-    from .services import jobs
+    from .models import Deployment, Job
+    from .services import job_runner, jobs
 
     deployment = db.session.get(Deployment, deployment_id)
     if deployment is None:
@@ -108,12 +105,12 @@ def _run_job_in_foreground(job_type_key: str, deployment_id: int) -> None:
         raise click.ClickException(str(error)) from None
     click.echo(f"Job {job.id}: {job.name} of station {deployment.id} ({deployment.name})")
     try:
-        job = jobs.run_job(job.id)
+        job = job_runner.run_job(job.id)
     except Exception:
         # The job row holds the traceback; say what failed below.
         db.session.rollback()
         db.session.expire_all()
-        job = db.session.get(jobs.Job, job.id)
+        job = db.session.get(Job, job.id)
     for stage in job.stages:
         for param in stage["params"]:
             click.echo(f"{stage['name']} / {param['name']}: {param['value']}")

@@ -1,4 +1,4 @@
-"""Configuration from the environment over safe defaults (see CONTRACT.md)."""
+"""Configuration from the environment over safe defaults (the README lists every variable)."""
 import os
 import secrets
 from pathlib import Path
@@ -55,6 +55,7 @@ def from_environment(instance_path: Path = INSTANCE_PATH) -> dict:
         "SQLALCHEMY_DATABASE_URI": env.get("DATABASE_URL")
         or f"sqlite:///{instance_path / 'app.db'}",
         "HUEY_URL": huey_url,
+        "HUEY_NAME": env.get("HUEY_NAME") or "ami-sessions",
         "RATELIMIT_STORAGE_URI": _ratelimit_storage(env, huey_url),
         # Set on every app: the limiter is one object, and an app that leaves
         # the key out would inherit the previous app's choice.

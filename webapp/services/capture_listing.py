@@ -5,11 +5,12 @@ session is found by a range join on (deployment, start ≤ timestamp ≤ end),
 never by a column of the capture. The station page, the session page and
 the captures API read through these functions.
 """
+from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import and_, func, select
 
 from ..extensions import db
 from ..models import Capture, Deployment, Event
-from .listing import Page
+from .listing import rows_page
 
 CAPTURES_PER_PAGE = 50
 
@@ -47,7 +48,7 @@ def captures_query(deployment: Deployment, event: Event | None = None):
 
 def captures_page(
     deployment: Deployment, event: Event | None = None, page: int = 1, per_page: int = CAPTURES_PER_PAGE, clamp: bool = False
-) -> Page:
+) -> Pagination:
     """One page of a station's (or one session's) captures: a count and one range join.
 
     `items` are (Capture, session id or None, session key or None) rows.
@@ -65,10 +66,7 @@ def captures_page(
         total = db.session.scalar(select(func.count()).select_from(Capture).where(Capture.deployment_id == deployment.id))
     if clamp:
         page = min(page, max(1, -(-total // per_page)))
-    if (page - 1) * per_page >= max(total, 1):
-        return Page([], page, per_page, total)
-    rows = db.session.execute(captures_query(deployment, event).limit(per_page).offset((page - 1) * per_page)).all()
-    return Page([tuple(row) for row in rows], page, per_page, total)
+    return rows_page(captures_query(deployment, event), total, page, per_page)
 
 
 def count_outside_sessions(deployment_id: int) -> int:

@@ -7,6 +7,15 @@ keeps the job's progress and logs in memory and writes them to the job row
 through a connection of its own. On SQLite, where only one connection writes
 at a time, a write that would wait for the work's transaction is skipped and
 retried at the next flush; only the final write (`finish`) waits for its turn.
+
+Every write is conditional on the job not being finished: once SUCCESS,
+FAILURE or REVOKED (e.g. FAILURE by the reaper, which took a slow worker for a
+lost one), a job's status never changes. The late worker's outcome is then
+appended to the log as a note instead.
+
+Tracebacks stay out of the job's public log (`stdout`/`stderr`, which every
+member and the API can read): the log gets the error message, and the
+traceback is kept under `logs["traceback"]`, shown to superusers only.
 """
 import logging
 import os
@@ -26,6 +35,8 @@ from ..models import FINISHED_STATUSES, Job, param_key, utcnow
 from .sql import short_wait
 
 MAX_LOG_LINES = 2000
+# A deep recursion's traceback must not bloat the job row; its last frames say most.
+MAX_TRACEBACK_CHARS = 20000
 FLUSH_INTERVAL_SECONDS = 0.5
 FLUSH_WAIT_MS = 50
 
@@ -92,6 +103,9 @@ class JobRecorder:
         self.logs.setdefault("stderr", [])
         self.cancel_requested = bool(job.cancel_requested)
         self._columns: dict = {}
+        # The finished status someone else gave the job while this recorder still ran it.
+        self.overtaken_by: str | None = None
+        self.last_error: str | None = None
         self._last_flush = 0.0
         self.time_limit: float | None = None
         self._deadline: float | None = None
@@ -156,11 +170,11 @@ class JobRecorder:
         self.flush()
 
     def record_exception(self, error: BaseException) -> None:
-        """Last line of the traceback to stdout, the whole traceback to stderr."""
-        last = traceback.format_exception_only(type(error), error)[-1].strip()
-        self.append_log("ERROR", last)
-        self.logs["stderr"].extend(scrub_paths(line, self._folders) for line in traceback.format_exception(error))
-        del self.logs["stderr"][:-MAX_LOG_LINES]
+        """The error message to the log; the traceback to `logs["traceback"]` (superusers only)."""
+        self.last_error = scrub_paths(traceback.format_exception_only(type(error), error)[-1].strip(), self._folders)
+        traceback_text = scrub_paths("".join(traceback.format_exception(error)), self._folders)
+        self.logs["traceback"] = traceback_text[-MAX_TRACEBACK_CHARS:]
+        self.append_log("ERROR", self.last_error, stderr=True)
 
     # -- status ----------------------------------------------------------------
     def set_status(self, status: str, **columns) -> None:
@@ -175,6 +189,11 @@ class JobRecorder:
         self._deadline = None if seconds is None else time.monotonic() + seconds
 
     def finish(self, status: str) -> None:
+        """End the job with `status`; if it already ended, note this outcome in its log instead.
+
+        The caller has committed (SUCCESS) or rolled back (FAILURE, REVOKED)
+        the work's transaction before calling this.
+        """
         if status in ("FAILURE", "REVOKED"):
             # The stage that was running when the job ended is the one that failed.
             for stage in self.progress["stages"]:
@@ -187,6 +206,8 @@ class JobRecorder:
                     stage["status"] = "SUCCESS"
             self.progress["summary"]["progress"] = 1.0
         self.set_status(status, finished_at=utcnow())
+        if self.overtaken_by is not None:
+            self._note_late_outcome(status)
         # Loggers live as long as the process; a finished job's lines must not.
         self.logger.handlers = []
 
@@ -199,9 +220,26 @@ class JobRecorder:
         if self._deadline is not None and time.monotonic() >= self._deadline:
             raise JobTimeLimitExceeded(f"The job exceeded its time limit of {self.time_limit:g} s.")
 
+    def _note_late_outcome(self, status: str) -> None:
+        """Append what the work ended with to a job someone else already finished."""
+        outcome = status if self.last_error is None or status != "FAILURE" else f"FAILURE ({self.last_error})"
+        work = "its work was committed" if status == "SUCCESS" else "its work was rolled back"
+        note = log_line(
+            "WARNING",
+            f"The worker finished after being marked lost: {outcome}; {work}. The job stays {self.overtaken_by}.",
+        )
+        table = Job.__table__
+        with db.engine.connect() as conn:
+            logs = conn.execute(db.select(table.c.logs).where(table.c.id == self.job_id)).scalar() or {}
+            logs = {**logs, "stdout": [*logs.get("stdout", []), note][-MAX_LOG_LINES:]}
+            conn.execute(
+                table.update().where(table.c.id == self.job_id, table.c.status == self.overtaken_by).values(logs=logs)
+            )
+            conn.commit()
+
     # -- persistence ---------------------------------------------------------
     def flush(self, force: bool = False, wait: bool = False) -> None:
-        """Write the job's state to its row; `force` ignores the throttle, `wait` the lock."""
+        """Write the job's state to its row unless it is finished; `force` ignores the throttle, `wait` the lock."""
         now = time.monotonic()
         if not force and now - self._last_flush < FLUSH_INTERVAL_SECONDS:
             return
@@ -214,11 +252,19 @@ class JobRecorder:
         table = Job.__table__
         try:
             with db.engine.connect() if wait else short_wait(db.engine, FLUSH_WAIT_MS) as conn:
-                conn.execute(table.update().where(table.c.id == self.job_id).values(**values))
-                self.cancel_requested = bool(
-                    conn.execute(db.select(table.c.cancel_requested).where(table.c.id == self.job_id)).scalar()
-                )
+                written = conn.execute(
+                    table.update()
+                    .where(table.c.id == self.job_id, table.c.status.not_in(FINISHED_STATUSES))
+                    .values(**values)
+                ).rowcount
+                stored = conn.execute(
+                    db.select(table.c.status, table.c.cancel_requested).where(table.c.id == self.job_id)
+                ).first()
                 conn.commit()
+            if stored is not None:
+                self.cancel_requested = bool(stored.cancel_requested)
+                if not written and stored.status in FINISHED_STATUSES:
+                    self.overtaken_by = stored.status
         except OperationalError:
             if wait:
                 raise

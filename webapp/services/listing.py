@@ -5,6 +5,7 @@ one page of rows), read from the cached counters on the rows themselves.
 """
 from dataclasses import dataclass
 
+from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy.orm import joinedload
 
 from ..extensions import db
@@ -43,49 +44,47 @@ def clean_sort(sort, direction) -> tuple[str, str]:
     return sort, direction
 
 
-@dataclass
-class Page:
-    """One page of a list, with what the pagination links need."""
-    items: list
-    page: int
-    per_page: int
-    total: int
+class RowsPagination(Pagination):
+    """Flask-SQLAlchemy's pagination of a select of several columns: items are row tuples.
 
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
+    Built by `rows_page` with the total already counted (Flask-SQLAlchemy's
+    `count=False`), because a caller often knows a cheaper count than a
+    subquery of the rows; a page past the end reads no rows.
+    """
 
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
+    def _query_items(self) -> list[tuple]:
+        if self._query_offset >= self._query_args["total"]:
+            return []
+        rows = self._query_args["rows"].limit(self.per_page).offset(self._query_offset)
+        return [tuple(row) for row in db.session.execute(rows)]
 
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-    @property
-    def first_index(self) -> int:
-        return (self.page - 1) * self.per_page + 1 if self.items else 0
-
-    @property
-    def last_index(self) -> int:
-        return (self.page - 1) * self.per_page + len(self.items)
+    def _query_count(self) -> int:
+        return self._query_args["total"]
 
 
-def paginate(query, page, per_page: int, options=()) -> Page:
+def rows_page(rows, total: int, page: int, per_page: int) -> Pagination:
+    """One page of `rows` (a select of columns) whose number is `total`: one statement."""
+    result = RowsPagination(
+        page=clean_page(page), per_page=per_page, max_per_page=None, error_out=False, count=False, rows=rows, total=total
+    )
+    result.total = total
+    return result
+
+
+def paginate(query, page, per_page: int, options=()) -> Pagination:
     """One page of `query` (a select) and the total count: two statements.
 
-    `options` (eager loads) apply to the page's rows only, not to the count.
+    Flask-SQLAlchemy's pagination, with a page past the end shown as the last
+    page. `options` (eager loads) apply to the page's rows only.
     """
     page = clean_page(page)
-    total = db.session.scalar(db.select(db.func.count()).select_from(query.order_by(None).subquery()))
-    pages = max(1, -(-total // per_page))
-    page = min(page, pages)
-    items = list(db.session.scalars(query.options(*options).limit(per_page).offset((page - 1) * per_page)).unique())
-    return Page(items, page, per_page, total)
+    result = db.paginate(query.options(*options), page=page, per_page=per_page, error_out=False)
+    if page > result.pages > 0:
+        result = db.paginate(query.options(*options), page=result.pages, per_page=per_page, error_out=False)
+    return result
 
 
-def stations_page(project: Project, sort=None, direction=None, page=1) -> tuple[Page, str, str]:
+def stations_page(project: Project, sort=None, direction=None, page=1) -> tuple[Pagination, str, str]:
     """The project's stations sorted by a whitelisted column; returns (page, sort, direction)."""
     sort, direction = clean_sort(sort, direction)
     column = STATION_SORTS[sort]
@@ -98,7 +97,7 @@ def stations_page(project: Project, sort=None, direction=None, page=1) -> tuple[
     return paginate(query, page, STATIONS_PER_PAGE), sort, direction
 
 
-def sessions_page(deployment: Deployment, page=1) -> Page:
+def sessions_page(deployment: Deployment, page=1) -> Pagination:
     """The station's sessions ordered by start."""
     query = (
         db.select(Event)
@@ -145,7 +144,7 @@ class JobFilters:
         return {k: v for k, v in vars(self).items() if v is not None}
 
 
-def jobs_page(user: User, filters: JobFilters, page=1) -> Page:
+def jobs_page(user: User, filters: JobFilters, page=1) -> Pagination:
     """Jobs of the projects the user may see, newest first, filtered."""
     query = db.select(Job)
     if not user.is_superuser:

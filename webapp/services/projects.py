@@ -147,19 +147,44 @@ def set_member(project: Project, email, role) -> Membership:
     if errors:
         raise ValidationError(errors)
     membership = db.session.scalar(db.select(Membership).filter_by(user_id=user.id, project_id=project.id))
-    if membership is not None and membership.role == "ProjectManager" and role != "ProjectManager":
-        managers = db.session.scalar(
-            db.select(db.func.count(Membership.id)).filter_by(project_id=project.id, role="ProjectManager")
-        )
-        if managers == 1:
-            raise ValidationError({"role": ["This is the project's only ProjectManager; make someone else one first."]})
     if membership is None:
         membership = Membership(user=user, project=project, role=role)
         db.session.add(membership)
+    elif membership.role == "ProjectManager" and role != "ProjectManager":
+        _demote_manager(project, membership, role)
     else:
         membership.role = role
     db.session.commit()
     return membership
+
+
+def _demote_manager(project: Project, membership: Membership, role: str) -> None:
+    """Give a ProjectManager another role, unless they are the project's last one.
+
+    Two demotions at once must not both see "another manager remains": the
+    project's row is locked first (PostgreSQL), and the check and the write
+    are one conditional UPDATE (SQLite serialises it with every other write).
+    """
+    db.session.execute(db.select(Project.id).where(Project.id == project.id).with_for_update())
+    others = (
+        db.select(db.func.count(Membership.id))
+        .where(
+            Membership.project_id == project.id,
+            Membership.role == "ProjectManager",
+            Membership.id != membership.id,
+        )
+        .scalar_subquery()
+    )
+    changed = db.session.execute(
+        db.update(Membership)
+        .where(Membership.id == membership.id, Membership.role == "ProjectManager", others > 0)
+        .values(role=role)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not changed:
+        db.session.rollback()
+        raise ValidationError({"role": ["This is the project's only ProjectManager; make someone else one first."]})
+    db.session.expire(membership)
 
 
 def stations_needing_regroup(project: Project) -> list[Deployment]:

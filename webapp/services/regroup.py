@@ -1,4 +1,4 @@
-"""Regroup one station's captures into sessions (CONTRACT.md, "Grouping rules").
+"""Regroup one station's captures into sessions.
 
 A session is a span `[start, end]` of one station; spans never overlap, so a
 capture's session is the one whose span holds its timestamp and no capture row

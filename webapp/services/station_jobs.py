@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from ..extensions import db
 from ..models import MAX_DB_ID, Deployment, Job, Project, User
-from .jobs import JobError, create_job, enqueue
+from .jobs import JobError, JobQueue, QueueUnavailable, create_job, enqueue
 from .numbers import parse_whole
 
 # The job a station action starts: the page's action name → the job type key.
@@ -23,15 +23,19 @@ def blocker(job_type_key: str, deployment: Deployment) -> str | None:
     return None
 
 
-def start_job(job_type_key: str, deployment: Deployment, user: User | None) -> Job:
-    """Create and enqueue one job for the station; JobError says why it cannot."""
+def start_job(job_type_key: str, deployment: Deployment, user: User | None, queue: JobQueue | None = None) -> Job:
+    """Create and enqueue one job for the station; JobError says why it cannot.
+
+    QueueUnavailable (a JobError) means the job was created but the queue
+    refused it: the job is FAILURE with the reason in its log.
+    """
     reason = blocker(job_type_key, deployment)
     if reason == "no project":
         raise JobError(f"Station “{deployment.name}” belongs to no project; assign it to a project first.")
     if reason == "no data source":
         raise JobError(f"Station “{deployment.name}” has no data source to sync from.")
     job = create_job(job_type_key, deployment, user)
-    return enqueue(job)
+    return enqueue(job, queue)
 
 
 @dataclass
@@ -40,18 +44,46 @@ class BulkResult:
     jobs: list[Job] = field(default_factory=list)
     # (label shown to the user, reason)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    queue_down: bool = False
 
     def message(self) -> str:
-        """The flash text: "Queued N jobs: [ids] — skipped: name (why), …"."""
-        ids = ", ".join(str(job.id) for job in self.jobs)
-        noun = "job" if len(self.jobs) == 1 else "jobs"
-        text = f"Queued {len(self.jobs)} {noun}: [{ids}]"
+        """The flash text: "Queued N jobs: [ids] for names — skipped: name (why), …"
+        (or "No job queued — skipped: …")."""
+        if self.jobs:
+            ids = ", ".join(str(job.id) for job in self.jobs)
+            noun = "job" if len(self.jobs) == 1 else "jobs"
+            text = f"Queued {len(self.jobs)} {noun}: [{ids}] for " + ", ".join(job.deployment.name for job in self.jobs)
+        else:
+            text = "No job queued"
         if self.skipped:
             text += " — skipped: " + ", ".join(f"{label} ({reason})" for label, reason in self.skipped)
         return text
 
+    def start(self, job_type_key: str, deployment: Deployment, user: User | None, queue: JobQueue | None) -> None:
+        """Start one station's job, or record why it was skipped; never raises JobError.
 
-def start_jobs(job_type_key: str, project: Project, deployment_ids, user: User | None) -> BulkResult:
+        Once the queue has refused a job, the remaining stations are skipped
+        without creating jobs that could only fail the same way.
+        """
+        reason = blocker(job_type_key, deployment)
+        if reason:
+            self.skipped.append((deployment.name, reason))
+            return
+        if self.queue_down:
+            self.skipped.append((deployment.name, "the job queue is unavailable"))
+            return
+        try:
+            self.jobs.append(start_job(job_type_key, deployment, user, queue))
+        except QueueUnavailable as error:
+            self.queue_down = True
+            self.skipped.append((deployment.name, str(error)))
+        except JobError as error:
+            self.skipped.append((deployment.name, str(error)))
+
+
+def start_jobs(
+    job_type_key: str, project: Project, deployment_ids, user: User | None, queue: JobQueue | None = None
+) -> BulkResult:
     """One job per selected station of this project.
 
     `deployment_ids` are raw form values: anything that is not the id of a
@@ -76,22 +108,16 @@ def start_jobs(job_type_key: str, project: Project, deployment_ids, user: User |
         deployment = found.get(deployment_id)
         if deployment is None:
             result.skipped.append((f"station {deployment_id}", "not in this project"))
-            continue
-        reason = blocker(job_type_key, deployment)
-        if reason:
-            result.skipped.append((deployment.name, reason))
-            continue
-        result.jobs.append(start_job(job_type_key, deployment, user))
+        else:
+            result.start(job_type_key, deployment, user, queue)
     return result
 
 
-def start_jobs_for(job_type_key: str, deployments: list[Deployment], user: User | None) -> BulkResult:
+def start_jobs_for(
+    job_type_key: str, deployments: list[Deployment], user: User | None, queue: JobQueue | None = None
+) -> BulkResult:
     """One job per given station (already known to be the caller's), skipping those that cannot."""
     result = BulkResult()
     for deployment in deployments:
-        reason = blocker(job_type_key, deployment)
-        if reason:
-            result.skipped.append((deployment.name, reason))
-        else:
-            result.jobs.append(start_job(job_type_key, deployment, user))
+        result.start(job_type_key, deployment, user, queue)
     return result

@@ -20,6 +20,7 @@ from ..models import Deployment
 from .captures import (
     DataSourceError,
     FileEntry,
+    UnreadableFile,
     existing_paths,
     insert_captures,
     is_image_name,
@@ -53,7 +54,11 @@ class SyncResult:
 
 
 class _Source:
-    """One data source: its file listing and a way to read a file's EXIF time."""
+    """One data source: its file listing and a way to read a file's EXIF time.
+
+    `exif_time` returns None for a file read that holds no time, and raises
+    UnreadableFile when the file could not be read.
+    """
 
     def __init__(self, files: Callable[[], Iterator[FileEntry]], exif_time: Callable[[str], datetime | None]):
         self.files = files
@@ -85,9 +90,11 @@ def _s3_source(url: str, source, shown: str) -> _Source:
     def exif_time(rel: str) -> datetime | None:
         try:
             head = client.get_object(Bucket=bucket, Key=prefix + rel, Range=f"bytes=0-{EXIF_HEAD_BYTES - 1}")
-            return timestamp_from_exif(io.BytesIO(head["Body"].read()))
-        except (BotoCoreError, ClientError):
-            return None
+            body = head["Body"].read()
+        except (BotoCoreError, ClientError) as error:
+            raise UnreadableFile(str(error)) from error
+        # An S3 object is whole once it is listed; only its head was fetched.
+        return timestamp_from_exif(io.BytesIO(body), complete=False)
 
     return _Source(files, exif_time)
 
@@ -131,50 +138,49 @@ def _listed(source: _Source, job: JobRecorder) -> list[FileEntry]:
     return listed
 
 
-def sync_deployment(deployment: Deployment, job: JobRecorder) -> SyncResult:
-    """Add the station's new files as captures (committed per batch), then regroup it.
+class _CaptureReader:
+    """Reads the capture time of new files, counting those without a time and those unreadable,
+    and looks for a cancel every CANCEL_CHECK_SECONDS while it reads."""
 
-    Never duplicates a capture; keeps the captures of files that vanished from
-    the source (reported in the log and in "Files missing from source"); a
-    file with no time in its name or EXIF becomes a capture without
-    timestamp, counted in "Failed". Checks for cancel every CANCEL_CHECK_SECONDS
-    while it reads files (and before each batch), so a cancel lands within a second.
+    def __init__(self, source: _Source, stats: dict, job: JobRecorder):
+        self.source, self.stats, self.job = source, stats, job
+        self.last_check = time.monotonic()
+
+    def rows(self, entries: list[FileEntry]) -> list[dict]:
+        """The capture rows of a batch of files; an unreadable file has none."""
+        rows = []
+        for entry in entries:
+            if time.monotonic() - self.last_check >= CANCEL_CHECK_SECONDS:
+                self.job.check_cancelled()
+                self.last_check = time.monotonic()
+            try:
+                timestamp = timestamp_from_name(entry.path) or self.source.exif_time(entry.path)
+            except UnreadableFile as error:
+                self.stats["Unreadable files"] += 1
+                self.job.logger.warning("Could not read %s (%s); it is left for the next sync.", entry.path, error)
+                continue
+            if timestamp is None:
+                self.stats["Failed"] += 1
+                self.job.logger.warning("No capture time in the name or EXIF of %s; added without timestamp.", entry.path)
+            rows.append({"path": entry.path, "size": entry.size, "timestamp": timestamp})
+        return rows
+
+
+def _add_captures(deployment: Deployment, new: list[FileEntry], source: _Source, stats: dict, job: JobRecorder) -> None:
+    """Insert the new files as captures, one committed batch at a time, checking for cancel as it reads.
+
+    A cancel or an error keeps the batches already committed (and says so).
     """
-    from .regroup import regroup_deployment
-
     log = job.logger
-    job.set_stage(SYNC_STAGE, status="STARTED", progress=0.0)
-    source = open_source(deployment)
-    log.info("Listing %s", storage.display_path(deployment.project, deployment.data_source))
-    listed = _listed(source, job)
-    known = existing_paths(deployment)
-    listed_paths = {entry.path for entry in listed}
-    vanished = sorted(known - listed_paths)
-    new = [entry for entry in listed if entry.path not in known]
-    stats = {"Total files": len(listed), "Captures added": 0, "Failed": 0, "Files missing from source": len(vanished)}
-    job.set_params(SYNC_STAGE, stats)
-    log.info("Found %d files, %d of them new.", len(listed), len(new))
-    if vanished:
-        log.warning("%d files are gone from the data source; their captures are kept: %s", len(vanished), _named(vanished))
-
+    reader = _CaptureReader(source, stats, job)
     done = 0
-    last_check = time.monotonic()
     try:
         for start in range(0, len(new), BATCH_SIZE):
             job.check_cancelled()
-            rows = []
-            for entry in new[start : start + BATCH_SIZE]:
-                if time.monotonic() - last_check >= CANCEL_CHECK_SECONDS:
-                    job.check_cancelled()
-                    last_check = time.monotonic()
-                timestamp = timestamp_from_name(entry.path) or source.exif_time(entry.path)
-                if timestamp is None:
-                    stats["Failed"] += 1
-                    log.warning("No capture time in the name or EXIF of %s; added without timestamp.", entry.path)
-                rows.append({"path": entry.path, "size": entry.size, "timestamp": timestamp})
-            stats["Captures added"] += insert_captures(deployment, rows)
+            batch = new[start : start + BATCH_SIZE]
+            stats["Captures added"] += insert_captures(deployment, reader.rows(batch))
             db.session.commit()
-            done += len(rows)
+            done += len(batch)
             job.set_params(SYNC_STAGE, stats)
             job.set_stage(SYNC_STAGE, progress=done / len(new))
         job.check_cancelled()
@@ -190,11 +196,50 @@ def sync_deployment(deployment: Deployment, job: JobRecorder) -> SyncResult:
             refresh_deployment_stats(deployment)
             db.session.commit()
         raise
+
+
+def sync_deployment(deployment: Deployment, job: JobRecorder) -> SyncResult:
+    """Add the station's new files as captures (committed per batch), then regroup it.
+
+    Never duplicates a capture; keeps the captures of files that vanished from
+    the source (reported in the log and in "Files missing from source"); a
+    file read to its end with no time in its name or EXIF becomes a capture
+    without timestamp, counted in "Failed". A file that could not be read is
+    counted in "Unreadable files", named in the log and not recorded, so the
+    next sync tries it again. Checks for cancel every CANCEL_CHECK_SECONDS
+    while it reads files (and before each batch), so a cancel lands within a second.
+    """
+    from .regroup import regroup_deployment
+
+    log = job.logger
+    job.set_stage(SYNC_STAGE, status="STARTED", progress=0.0)
+    source = open_source(deployment)
+    log.info("Listing %s", storage.display_path(deployment.project, deployment.data_source))
+    listed = _listed(source, job)
+    known = existing_paths(deployment)
+    listed_paths = {entry.path for entry in listed}
+    vanished = sorted(known - listed_paths)
+    new = [entry for entry in listed if entry.path not in known]
+    stats = {
+        "Total files": len(listed),
+        "Captures added": 0,
+        "Failed": 0,
+        "Files missing from source": len(vanished),
+        "Unreadable files": 0,
+    }
+    job.set_params(SYNC_STAGE, stats)
+    log.info("Found %d files, %d of them new.", len(listed), len(new))
+    if vanished:
+        log.warning("%d files are gone from the data source; their captures are kept: %s", len(vanished), _named(vanished))
+
+    _add_captures(deployment, new, source, stats, job)
     refresh_deployment_stats(deployment)
     db.session.commit()
     job.set_params(SYNC_STAGE, stats)
     job.set_stage(SYNC_STAGE, status="SUCCESS", progress=1.0)
     log.info("Added %d captures (%d without a capture time).", stats["Captures added"], stats["Failed"])
+    if stats["Unreadable files"]:
+        log.warning("%d files could not be read; the next sync tries them again.", stats["Unreadable files"])
 
     job.set_stage(REGROUP_STAGE, status="STARTED")
     result = regroup_deployment(deployment, job=job, stage_key=REGROUP_STAGE)

@@ -57,7 +57,11 @@ def index():
 @login_required
 def detail(job_id: int):
     job = get_visible(Job, job_id)
-    return render_template("jobs/detail.html", role=role_of(current_user, job.project), **status_context(job))
+    # Tracebacks name server paths and code; members see the error message only.
+    traceback = (job.logs or {}).get("traceback") if current_user.is_superuser else None
+    return render_template(
+        "jobs/detail.html", role=role_of(current_user, job.project), traceback=traceback, **status_context(job)
+    )
 
 
 @bp.route("/<int:job_id>/status")

@@ -57,8 +57,12 @@ def bulk_jobs(project_id: int):
         flash("Select at least one station first.", "warning")
         return redirect(back, code=303)
     result = station_jobs.start_jobs(station_jobs.ACTIONS[action], project, selected, current_user)
-    flash(result.message(), "success" if result.jobs else "warning")
+    flash(result.message(), _category(result))
     return redirect(back, code=303)
+
+
+def _category(result: station_jobs.BulkResult) -> str:
+    return "success" if result.jobs and not result.queue_down else "warning"
 
 
 def _settings_page(project: Project, values: dict, errors: dict, status: int = 200):
@@ -128,5 +132,5 @@ def regroup_all(project_id: int):
         flash("Every station is already grouped with the current settings.", "info")
     else:
         result = station_jobs.start_jobs_for("regroup_events", stale, current_user)
-        flash(result.message(), "success" if result.jobs else "warning")
+        flash(result.message(), _category(result))
     return redirect(url_for(".settings", project_id=project.id), code=303)

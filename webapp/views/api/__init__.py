@@ -1,4 +1,4 @@
-"""The JSON API (`/api/v2/…`, see CONTRACT.md): token or session auth, JSON in and out.
+"""The JSON API (`/api/v2/…`): token or session auth, JSON in and out.
 
 Every endpoint fetches its object and declares the permission it needs in one
 line through `get_project`, `get_deployment` or `get_job`: a missing or

@@ -1,0 +1,174 @@
+"""Who may open or post to which page: every HTML route (pages and htmx
+fragments, GET and POST) against every kind of user, as one expected answer each.
+
+The routes come from the app's URL map, so a new page that is not listed in
+PAGES fails `test_every_html_route_is_in_the_matrix`. Adding a page is one line
+in PAGES: its endpoint, method, path (formatted with the ids in `Context`), the
+form it posts, and who may use it (one of the rule helpers below).
+"""
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from flask import current_app
+
+from tests.conftest import FreshGlobalsClient, add_deployment, add_project, csrf_token_from
+from webapp.extensions import db
+from webapp.models import Event, User
+from webapp.permissions import ROLE_PERMISSIONS, ROLES
+from webapp.services import jobs
+
+ACTORS = ("anonymous", "non_member", *ROLES, "superuser")
+LOGIN = "login"  # a redirect to the sign-in form, to come back after signing in
+
+
+# -- who may: actor → the expected answer ------------------------------------
+
+def public(anonymous, signed_in):
+    """Anyone; signed-in users may get another answer (e.g. redirected off the login form)."""
+    return lambda actor: anonymous if actor == "anonymous" else signed_in
+
+
+def signed_in(success):
+    """Every signed-in user, member of the project or not."""
+    return lambda actor: LOGIN if actor == "anonymous" else success
+
+
+def superusers(success, others=403):
+    """Superusers only (site administration); every other signed-in user gets `others`."""
+    return lambda actor: LOGIN if actor == "anonymous" else success if actor == "superuser" else others
+
+
+def members(success):
+    """The project's members (and superusers); others cannot tell the project exists."""
+    return needs("view_project", success)
+
+
+def needs(codename, success):
+    """Members whose role grants `codename` (and superusers); other members 403, outsiders 404."""
+
+    def expected(actor):
+        if actor == "anonymous":
+            return LOGIN
+        if actor == "superuser":
+            return success
+        if actor == "non_member":
+            return 404
+        return success if codename in ROLE_PERMISSIONS[actor] else 403
+
+    return expected
+
+
+@dataclass
+class Context:
+    """The ids a path or a form may name; a fresh job for each actor, so each may cancel one."""
+    project: int
+    deployment: int
+    event: int
+    job: int
+    data_folder: str
+
+
+# case → (endpoint, method, path, form, who may)
+PAGES = {
+    "home": ("auth.home", "GET", "/", None, public(302, 302)),
+    "sign-in form": ("auth.login", "GET", "/login", None, public(200, 302)),
+    "sign in": ("auth.login", "POST", "/login", {"email": "nobody@example.org", "password": "x"}, public(400, 302)),
+    "sign out": ("auth.logout", "POST", "/logout", {}, signed_in(302)),
+    "projects": ("projects.index", "GET", "/projects/", None, signed_in(200)),
+    "project": ("projects.detail", "GET", "/projects/{project}/", None, members(200)),
+    "bulk regroup": ("projects.bulk_jobs", "POST", "/projects/{project}/stations/jobs",
+                     {"action": "regroup", "deployment_ids": "{deployment}"}, needs("regroup_sessions_deployment", 303)),
+    "bulk sync": ("projects.bulk_jobs", "POST", "/projects/{project}/stations/jobs",
+                  {"action": "sync", "deployment_ids": "{deployment}"}, needs("sync_deployment", 303)),
+    "settings": ("projects.settings", "GET", "/projects/{project}/settings", None, members(200)),
+    "save settings": ("projects.settings", "POST", "/projects/{project}/settings",
+                      {"session_gap_hours": "3", "session_keying": "date"}, needs("update_project", 303)),
+    "regroup all": ("projects.regroup_all", "POST", "/projects/{project}/regroup-all", {},
+                    needs("regroup_sessions_deployment", 303)),
+    "station": ("deployments.detail", "GET", "/deployments/{deployment}/", None, members(200)),
+    "station gap": ("deployments.settings", "POST", "/deployments/{deployment}/settings", {"session_gap_hours": "3"},
+                    needs("update_deployment", 303)),
+    "station summary": ("deployments.summary", "GET", "/deployments/{deployment}/summary", None, members(200)),
+    "station jobs": ("deployments.jobs", "GET", "/deployments/{deployment}/jobs", None, members(200)),
+    "station sessions": ("deployments.sessions", "GET", "/deployments/{deployment}/sessions", None, members(200)),
+    "station regroup": ("deployments.regroup", "POST", "/deployments/{deployment}/regroup", {},
+                        needs("regroup_sessions_deployment", 303)),
+    "station sync": ("deployments.sync", "POST", "/deployments/{deployment}/sync", {}, needs("sync_deployment", 303)),
+    "jobs": ("jobs.index", "GET", "/jobs/", None, signed_in(200)),
+    "job": ("jobs.detail", "GET", "/jobs/{job}/", None, members(200)),
+    "job status": ("jobs.status", "GET", "/jobs/{job}/status", None, members(200)),
+    "cancel job": ("jobs.cancel_job", "POST", "/jobs/{job}/cancel", {}, needs("run_regroup_events_job", 303)),
+}
+
+
+def html_routes(app) -> set[tuple[str, str]]:
+    """(endpoint, method) of every route but the JSON API and static files."""
+    return {
+        (rule.endpoint, method)
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint != "static" and not rule.endpoint.startswith("api.")
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+
+
+def test_every_html_route_is_in_the_matrix(app):
+    covered = {(endpoint, method) for endpoint, method, *_ in PAGES.values()}
+    missing = html_routes(app) - covered
+    assert not missing, f"add these routes to PAGES in {Path(__file__).name}: {sorted(missing)}"
+    assert not covered - html_routes(app), "PAGES lists routes the app does not have"
+
+
+def _users():
+    # Signed in through the session cookie, so no password (and no slow hashing) is needed.
+    users = {actor: User(email=f"{actor.lower()}@example.org", is_superuser=actor == "superuser", password_hash="!")
+             for actor in ACTORS[1:]}
+    db.session.add_all(users.values())
+    project = add_project("Private", members=[(users[role], role) for role in ROLES])
+    folder = Path(current_app.config["DATA_SOURCE_ROOTS"][0]) / "station"
+    folder.mkdir(exist_ok=True)
+    deployment = add_deployment(project, "Station", data_source=str(folder))
+    event = Event(deployment_id=deployment.id, project_id=project.id, group_by="2024-06-01")
+    db.session.add(event)
+    db.session.commit()
+    return users, project, deployment, event, folder
+
+
+def _client_for(app, user):
+    app.test_client_class = FreshGlobalsClient
+    client = app.test_client()
+    if user is not None:
+        with client.session_transaction() as session:
+            session["_user_id"] = str(user.id)
+            session["_fresh"] = True
+    return client
+
+
+def _answer(response) -> int | str:
+    if response.status_code == 302 and response.headers["Location"].startswith("/login?next="):
+        return LOGIN
+    return response.status_code
+
+
+@pytest.mark.parametrize("case", PAGES)
+def test_page_permission_matrix(app, case):
+    endpoint, method, template, form, who = PAGES[case]
+    users, project, deployment, event, folder = _users()
+    ids = {"project": project.id, "deployment": deployment.id, "event": event.id, "data_folder": str(folder)}
+    expected, actual = {}, {}
+    for actor in ACTORS:
+        job = jobs.create_job("regroup_events", db.session.get(type(deployment), ids["deployment"]))
+        ctx = Context(job=job.id, **ids)
+        path = template.format(**vars(ctx))
+        client = _client_for(app, users.get(actor))
+        if method == "GET":
+            response = client.get(path)
+        else:
+            token_page = "/login" if actor == "anonymous" else "/projects/"
+            data = {key: value.format(**vars(ctx)) for key, value in form.items()}
+            data["csrf_token"] = csrf_token_from(client.get(token_page).get_data(as_text=True))
+            response = client.post(path, data=data)
+        expected[actor] = who(actor)
+        actual[actor] = _answer(response)
+        db.session.rollback()
+    assert actual == expected

@@ -1,0 +1,96 @@
+"""The kinds of job: their stages, their params and the function that does their work.
+
+Shared by the side that creates and cancels jobs (`jobs.py`) and the worker
+side that runs them (`job_runner.py`).
+"""
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ..models import Deployment
+from .job_recorder import JobRecorder
+
+RUNNING_STATUSES = ("STARTED", "CANCELING")
+QUEUED_STATUSES = ("CREATED", "PENDING")
+
+REGROUP_PARAMS = (
+    "Captures grouped",
+    "Events created",
+    "Events touched",
+    "Empty events deleted",
+    "Duplicate timestamps",
+    "Ungrouped captures",
+    "Captures missing timestamp",
+)
+SYNC_PARAMS = ("Total files", "Captures added", "Failed", "Files missing from source", "Unreadable files")
+
+
+def job_task_id(job_id: int) -> str:
+    """The queue's task id of a job, so a queued job can be revoked by its id."""
+    return f"job-{job_id}"
+
+
+class JobError(ValueError):
+    """A job that cannot be created or changed as asked (shown to the user)."""
+
+
+class QueueUnavailable(JobError):
+    """The queue refused the job; the job row says FAILURE and why."""
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A stage of a job type: its key, name and the params it shows from the start."""
+    key: str
+    name: str
+    params: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class JobType:
+    """A kind of job: its stages and the function that does its work."""
+    key: str
+    name: str
+    stages: tuple[Stage, ...]
+    run: Callable[[Deployment, JobRecorder], None] = field(repr=False)
+
+
+def _run_regroup(deployment: Deployment, recorder: JobRecorder) -> None:
+    from .regroup import regroup_deployment
+
+    regroup_deployment(deployment, job=recorder, stage_key="regroup_events")
+
+
+def _run_sync(deployment: Deployment, recorder: JobRecorder) -> None:
+    from .sync import sync_deployment
+
+    sync_deployment(deployment, job=recorder)
+
+
+JOB_TYPES: dict[str, JobType] = {
+    job_type.key: job_type
+    for job_type in (
+        JobType(
+            "regroup_events",
+            "Regroup sessions",
+            (Stage("regroup_events", "Regroup sessions", REGROUP_PARAMS),),
+            _run_regroup,
+        ),
+        JobType(
+            "data_storage_sync",
+            "Data storage sync",
+            (
+                Stage("data_storage_sync", "Data storage sync", SYNC_PARAMS),
+                Stage("regroup_sessions", "Regroup sessions", REGROUP_PARAMS),
+            ),
+            _run_sync,
+        ),
+    )
+}
+
+
+def get_job_type(key: str) -> JobType:
+    """The registered job type for `key`; JobError if there is none."""
+    try:
+        return JOB_TYPES[key]
+    except KeyError:
+        raise JobError(f"Unknown job type {key!r}.") from None
