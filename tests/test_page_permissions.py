@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from flask import current_app
 
-from tests.conftest import FreshGlobalsClient, add_deployment, add_project, csrf_token_from
+from tests.conftest import FreshGlobalsClient, add_deployment, add_project, csrf_token_from, grant_data_root
 from webapp.extensions import db
 from webapp.models import Event, User
 from webapp.permissions import ROLE_PERMISSIONS, ROLES
@@ -59,6 +59,17 @@ def needs(codename, success):
     return expected
 
 
+def superusers(success):
+    """Site administration: superusers only; every other signed-in user 403."""
+
+    def expected(actor):
+        if actor == "anonymous":
+            return LOGIN
+        return success if actor == "superuser" else 403
+
+    return expected
+
+
 @dataclass
 class Context:
     """The ids a path or a form may name; a fresh job for each actor, so each may cancel one."""
@@ -67,6 +78,7 @@ class Context:
     event: int
     job: int
     data_folder: str
+    source: int
 
 
 # case → (endpoint, method, path, form, who may)
@@ -99,6 +111,13 @@ PAGES = {
     "job": ("jobs.detail", "GET", "/jobs/{job}/", None, members(200)),
     "job status": ("jobs.status", "GET", "/jobs/{job}/status", None, members(200)),
     "cancel job": ("jobs.cancel_job", "POST", "/jobs/{job}/cancel", {}, needs("run_regroup_events_job", 303)),
+    "storage": ("admin.storage_sources", "GET", "/admin/storage", None, superusers(200)),
+    "register storage": ("admin.storage_sources", "POST", "/admin/storage",
+                         {"name": "New source", "location": "{data_folder}"}, superusers(303)),
+    "grant storage": ("admin.storage_grant", "POST", "/admin/storage/{source}/grants",
+                      {"project_id": "{project}", "action": "grant"}, superusers(303)),
+    "open storage": ("admin.storage_open", "POST", "/admin/storage/{source}/open",
+                     {"open_to_all_projects": "on"}, superusers(303)),
 }
 
 
@@ -127,11 +146,12 @@ def _users():
     project = add_project("Private", members=[(users[role], role) for role in ROLES])
     folder = Path(current_app.config["DATA_SOURCE_ROOTS"][0]) / "station"
     folder.mkdir(exist_ok=True)
+    source = grant_data_root(project)
     deployment = add_deployment(project, "Station", data_source=str(folder))
     event = Event(deployment_id=deployment.id, project_id=project.id, group_by="2024-06-01")
     db.session.add(event)
     db.session.commit()
-    return users, project, deployment, event, folder
+    return users, project, deployment, event, folder, source.id
 
 
 def _client_for(app, user):
@@ -139,7 +159,7 @@ def _client_for(app, user):
     client = app.test_client()
     if user is not None:
         with client.session_transaction() as session:
-            session["_user_id"] = str(user.id)
+            session["_user_id"] = user.get_id()
             session["_fresh"] = True
     return client
 
@@ -153,8 +173,9 @@ def _answer(response) -> int | str:
 @pytest.mark.parametrize("case", PAGES)
 def test_page_permission_matrix(app, case):
     endpoint, method, template, form, who = PAGES[case]
-    users, project, deployment, event, folder = _users()
-    ids = {"project": project.id, "deployment": deployment.id, "event": event.id, "data_folder": str(folder)}
+    users, project, deployment, event, folder, source_id = _users()
+    ids = {"project": project.id, "deployment": deployment.id, "event": event.id, "data_folder": str(folder),
+           "source": source_id}
     expected, actual = {}, {}
     for actor in ACTORS:
         job = jobs.create_job("regroup_events", db.session.get(type(deployment), ids["deployment"]))
