@@ -169,6 +169,9 @@ def warm(folder: Path, requests: int) -> dict[str, float]:
         station = Deployment(name="Station", project=project, data_source=str(data))
         db.session.add_all([user, project, station, Membership(user=user, project=project, role="BasicMember")])
         db.session.flush()
+        from webapp.services import storage
+
+        storage.grant(storage.register_source({"name": "Bench data", "location": str(folder / "data")}), project)
         capture = Capture(deployment_id=station.id, path="20240612220000.jpg", size=1)
         db.session.add(capture)
         token = user.new_api_token()

@@ -1,4 +1,5 @@
 """The benchmark runs end to end at a tiny size, so it cannot rot."""
+from benchmarks import bounded_input
 from benchmarks import regroup as bench
 
 
@@ -28,3 +29,8 @@ def test_thumbnail_benchmark_runs_at_a_tiny_size(capsys):
     assert "warm 302: p50" in out
     assert [line.split()[0] for line in out.splitlines() if line.startswith(("small ", "medium "))] == ["small", "medium"]
     assert sum(line.startswith(("PASS", "MISS")) for line in out.splitlines()) == 5
+def test_bounded_input_benchmark_runs(capsys):
+    assert bounded_input.main(["--rounds", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "1e999990" in out and "11 MB of digits" in out
+    assert sum(line.startswith(("PASS", "MISS")) for line in out.splitlines()) == 3

@@ -14,7 +14,7 @@ import pytest
 from flask import current_app
 from PIL import Image
 
-from tests.conftest import FreshGlobalsClient, add_deployment, add_project, csrf_token_from
+from tests.conftest import FreshGlobalsClient, add_deployment, add_project, csrf_token_from, grant_data_root
 from webapp.extensions import db
 from webapp.models import Capture, Event, Thumbnail, User
 from webapp.permissions import ROLE_PERMISSIONS, ROLES
@@ -62,6 +62,17 @@ def needs(codename, success):
     return expected
 
 
+def superusers(success):
+    """Site administration: superusers only; every other signed-in user 403."""
+
+    def expected(actor):
+        if actor == "anonymous":
+            return LOGIN
+        return success if actor == "superuser" else 403
+
+    return expected
+
+
 @dataclass
 class Context:
     """The ids a path or a form may name; a fresh job for each actor, so each may cancel one."""
@@ -71,6 +82,7 @@ class Context:
     capture: int
     job: int
     data_folder: str
+    source: int
 
 
 # case → (endpoint, method, path, form, who may)
@@ -110,6 +122,13 @@ PAGES = {
     "job": ("jobs.detail", "GET", "/jobs/{job}/", None, members(200)),
     "job status": ("jobs.status", "GET", "/jobs/{job}/status", None, members(200)),
     "cancel job": ("jobs.cancel_job", "POST", "/jobs/{job}/cancel", {}, needs("run_regroup_events_job", 303)),
+    "storage": ("admin.storage_sources", "GET", "/admin/storage", None, superusers(200)),
+    "register storage": ("admin.storage_sources", "POST", "/admin/storage",
+                         {"name": "New source", "location": "{data_folder}"}, superusers(303)),
+    "grant storage": ("admin.storage_grant", "POST", "/admin/storage/{source}/grants",
+                      {"project_id": "{project}", "action": "grant"}, superusers(303)),
+    "open storage": ("admin.storage_open", "POST", "/admin/storage/{source}/open",
+                     {"open_to_all_projects": "on"}, superusers(303)),
 }
 
 
@@ -138,6 +157,7 @@ def _users():
     project = add_project("Private", members=[(users[role], role) for role in ROLES])
     folder = Path(current_app.config["DATA_SOURCE_ROOTS"][0]) / "station"
     folder.mkdir(exist_ok=True)
+    source = grant_data_root(project)
     deployment = add_deployment(project, "Station", data_source=str(folder))
     moment = datetime(2024, 6, 1, 22, 0)
     event = Event(deployment_id=deployment.id, project_id=project.id, group_by="2024-06-01", start=moment, end=moment,
@@ -151,7 +171,7 @@ def _users():
     stored.parent.mkdir(parents=True, exist_ok=True)
     Image.new("RGB", (240, 160), "white").save(stored, "JPEG")
     db.session.commit()
-    return users, project, deployment, event, capture, folder
+    return users, project, deployment, event, capture, folder, source.id
 
 
 def _client_for(app, user):
@@ -159,7 +179,7 @@ def _client_for(app, user):
     client = app.test_client()
     if user is not None:
         with client.session_transaction() as session:
-            session["_user_id"] = str(user.id)
+            session["_user_id"] = user.get_id()
             session["_fresh"] = True
     return client
 
@@ -173,9 +193,9 @@ def _answer(response) -> int | str:
 @pytest.mark.parametrize("case", PAGES)
 def test_page_permission_matrix(app, case):
     endpoint, method, template, form, who = PAGES[case]
-    users, project, deployment, event, capture, folder = _users()
+    users, project, deployment, event, capture, folder, source_id = _users()
     ids = {"project": project.id, "deployment": deployment.id, "event": event.id, "capture": capture.id,
-           "data_folder": str(folder)}
+           "data_folder": str(folder), "source": source_id}
     expected, actual = {}, {}
     for actor in ACTORS:
         job = jobs.create_job("regroup_events", db.session.get(type(deployment), ids["deployment"]))

@@ -14,8 +14,8 @@ import pytest
 from PIL import Image
 
 from tests.api_helpers import call, user_with_token
-from tests.conftest import add_deployment, add_project
-from tests.test_jobs import s3, s3_endpoint  # noqa: F401  (fixtures)
+from tests.conftest import add_deployment, add_project, add_source, grant_data_root
+from tests.test_jobs import s3, s3_endpoint, s3_source  # noqa: F401  (fixtures)
 from webapp.extensions import db
 from webapp.models import Capture, Deployment, Thumbnail
 from webapp.services import thumbnails
@@ -47,6 +47,7 @@ def write_image(path: Path, kind: str = "jpeg", size=(900, 600)) -> Path:
 def station(app, project, tmp_path):
     folder = tmp_path / "data" / "station"
     folder.mkdir(parents=True)
+    grant_data_root(project)
     return add_deployment(project, "Meadow", data_source=str(folder))
 
 
@@ -396,10 +397,15 @@ def test_s3_clients_have_finite_timeouts():
     assert (config.connect_timeout, config.read_timeout) == (5, 30)
 
 
-def test_s3_source_and_s3_storage_answer_with_a_signed_url(app, client, project, manager, s3):
+def test_s3_source_and_s3_storage_answer_with_a_signed_url(app, client, project, manager, s3, s3_endpoint, monkeypatch):
     import urllib.request
 
     s3_client_, bucket = s3
+    # The source is read with its own keys; the thumbnail store is the server's own (its environment).
+    s3_source(f"s3://{bucket}/traps", s3_endpoint, project)
+    for name, value in {"AWS_ENDPOINT_URL": s3_endpoint, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+                        "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(name, value)
     body = io.BytesIO()
     Image.effect_noise((900, 600), 40).convert("RGB").save(body, "JPEG")
     s3_client_.put_object(Bucket=bucket, Key="traps/20240612220000.jpg", Body=body.getvalue())
@@ -436,6 +442,8 @@ def test_unreachable_s3_source_is_a_502(app, client, project, manager, monkeypat
     for name, setting in {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{_free_port()}", "AWS_ACCESS_KEY_ID": "test",
                           "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}.items():
         monkeypatch.setenv(name, setting)
+    add_source("s3://offline-bucket/traps", project, endpoint_url=f"http://127.0.0.1:{_free_port()}",
+               access_key="test", secret_key="test")
     station = add_deployment(project, "Offline", data_source="s3://offline-bucket/traps")
     capture = Capture(deployment_id=station.id, path="20240612220000.jpg", timestamp=CAPTURE_TIME, size=1)
     db.session.add(capture)

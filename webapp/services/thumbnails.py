@@ -25,10 +25,11 @@ from sqlalchemy.orm import Session
 
 from ..config import parse_thumbnail_sizes
 from ..extensions import db
-from ..models import Capture, Deployment, Event, Thumbnail, utcnow
-from .captures import S3_URL, DataSourceError, validate_data_source
+from ..models import Capture, Deployment, Event, Project, Thumbnail, utcnow
+from . import storage
+from .captures import S3_URL, DataSourceError
 from .sql import dialect_name
-from .thumbnail_storage import StorageError, s3_client, storage_for
+from .thumbnail_storage import S3_CONNECT_TIMEOUT, S3_READ_TIMEOUT, StorageError, storage_for
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +150,7 @@ def ensure(located: Located, label: str, width: int) -> Located:
     """
     if is_fresh(located, width):
         return located
-    with open_source(located.data_source, located.capture_path) as source:
+    with open_source(located.project_id, located.data_source, located.capture_path) as source:
         try:
             rendered = make_thumbnail(source, width)
         except ThumbnailError:
@@ -211,21 +212,22 @@ def find(capture_id: int, label: str | None) -> tuple[Located, str, int]:
 
 
 @contextmanager
-def open_source(data_source: str, path: str) -> Iterator[BinaryIO]:
+def open_source(project_id: int | None, data_source: str, path: str) -> Iterator[BinaryIO]:
     """The capture's original as a readable binary file: a local file or an S3 object's bytes.
 
     Raises ThumbnailError: 404 when the file is gone, 502 when its store fails.
     """
-    handle = _read_s3(data_source, path) if data_source.startswith("s3://") else _open_local(data_source, path)
+    project = db.session.get(Project, project_id) if project_id is not None else None
+    handle = _read_s3(project, data_source, path) if data_source.startswith("s3://") else _open_local(project, data_source, path)
     try:
         yield handle
     finally:
         handle.close()
 
 
-def _open_local(data_source: str, path: str) -> BinaryIO:
+def _open_local(project, data_source: str, path: str) -> BinaryIO:
     try:
-        base = Path(validate_data_source(data_source, current_app.config["DATA_SOURCE_ROOTS"]))
+        base = Path(storage.check_data_source(project, data_source))
     except DataSourceError as error:
         raise ThumbnailError(f"The station's data source cannot be read: {error}", 404) from None
     full = (base / path).resolve()
@@ -239,7 +241,7 @@ def _open_local(data_source: str, path: str) -> BinaryIO:
         raise ThumbnailError(f"The capture's file {path!r} cannot be read ({error.strerror}).", 502) from None
 
 
-def _read_s3(data_source: str, path: str) -> BinaryIO:
+def _read_s3(project, data_source: str, path: str) -> BinaryIO:
     from botocore.exceptions import BotoCoreError, ClientError
 
     match = S3_URL.match(data_source)
@@ -248,7 +250,14 @@ def _read_s3(data_source: str, path: str) -> BinaryIO:
     prefix = (match["prefix"] or "").strip("/")
     key = f"{prefix}/{path}" if prefix else path
     try:
-        body = s3_client().get_object(Bucket=match["bucket"], Key=key)["Body"]
+        source = storage.source_of(project, data_source)
+        if source is None:
+            raise ThumbnailError("The station's data source is not inside a storage source of this project.", 404)
+        try:
+            client = storage.s3_client(source, connect_timeout=S3_CONNECT_TIMEOUT, read_timeout=S3_READ_TIMEOUT)
+        except DataSourceError as error:
+            raise ThumbnailError(str(error), 502) from None
+        body = client.get_object(Bucket=match["bucket"], Key=key)["Body"]
         return io.BytesIO(body.read())
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")

@@ -2,7 +2,7 @@
 
 
 def register_blueprints(app):
-    from . import api, auth, deployments, events, jobs, projects, thumbnails
+    from . import admin, api, auth, deployments, events, jobs, projects, thumbnails
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(projects.bp)
@@ -10,4 +10,5 @@ def register_blueprints(app):
     app.register_blueprint(jobs.bp)
     app.register_blueprint(events.bp)
     app.register_blueprint(thumbnails.bp)
+    app.register_blueprint(admin.bp)
     app.register_blueprint(api.bp)

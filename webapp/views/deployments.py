@@ -1,7 +1,7 @@
 """One station: its counts, sessions and jobs, and the buttons that start jobs."""
 from datetime import date
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from ..extensions import db
@@ -15,6 +15,7 @@ from ..services.history import regroup_history
 from ..services.preview import preview_regroup
 from ..services.schedule import station_schedule_fit
 from ..services.projects import ValidationError, clean_gap_hours
+from ..services.storage import display_path
 from ..services.jobs import JobError
 from .jobs import status_context, status_response
 from .lookup import get_visible
@@ -23,7 +24,12 @@ bp = Blueprint("deployments", __name__, url_prefix="/deployments")
 
 
 def _summary_context(deployment: Deployment) -> dict:
-    return {"deployment": deployment, "project": deployment.project, "rule": deployment.grouping_rule}
+    return {
+        "deployment": deployment,
+        "project": deployment.project,
+        "rule": deployment.grouping_rule,
+        "data_source_shown": display_path(deployment.project, deployment.data_source),
+    }
 
 
 def _sessions_context(deployment: Deployment, page) -> dict:
@@ -80,7 +86,7 @@ def settings(deployment_id: int):
     try:
         # An empty field removes the station's own gap, so the project's applies again.
         gap_seconds = clean_gap_hours(typed) if typed.strip() else None
-        update_deployment(deployment, {"session_time_gap_seconds": gap_seconds}, current_app.config["DATA_SOURCE_ROOTS"])
+        update_deployment(deployment, {"session_time_gap_seconds": gap_seconds})
     except ValidationError as error:
         db.session.rollback()
         messages = [message for field_errors in error.errors.values() for message in field_errors]

@@ -1,5 +1,4 @@
 """Stations: create, read, change their gap, sync, regroup, and preview a regroup."""
-from flask import current_app
 from flask_login import current_user
 
 from ...errors import error_response
@@ -19,7 +18,7 @@ from .operations import operation, read_body
 def deployment_create():
     body = read_body()
     project = get_project(body.pop("project_id"), "create_deployment")
-    deployment = create_deployment(project, body, current_app.config["DATA_SOURCE_ROOTS"])
+    deployment = create_deployment(project, body)
     return serializers.deployment(deployment), 201
 
 
@@ -33,7 +32,7 @@ def deployment_detail(deployment_id: int):
 @operation("Change a station (update_deployment)", body=schemas.DeploymentUpdate, response=schemas.Deployment)
 def deployment_update(deployment_id: int):
     deployment = get_deployment(deployment_id, "update_deployment")
-    deployment = update_deployment(deployment, read_body(), current_app.config["DATA_SOURCE_ROOTS"])
+    deployment = update_deployment(deployment, read_body())
     return serializers.deployment(deployment)
 
 

@@ -177,6 +177,7 @@ class Deployment(Output):
     name: str
     project_id: int | None
     data_source: str
+    data_source_display: Annotated[str, Field(description="The data source relative to its storage source")]
     session_time_gap_seconds: int | None
     effective_session_time_gap_seconds: int | None
     effective_session_time_gap_source: str
@@ -188,6 +189,43 @@ class Deployment(Output):
     grouped_gap_seconds: int | None
     grouped_keying: str | None
     created_at: UtcTime
+
+
+# -- storage sources ---------------------------------------------------------------------
+
+OptionalText = Annotated[str | None, BeforeValidator(_optional(_text))]
+
+
+class StorageSourceCreate(Input):
+    name: Name
+    location: Annotated[
+        str, BeforeValidator(_text),
+        Field(max_length=1024, description="A folder under DATA_SOURCE_ROOTS, or s3://bucket/prefix"),
+    ]
+    open_to_all_projects: Annotated[bool, Field(strict=True)] = False
+    endpoint_url: Annotated[OptionalText, Field(description="S3 only: the service's http(s) URL")] = None
+    access_key: Annotated[OptionalText, Field(description="S3 only; stored encrypted, never returned")] = None
+    secret_key: Annotated[OptionalText, Field(description="S3 only; stored encrypted, never returned")] = None
+
+
+class StorageSource(Output):
+    id: Id
+    name: str
+    location: str
+    endpoint_url: str | None
+    has_credentials: bool
+    open_to_all_projects: bool
+    project_ids: list[int]
+    created_at: UtcTime
+
+
+class StorageGrantCreate(Input):
+    project_id: Annotated[Id, BeforeValidator(parse_id)]
+
+
+class StorageGrant(Output):
+    source_id: Id
+    project_id: Id
 
 
 def _gap_from_query(text) -> int:

@@ -1,5 +1,6 @@
 """Model rows → JSON answers, built through the response schemas of `schemas.py`."""
-from ...models import Capture, Deployment, Event, Job, Membership, Project, RegroupRecord, param_key
+from ...models import Capture, Deployment, Event, Job, Membership, Project, RegroupRecord, StorageSource, param_key
+from ...services.storage import display_path
 from . import schemas
 
 
@@ -22,6 +23,8 @@ def deployment(d: Deployment) -> dict:
         **{name: getattr(d, name) for name in schemas.Deployment.model_fields if hasattr(d, name)},
         effective_session_time_gap_seconds=rule.gap_seconds,
         effective_session_time_gap_source=rule.gap_source,
+        # How pages and logs name the source: relative to its storage source.
+        data_source_display=display_path(d.project, d.data_source),
     )
 
 
@@ -97,3 +100,14 @@ def regroup_record(r: RegroupRecord) -> dict:
         sessions_before=r.sessions_before,
         sessions_after=r.sessions_after,
     )
+def storage_source(s: StorageSource, project_ids) -> dict:
+    """A storage source without its credentials: only whether it has some."""
+    return _dump(
+        schemas.StorageSource,
+        **{name: getattr(s, name) for name in schemas.StorageSource.model_fields if hasattr(s, name)},
+        project_ids=list(project_ids),
+    )
+
+
+def storage_grant(source_id: int, project_id: int) -> dict:
+    return _dump(schemas.StorageGrant, source_id=source_id, project_id=project_id)
