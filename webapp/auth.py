@@ -2,7 +2,8 @@
 from flask import request
 
 from .extensions import db, login_manager
-from .models import ApiToken, User, hash_token
+from .models import User
+from .services.tokens import user_for_token
 
 
 def user_from_token_header() -> User | None:
@@ -10,9 +11,7 @@ def user_from_token_header() -> User | None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "token" or not token.strip():
         return None
-    return db.session.scalar(
-        db.select(User).join(ApiToken).where(ApiToken.token_hash == hash_token(token.strip()))
-    )
+    return user_for_token(token.strip())
 
 
 def request_has_token() -> bool:

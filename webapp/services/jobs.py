@@ -32,6 +32,7 @@ REGROUP_PARAMS = (
     "Captures missing timestamp",
 )
 SYNC_PARAMS = ("Total files", "Captures added", "Failed", "Files missing from source")
+DELETE_PARAMS = ("Captures deleted", "Sessions deleted", "Thumbnails deleted", "Jobs unlinked")
 
 
 class JobError(ValueError):
@@ -57,6 +58,8 @@ class JobType:
     name: str
     stages: tuple[Stage, ...]
     run: Callable[[Deployment, JobRecorder], None] = field(repr=False)
+    # What the log says when the job is cancelled while running.
+    cancelled_note: str = "Cancelled while running; the station's previous data is kept."
 
 
 def _run_regroup(deployment: Deployment, recorder: JobRecorder) -> None:
@@ -69,6 +72,12 @@ def _run_sync(deployment: Deployment, recorder: JobRecorder) -> None:
     from .sync import sync_deployment
 
     sync_deployment(deployment, job=recorder)
+
+
+def _run_delete(deployment: Deployment, recorder: JobRecorder) -> None:
+    from .station_delete import delete_station
+
+    delete_station(deployment, recorder)
 
 
 JOB_TYPES: dict[str, JobType] = {
@@ -88,6 +97,14 @@ JOB_TYPES: dict[str, JobType] = {
                 Stage("regroup_sessions", "Regroup sessions", REGROUP_PARAMS),
             ),
             _run_sync,
+        ),
+        JobType(
+            "delete_deployment",
+            "Delete station",
+            (Stage("delete_deployment", "Delete station", DELETE_PARAMS),),
+            _run_delete,
+            cancelled_note="Cancelled while running; what was deleted before the cancel stays deleted, "
+            "the rest of the station is kept.",
         ),
     )
 }
@@ -111,6 +128,7 @@ def create_job(job_type_key: str, deployment: Deployment, user: User | None = No
         job_type_key=job_type.key,
         status="CREATED",
         deployment_id=deployment.id,
+        deployment_name=deployment.name,
         project_id=deployment.project_id,
         created_by_id=user.id if user is not None else None,
         progress={"summary": {"status": "CREATED", "progress": 0.0}, "stages": []},
@@ -237,7 +255,7 @@ def run_job(job_id: int, time_limit: float | None = None) -> Job | None:
         job_type.run(deployment, recorder)
     except JobCancelled:
         db.session.rollback()
-        recorder.logger.warning("Cancelled while running; the station's previous data is kept.")
+        recorder.logger.warning(job_type.cancelled_note)
         recorder.finish("REVOKED")
     except BaseException as error:
         db.session.rollback()

@@ -9,7 +9,7 @@ from ...extensions import db
 from ...models import SESSION_KEYINGS
 from ...permissions import start_job_permission
 from ...services import jobs, station_jobs
-from ...services.deployments import create_deployment, update_deployment
+from ...services.deployments import StationBeingDeleted, create_deployment, update_deployment
 from ...services.preview import preview_regroup
 from ...services.projects import clean_gap_seconds
 from . import BadRequest, bp, get_deployment, get_project, json_body, parse_id, serializers
@@ -36,12 +36,17 @@ def deployment_detail(deployment_id: int):
 @bp.patch("/deployments/<int:deployment_id>/")
 def deployment_update(deployment_id: int):
     deployment = get_deployment(deployment_id, "update_deployment")
-    deployment = update_deployment(deployment, json_body(), current_app.config["DATA_SOURCE_ROOTS"])
+    try:
+        deployment = update_deployment(deployment, json_body(), current_app.config["DATA_SOURCE_ROOTS"])
+    except StationBeingDeleted as error:
+        return error_response(409, str(error))
     return serializers.deployment(deployment)
 
 
 def _start_job(job_type_key: str, deployment_id: int):
     deployment = get_deployment(deployment_id, start_job_permission(job_type_key))
+    if station_jobs.blocker(job_type_key, deployment) == "being deleted":
+        return error_response(409, f"Station “{deployment.name}” is being deleted; no job can start on it.")
     try:
         job = station_jobs.start_job(job_type_key, deployment, current_user)
     except jobs.QueueUnavailable as error:

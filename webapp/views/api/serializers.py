@@ -47,6 +47,7 @@ def deployment(d: Deployment) -> dict:
         "grouped_gap_seconds": d.grouped_gap_seconds,
         "grouped_keying": d.grouped_keying,
         "created_at": utc_time(d.created_at),
+        "deleting": d.deleting,
     }
 
 
