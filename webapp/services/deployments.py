@@ -88,6 +88,11 @@ def _clean_station_fields(data: dict, roots: list[str], required: tuple[str, ...
     return cleaned
 
 
+def check_station_fields(data: dict, roots: list[str]) -> dict:
+    """The station fields of `data`, cleaned, or ValidationError with every field's errors; saves nothing."""
+    return _clean_station_fields(data, roots)
+
+
 def create_deployment(project: Project, data: dict, roots: list[str]) -> Deployment:
     """Create a station; its data source must be an allowed local folder or an s3:// URL."""
     deployment = Deployment(project=project, **_clean_station_fields(data, roots, required=("name", "data_source")))

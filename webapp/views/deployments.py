@@ -36,6 +36,7 @@ def _detail_page(deployment: Deployment, gap_value: str | None = None, gap_error
             can_regroup=project is not None and can("regroup_sessions_deployment", project),
             can_sync=project is not None and can("sync_deployment", project),
             can_edit=can("update_deployment", project),
+            never_synced=not deployment.captures_count and not any(j.job_type_key == "data_storage_sync" for j in jobs),
             gap_value=gap_value,
             gap_errors=list(gap_errors),
             role=role_of(current_user, project),
