@@ -42,9 +42,10 @@ run: install
 test: test-deps
 	$(BIN)/pytest
 
-## bench: grouping benchmarks (prints ratios against a floor and a baseline)
+## bench: grouping and station-delete benchmarks (print ratios against a floor and a baseline)
 bench: install
 	$(BIN)/python -m benchmarks.regroup
+	$(BIN)/python -m benchmarks.station_delete
 
 clean:
 	rm -rf $(VENV) *.egg-info
