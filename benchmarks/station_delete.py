@@ -100,12 +100,14 @@ def _write(client, station_id: int, n: int) -> float:
     return elapsed
 
 
-def _child_delete(url: str, instance: str, mode: str, station_id: int, job_id: int | None, done) -> None:
+def _child_delete(url: str, instance: str, mode: str, station_id: int, job_id: int | None, started, done) -> None:
     app = _make_app(url, instance)
     with app.app_context():
         from webapp.extensions import db
         from webapp.services import jobs
 
+        db.session.execute(db.text("SELECT 1"))
+        started.set()
         began = time.perf_counter()
         if mode == "batched":
             job = jobs.run_job(job_id)
@@ -134,11 +136,12 @@ def _during(app, client, url, instance, mode: str, station_id: int, neighbour_id
             db.session.commit()
             job_id = create_job("delete_deployment", station).id
     context = multiprocessing.get_context("spawn")
-    done = context.Queue()
-    child = context.Process(target=_child_delete, args=(url, instance, mode, station_id, job_id, done))
+    started, done = context.Event(), context.Queue()
+    child = context.Process(target=_child_delete, args=(url, instance, mode, station_id, job_id, started, done))
     child.start()
-    # Give the child time to import and start deleting before the writes are counted.
-    time.sleep(1.5)
+    # Writes start when the child is about to delete (importing the app takes a second).
+    if not started.wait(timeout=120):
+        raise RuntimeError(f"the {mode} delete child did not start")
     latencies = []
     while child.is_alive() and done.empty():
         latencies.append(_write(client, neighbour_id, len(latencies)))
