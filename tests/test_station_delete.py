@@ -105,3 +105,30 @@ def test_the_delete_permission_belongs_to_project_managers_only():
     holders = {role for role, codenames in ROLE_PERMISSIONS.items() if "run_delete_deployment_job" in codenames}
     assert holders == {"ProjectManager"}
     assert {role for role, codenames in ROLE_PERMISSIONS.items() if "delete_deployment" in codenames} == {"ProjectManager"}
+
+
+def test_a_delete_job_cancelled_while_queued_can_be_requested_again(client, auth, station, manager, monkeypatch):
+    station_id = station.id
+    monkeypatch.setattr(station_delete, "enqueue", lambda job, queue=None: job)
+    first = station_delete.request_deletion(station, manager, "Pond")
+    jobs.cancel(first)
+    db.session.expire_all()
+    assert db.session.get(Job, first.id).status == "REVOKED"
+    auth.login()
+    html = client.get(f"/deployments/{station_id}/").get_data(as_text=True)
+    assert "This station is being deleted." in html and "The delete job ended before it finished" in html
+    assert 'name="confirm_name"' in client.get(f"/deployments/{station_id}/edit").get_data(as_text=True)
+    monkeypatch.undo()
+    second = station_delete.request_deletion(db.session.get(Deployment, station_id), manager, "Pond")
+    db.session.expire_all()
+    assert db.session.get(Job, second.id).status == "SUCCESS"
+    assert db.session.get(Deployment, station_id) is None
+    assert db.session.scalar(db.select(db.func.count(Capture.id))) == 0
+
+
+def test_a_running_delete_job_blocks_a_second_request(station, manager, monkeypatch):
+    monkeypatch.setattr(station_delete, "enqueue", lambda job, queue=None: job)
+    station_delete.request_deletion(station, manager, "Pond")
+    with pytest.raises(jobs.JobError, match="already being deleted"):
+        station_delete.request_deletion(station, manager, "Pond")
+    assert db.session.scalar(db.select(db.func.count(Job.id))) == 1

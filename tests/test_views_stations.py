@@ -275,9 +275,12 @@ def test_delete_runs_as_a_job_and_removes_only_this_station(client, auth, projec
     assert client.get(f"/deployments/{station_id}/").status_code == 404
 
 
-def test_a_station_being_deleted_takes_no_job_and_no_edit(client, auth, station, data_root, api_token_for_manager):
-    station.deleting = True
-    db.session.commit()
+def test_a_station_being_deleted_takes_no_job_and_no_edit(client, auth, station, manager, data_root, api_token_for_manager, monkeypatch):
+    from webapp.services import station_delete
+
+    # The delete job stays queued for the whole test.
+    monkeypatch.setattr(station_delete, "enqueue", lambda job, queue=None: job)
+    station_delete.request_deletion(station, manager, "Old name")
     auth.login()
     html = client.get(f"/deployments/{station.id}/").get_data(as_text=True)
     assert "This station is being deleted." in html and ">Regroup sessions<" not in html
@@ -294,12 +297,12 @@ def test_a_station_being_deleted_takes_no_job_and_no_edit(client, auth, station,
         assert answer.status_code == 409 and "being deleted" in answer.get_json()["detail"]
     answer = client.patch(f"/api/v2/deployments/{station.id}/", headers=headers, json={"name": "x"})
     assert answer.status_code == 409
-    assert db.session.scalar(db.select(db.func.count(Job.id))) == 0
+    assert db.session.scalar(db.select(db.func.count(Job.id))) == 1
     # A second delete request queues no second job.
     response = _post(client, f"/deployments/{station.id}/delete", {"confirm_name": "Old name"})
     assert response.status_code == 303
     assert "already being deleted" in client.get(response.headers["Location"]).get_data(as_text=True)
-    assert db.session.scalar(db.select(db.func.count(Job.id))) == 0
+    assert db.session.scalar(db.select(db.func.count(Job.id))) == 1
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ Jobs of the station outlive it: their `deployment_id` becomes NULL and
 """
 import time
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, or_, select
 
 from ..extensions import db
 from ..models import FINISHED_STATUSES, Capture, Deployment, Event, Job, User
@@ -45,9 +45,13 @@ def request_deletion(deployment: Deployment, user: User | None, typed_name, queu
     if not isinstance(typed_name, str) or typed_name.strip() != deployment.name.strip():
         raise ValidationError({"confirm_name": [f"Type the station's name, “{deployment.name}”, to confirm."]})
     table = Deployment.__table__
-    # Conditional, so two delete requests never queue two jobs.
+    # Conditional, so two delete requests never queue two jobs. A station
+    # flagged by a delete job that never ran (cancelled while queued, worker
+    # lost) may be deleted again.
     flagged = db.session.execute(
-        table.update().where(table.c.id == deployment.id, table.c.deleting.is_(False)).values(deleting=True)
+        table.update()
+        .where(table.c.id == deployment.id, or_(table.c.deleting.is_(False), ~exists(_live_delete_jobs(deployment.id))))
+        .values(deleting=True)
     ).rowcount
     if not flagged:
         db.session.rollback()
@@ -69,6 +73,22 @@ def request_deletion(deployment: Deployment, user: User | None, typed_name, queu
         db.session.execute(table.update().where(table.c.id == deployment.id).values(deleting=False))
         db.session.commit()
         raise
+
+
+def _live_delete_jobs(deployment_id: int):
+    return select(Job.id).where(
+        Job.deployment_id == deployment_id, Job.job_type_key == JOB_TYPE_KEY, Job.status.not_in(FINISHED_STATUSES)
+    )
+
+
+def live_delete_job(deployment: Deployment) -> Job | None:
+    """The station's delete job that has not finished yet, if any."""
+    return db.session.scalar(select(Job).where(Job.id.in_(_live_delete_jobs(deployment.id))).order_by(Job.id.desc()))
+
+
+def delete_stalled(deployment: Deployment) -> bool:
+    """Whether the station is flagged as being deleted but no delete job will finish it."""
+    return deployment.deleting and live_delete_job(deployment) is None
 
 
 def delete_station(deployment: Deployment, job: JobRecorder) -> dict[str, int]:

@@ -6,7 +6,7 @@ from ..extensions import db
 from ..filters import hours
 from ..models import Deployment
 from ..permissions import can, require, role_of, start_job_permission
-from ..services import listing, station_jobs
+from ..services import listing, station_delete, station_jobs
 from ..services.deployments import effective_gap, update_deployment
 from ..services.projects import ValidationError, clean_gap_hours
 from ..services.jobs import JobError
@@ -36,6 +36,8 @@ def _detail_page(deployment: Deployment, gap_value: str | None = None, gap_error
             can_regroup=project is not None and can("regroup_sessions_deployment", project),
             can_sync=project is not None and can("sync_deployment", project),
             can_edit=can("update_deployment", project),
+            can_delete=can("delete_deployment", project),
+            delete_stalled=station_delete.delete_stalled(deployment),
             never_synced=not deployment.captures_count and not any(j.job_type_key == "data_storage_sync" for j in jobs),
             gap_value=gap_value,
             gap_errors=list(gap_errors),

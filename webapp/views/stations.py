@@ -5,7 +5,7 @@ from flask_login import current_user, login_required
 from ..extensions import db
 from ..filters import hours
 from ..models import Deployment, Project
-from ..permissions import role_of
+from ..permissions import can, role_of
 from ..services import folders
 from ..services.captures import DataSourceError
 from ..services.deployments import (
@@ -17,7 +17,7 @@ from ..services.deployments import (
 )
 from ..services.jobs import JobError
 from ..services.projects import ValidationError, clean_gap_hours
-from ..services.station_delete import request_deletion
+from ..services.station_delete import delete_stalled, request_deletion
 from .lookup import get_visible
 
 bp = Blueprint("stations", __name__)
@@ -110,6 +110,8 @@ def _edit_page(deployment: Deployment, values: dict, errors: dict, status: int =
         errors,
         status,
         deployment=deployment,
+        can_delete=can("delete_deployment", deployment.project),
+        delete_stalled=delete_stalled(deployment),
         confirm=confirm,
         confirm_errors=list(confirm_errors),
     )
