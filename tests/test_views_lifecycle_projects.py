@@ -183,3 +183,13 @@ def test_non_members_get_404_and_memberships_of_other_projects_are_404(client, a
     auth.login()
     assert _post(client, f"/projects/{project.id}/members/{foreign.id}/remove", {}).status_code == 404
     assert db.session.get(Membership, foreign.id) is not None
+
+
+def test_a_manager_who_leaves_is_sent_to_the_projects_list(client, auth, project, manager, member):
+    other = db.session.scalar(db.select(Membership).filter_by(user_id=member.id))
+    own = db.session.scalar(db.select(Membership).filter_by(user_id=manager.id))
+    auth.login()
+    assert _post(client, f"/projects/{project.id}/members/{other.id}/role", {"role": "ProjectManager"}).status_code == 303
+    response = _post(client, f"/projects/{project.id}/members/{own.id}/remove", {})
+    assert response.status_code == 303 and response.headers["Location"].endswith("/projects/")
+    assert client.get(f"/projects/{project.id}/").status_code == 404

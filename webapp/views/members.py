@@ -75,13 +75,14 @@ def role(project_id: int, membership_id: int):
 def remove(project_id: int, membership_id: int):
     project = get_visible(Project, project_id, "manage_members")
     membership = _membership(project, membership_id)
-    email = membership.user.email
+    email, removed_self = membership.user.email, membership.user_id == current_user.id
     try:
         remove_member(membership)
     except ValidationError as error:
         db.session.rollback()
         return _page(project, row_errors={membership.id: error.errors.get("role", [])}, status=400)
     flash(f"{email} removed from the project.", "success")
-    if email == current_user.email and not can("view_project", project):
+    if removed_self and not current_user.is_superuser:
+        # They can no longer see the project.
         return redirect(url_for("projects.index"), code=303)
     return redirect(url_for(".index", project_id=project.id), code=303)
