@@ -1,7 +1,8 @@
-"""Projects list, one project's stations (with bulk actions) and its settings."""
+"""Projects list, a new project, one project's stations (with bulk actions) and its settings."""
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from ..config import DEFAULT_SESSION_GAP_SECONDS
 from ..extensions import db
 from ..filters import hours
 from ..models import SESSION_KEYINGS, Project
@@ -17,7 +18,6 @@ from ..services.projects import (
     stations_needing_regroup,
     update_project,
 )
-from ..config import DEFAULT_SESSION_GAP_SECONDS
 from .lookup import get_visible
 
 bp = Blueprint("projects", __name__, url_prefix="/projects")
