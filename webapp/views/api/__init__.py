@@ -5,7 +5,6 @@ line through `get_project`, `get_deployment` or `get_job`: a missing or
 invisible object is 404, a visible one without the permission 403.
 """
 import json
-import re
 from urllib.parse import urlencode
 
 from flask import Blueprint, abort, current_app, g, request
@@ -19,7 +18,7 @@ from ...errors import error_response
 from ...extensions import csrf, db, login_manager, principal
 from ...models import Deployment, Job, Membership, Project
 from ...services.projects import ValidationError
-from ..lookup import MAX_DB_ID, get_visible
+from ..lookup import get_visible
 
 bp = Blueprint("api", __name__, url_prefix="/api/v2")
 # Token requests cannot be forged cross-site; session requests are checked in `authenticate`.
@@ -27,9 +26,6 @@ csrf.exempt(bp)
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 PUBLIC_ENDPOINTS = {"api.openapi_document"}
-DEFAULT_PAGE_SIZE = 50
-MAX_PAGE_SIZE = 500
-_DIGITS = re.compile(r"[0-9]{1,50}")
 
 
 class BadRequest(Exception):
@@ -114,24 +110,6 @@ def _storable(text: str) -> bool:
     return True
 
 
-def parse_id(value) -> int:
-    """A JSON body's object id: an integer, not a boolean."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError("Must be a positive integer id.")
-    return value
-
-
-def query_int(name: str, default: int | None = None, minimum: int = 1, maximum: int | None = MAX_DB_ID) -> int | None:
-    """An integer query parameter within bounds (`maximum=None`: none), or the default when absent; else 400."""
-    text = request.args.get(name)
-    if text is None or text == "":
-        return default
-    if not _DIGITS.fullmatch(text) or int(text) < minimum or (maximum is not None and int(text) > maximum):
-        bounds = f"between {minimum} and {maximum}" if maximum is not None else f"of at least {minimum}"
-        raise BadRequest(f"Invalid query parameter {name!r}.", {name: [f"Must be a whole number {bounds}."]})
-    return int(text)
-
-
 def get_project(project_id: int, codename: str = "view_project") -> Project:
     return get_visible(Project, project_id, codename)
 
@@ -151,8 +129,11 @@ def visible_project_ids():
 
 def paginate(query, serialize) -> dict:
     """`{count, next, previous, results}` for `?page=` and `?page_size=` (≤ 500)."""
-    page = query_int("page", 1)
-    page_size = query_int("page_size", DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE)
+    from .operations import parse_query
+    from .schemas import PageQuery
+
+    paging = parse_query(PageQuery)
+    page, page_size = paging.page, paging.page_size
     count = db.session.scalar(db.select(db.func.count()).select_from(query.order_by(None).subquery()))
     rows = db.session.scalars(query.limit(page_size).offset((page - 1) * page_size)).all()
     return {

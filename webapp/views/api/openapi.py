@@ -1,271 +1,149 @@
-"""The API's OpenAPI 3 document, kept by hand beside the routes (a test checks they match)."""
-from flask import jsonify
+"""The API's OpenAPI 3.1 document, generated from the routes and their `@operation` declarations.
 
-from . import bp
+Paths come from the url_map, inputs and answers from the pydantic models the
+endpoints validate and answer with (`schemas.py`), so the document describes
+what the code does. A route without a declaration is listed by
+`undocumented_endpoints` (a test keeps that list empty).
+"""
+import re
+from functools import cache
 
-_ERROR = {
-    "type": "object",
-    "required": ["detail"],
-    "properties": {"detail": {"type": "string"}, "errors": {"type": "object"}},
+from flask import current_app, jsonify
+from pydantic.json_schema import models_json_schema
+
+from . import bp, schemas
+from .operations import Operation, operation
+
+PREFIX = "/api/v2/"
+_STATUS_TEXT = {
+    400: "Bad input",
+    401: "No or bad credentials",
+    403: "Not allowed",
+    404: "Missing or not visible",
+    409: "Conflict with the object's state",
+    413: "Request body too large",
+    429: "Too many attempts",
+    503: "The job queue is unavailable",
 }
-_ID = {"type": "integer", "minimum": 1}
-_TIME = {"type": ["string", "null"], "format": "date-time"}
-_GAP = {"type": "integer", "minimum": 60, "maximum": 604800}
-_KEYING = {"type": "string", "enum": ["date", "night", "run"]}
-_ROLE = {"type": "string", "enum": ["BasicMember", "Researcher", "Identifier", "MLDataManager", "ProjectManager"]}
+_PAGING = [
+    {"name": "page", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1}},
+    {"name": "page_size", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
+]
 
 
-def _ref(name: str) -> dict:
-    return {"$ref": f"#/components/schemas/{name}"}
+def _api_rules(app):
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith(PREFIX):
+            yield rule, app.view_functions[rule.endpoint]
+
+
+def undocumented_endpoints(app) -> list[str]:
+    """API endpoints that carry no `@operation` declaration."""
+    return sorted({rule.endpoint for rule, view in _api_rules(app) if getattr(view, "operation", None) is None})
+
+
+def _ref(model) -> dict:
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
 
 
 def _json(schema: dict) -> dict:
     return {"application/json": {"schema": schema}}
 
 
-def _ok(description: str, schema: dict, status: str = "200") -> dict:
-    responses = {status: {"description": description, "content": _json(schema)}}
-    for code, text in (("400", "Bad input"), ("401", "No or bad credentials"), ("403", "Not allowed"),
-                       ("404", "Missing or not visible")):
-        responses[code] = {"description": text, "content": _json(_ref("Error"))}
-    return responses
-
-
-def _body(schema: dict) -> dict:
-    return {"required": True, "content": _json(schema)}
-
-
-def _path_id(name: str) -> dict:
-    return {"name": name, "in": "path", "required": True, "schema": _ID}
-
-
-def _query(name: str, schema: dict) -> dict:
-    return {"name": name, "in": "query", "required": False, "schema": schema}
-
-
-_PAGING = [_query("page", {"type": "integer", "minimum": 1}),
-           _query("page_size", {"type": "integer", "minimum": 1, "maximum": 500})]
-
-
-def _page(item: str) -> dict:
+def _page(model) -> dict:
     return {
         "type": "object",
-        "required": ["count", "results"],
+        "required": ["count", "next", "previous", "results"],
         "properties": {
             "count": {"type": "integer"},
             "next": {"type": ["string", "null"]},
             "previous": {"type": ["string", "null"]},
-            "results": {"type": "array", "items": _ref(item)},
+            "results": {"type": "array", "items": _ref(model)},
         },
     }
 
 
-SCHEMAS = {
-    "Error": _ERROR,
-    "Project": {
-        "type": "object",
-        "required": ["id", "name", "session_time_gap_seconds", "session_keying"],
-        "properties": {
-            "id": _ID, "name": {"type": "string"}, "description": {"type": "string"},
-            "session_time_gap_seconds": {"type": "integer"}, "session_keying": _KEYING, "created_at": _TIME,
-        },
-    },
-    "ProjectInput": {
-        "type": "object",
-        "properties": {
-            "name": {"type": "string", "minLength": 1, "maxLength": 200},
-            "description": {"type": "string"},
-            "session_time_gap_seconds": _GAP,
-            "session_keying": _KEYING,
-        },
-    },
-    "MemberInput": {
-        "type": "object",
-        "required": ["email", "role"],
-        "properties": {"email": {"type": "string"}, "role": _ROLE},
-    },
-    "Membership": {
-        "type": "object",
-        "properties": {"project_id": _ID, "user_id": _ID, "email": {"type": "string"}, "role": _ROLE},
-    },
-    "Deployment": {
-        "type": "object",
-        "required": ["id", "name", "project_id", "data_source", "captures_count", "events_count",
-                     "first_capture_timestamp", "last_capture_timestamp"],
-        "properties": {
-            "id": _ID, "name": {"type": "string"}, "project_id": {"type": ["integer", "null"]},
-            "data_source": {"type": "string"},
-            "session_time_gap_seconds": {"type": ["integer", "null"]},
-            "effective_session_time_gap_seconds": {"type": ["integer", "null"]},
-            "captures_count": {"type": "integer"}, "events_count": {"type": "integer"},
-            "first_capture_timestamp": _TIME, "last_capture_timestamp": _TIME,
-        },
-    },
-    "DeploymentCreate": {
-        "type": "object",
-        "required": ["project_id", "name", "data_source"],
-        "properties": {
-            "project_id": _ID,
-            "name": {"type": "string", "minLength": 1, "maxLength": 200},
-            "data_source": {"type": "string", "description": "A folder under DATA_SOURCE_ROOTS or s3://bucket/prefix"},
-            "session_time_gap_seconds": {"oneOf": [_GAP, {"type": "null"}]},
-        },
-    },
-    "DeploymentUpdate": {
-        "type": "object",
-        "properties": {
-            "name": {"type": "string", "minLength": 1, "maxLength": 200},
-            "data_source": {"type": "string"},
-            "session_time_gap_seconds": {"oneOf": [_GAP, {"type": "null"}],
-                                         "description": "null = use the project's gap"},
-        },
-    },
-    "JobAccepted": {
-        "type": "object",
-        "required": ["job_id", "deployment_id", "project_id"],
-        "properties": {"job_id": _ID, "deployment_id": _ID, "project_id": _ID},
-    },
-    "RegroupPreview": {
-        "type": "object",
-        "required": ["gap_seconds", "keying", "sessions_before", "sessions_after", "longest_session_seconds"],
-        "properties": {
-            "gap_seconds": {"type": "integer"}, "keying": _KEYING, "sessions_before": {"type": "integer"},
-            "sessions_after": {"type": "integer"}, "longest_session_seconds": {"type": "integer"},
-        },
-    },
-    "Event": {
-        "type": "object",
-        "required": ["id", "deployment_id", "group_by", "start", "end", "captures_count"],
-        "properties": {
-            "id": _ID, "deployment_id": _ID, "group_by": {"type": "string"},
-            "start": _TIME, "end": _TIME, "captures_count": {"type": "integer"},
-        },
-    },
-    "Job": {
-        "type": "object",
-        "required": ["id", "name", "job_type_key", "status", "deployment_id", "project_id",
-                     "created_at", "started_at", "finished_at", "progress", "logs"],
-        "properties": {
-            "id": _ID, "name": {"type": "string"},
-            "job_type_key": {"type": "string", "enum": ["regroup_events", "data_storage_sync"]},
-            "status": {"type": "string", "enum": ["CREATED", "PENDING", "STARTED", "SUCCESS", "FAILURE",
-                                                  "CANCELING", "REVOKED"]},
-            "deployment_id": {"type": ["integer", "null"]}, "project_id": {"type": ["integer", "null"]},
-            "created_at": _TIME, "started_at": _TIME, "finished_at": _TIME,
-            "progress": {
-                "type": "object",
-                "properties": {
-                    "summary": {"type": "object", "properties": {"status": {"type": "string"},
-                                                                 "progress": {"type": "number"}}},
-                    "stages": {"type": "array", "items": {"type": "object", "properties": {
-                        "key": {"type": "string"}, "name": {"type": "string"}, "status": {"type": "string"},
-                        "progress": {"type": "number"},
-                        "params": {"type": "array", "items": {"type": "object", "properties": {
-                            "name": {"type": "string"}, "key": {"type": "string"}, "value": {}}}},
-                    }}},
-                },
+def _query_parameters(spec: Operation, components: dict) -> list[dict]:
+    parameters = []
+    if spec.query is not None:
+        schema = components[spec.query.__name__]
+        required = set(schema.get("required", []))
+        for name, field_schema in schema["properties"].items():
+            # A query string cannot carry null: an optional parameter is simply left out.
+            variants = [v for v in field_schema.get("anyOf", []) if v != {"type": "null"}]
+            if len(variants) == 1:
+                field_schema = {**variants[0], **{k: v for k, v in field_schema.items() if k not in ("anyOf", "default")}}
+            parameters.append({"name": name, "in": "query", "required": name in required, "schema": field_schema})
+    if spec.paged:
+        parameters.extend(_PAGING)
+    return parameters
+
+
+def _operation(spec: Operation, endpoint: str, method: str, components: dict) -> dict:
+    answer = _page(spec.response) if spec.paged else (_ref(spec.response) if spec.response else {})
+    responses = {str(spec.status): {"description": spec.summary, **({"content": _json(answer)} if answer else {})}}
+    for status in spec.errors:
+        responses[str(status)] = {"description": _STATUS_TEXT[status], "content": _json(_ref(schemas.Error))}
+    document = {"operationId": endpoint.split(".", 1)[-1], "summary": spec.summary, "responses": responses}
+    parameters = _query_parameters(spec, components)
+    if parameters:
+        document["parameters"] = parameters
+    if spec.body is not None and method in ("post", "put", "patch"):
+        document["requestBody"] = {"required": True, "content": _json(_ref(spec.body))}
+    if spec.public:
+        document["security"] = []
+    return document
+
+
+def _components(specs: list[Operation]) -> dict:
+    models = {schemas.Error}
+    for spec in specs:
+        models.update(m for m in (spec.body, spec.query, spec.response) if m is not None)
+    ordered = sorted(models, key=lambda m: m.__name__)
+    modes = [(model, "validation" if issubclass(model, schemas.Input) else "serialization") for model in ordered]
+    _, top = models_json_schema(modes, ref_template="#/components/schemas/{model}")
+    return top.get("$defs", {})
+
+
+def build_document(app) -> dict:
+    """The OpenAPI document of `app`'s API routes."""
+    routes = [(rule, view.operation) for rule, view in _api_rules(app) if getattr(view, "operation", None)]
+    components = _components([spec for _, spec in routes])
+    paths: dict[str, dict] = {}
+    for rule, spec in routes:
+        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
+        item = paths.setdefault(path, {})
+        if rule.arguments:
+            item["parameters"] = [
+                {"name": name, "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+                for name in sorted(rule.arguments)
+            ]
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            item[method.lower()] = _operation(spec, rule.endpoint, method.lower(), components)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "ami-sessions API", "version": "2"},
+        "servers": [{"url": "/"}],
+        "security": [{"token": []}, {"session": []}],
+        "components": {
+            "securitySchemes": {
+                "token": {"type": "apiKey", "in": "header", "name": "Authorization",
+                          "description": "`Token <token>` (see `flask create-token`)"},
+                "session": {"type": "apiKey", "in": "cookie", "name": "session",
+                            "description": "Browser session; unsafe methods also need the X-CSRFToken header"},
             },
-            "logs": {"type": "object", "properties": {
-                "stdout": {"type": "array", "items": {"type": "string"}},
-                "stderr": {"type": "array", "items": {"type": "string"}}}},
+            "schemas": components,
         },
-    },
-}
+        "paths": paths,
+    }
 
-PATHS = {
-    "/api/v2/projects/": {
-        "get": {"operationId": "listProjects", "summary": "Projects the user is a member of (all for a superuser)",
-                "parameters": _PAGING, "responses": _ok("A page of projects", _page("Project"))},
-        "post": {"operationId": "createProject", "summary": "Create a project; the caller becomes its ProjectManager",
-                 "requestBody": _body({**SCHEMAS["ProjectInput"], "required": ["name"]}),
-                 "responses": _ok("The project", _ref("Project"), "201")},
-    },
-    "/api/v2/projects/{project_id}/": {
-        "parameters": [_path_id("project_id")],
-        "get": {"operationId": "getProject", "summary": "One project (members)",
-                "responses": _ok("The project", _ref("Project"))},
-        "patch": {"operationId": "updateProject", "summary": "Change settings (update_project)",
-                  "requestBody": _body(_ref("ProjectInput")), "responses": _ok("The project", _ref("Project"))},
-    },
-    "/api/v2/projects/{project_id}/members/": {
-        "parameters": [_path_id("project_id")],
-        "post": {"operationId": "setMember", "summary": "Give a user a role (manage_members)",
-                 "requestBody": _body(_ref("MemberInput")),
-                 "responses": _ok("The membership", _ref("Membership"), "201")},
-    },
-    "/api/v2/deployments/": {
-        "post": {"operationId": "createDeployment", "summary": "Create a station (create_deployment)",
-                 "requestBody": _body(_ref("DeploymentCreate")),
-                 "responses": _ok("The station", _ref("Deployment"), "201")},
-    },
-    "/api/v2/deployments/{deployment_id}/": {
-        "parameters": [_path_id("deployment_id")],
-        "get": {"operationId": "getDeployment", "summary": "One station (members)",
-                "responses": _ok("The station", _ref("Deployment"))},
-        "patch": {"operationId": "updateDeployment", "summary": "Change a station (update_deployment)",
-                  "requestBody": _body(_ref("DeploymentUpdate")),
-                  "responses": _ok("The station", _ref("Deployment"))},
-    },
-    "/api/v2/deployments/{deployment_id}/sync/": {
-        "parameters": [_path_id("deployment_id")],
-        "post": {"operationId": "syncDeployment", "summary": "Queue a data storage sync (sync_deployment)",
-                 "responses": _ok("The queued job", _ref("JobAccepted"), "202")},
-    },
-    "/api/v2/deployments/{deployment_id}/regroup-sessions/": {
-        "parameters": [_path_id("deployment_id")],
-        "post": {"operationId": "regroupDeployment", "summary": "Queue a regroup (regroup_sessions_deployment)",
-                 "responses": _ok("The queued job", _ref("JobAccepted"), "202")},
-    },
-    "/api/v2/deployments/{deployment_id}/regroup-preview/": {
-        "parameters": [_path_id("deployment_id")],
-        "get": {"operationId": "previewRegroup", "summary": "Sessions before and after a regroup; writes nothing",
-                "parameters": [_query("gap_seconds", _GAP), _query("keying", _KEYING)],
-                "responses": _ok("The preview", _ref("RegroupPreview"))},
-    },
-    "/api/v2/events/": {
-        "get": {"operationId": "listEvents", "summary": "Sessions, ordered by start",
-                "parameters": [_query("deployment", _ID), *_PAGING],
-                "responses": _ok("A page of sessions", _page("Event"))},
-    },
-    "/api/v2/jobs/": {
-        "get": {"operationId": "listJobs", "summary": "Jobs, newest first",
-                "parameters": [_query("deployment", _ID), *_PAGING],
-                "responses": _ok("A page of jobs", _page("Job"))},
-    },
-    "/api/v2/jobs/{job_id}/": {
-        "parameters": [_path_id("job_id")],
-        "get": {"operationId": "getJob", "summary": "One job", "responses": _ok("The job", _ref("Job"))},
-    },
-    "/api/v2/jobs/{job_id}/cancel/": {
-        "parameters": [_path_id("job_id")],
-        "post": {"operationId": "cancelJob", "summary": "Cancel a job (run_<job_type_key>_job)",
-                 "responses": {**_ok("The job", _ref("Job"), "202"),
-                               "409": {"description": "Already finished", "content": _json(_ref("Error"))}}},
-    },
-    "/api/v2/openapi.json": {
-        "get": {"operationId": "openapi", "summary": "This document", "security": [],
-                "responses": {"200": {"description": "OpenAPI 3 document"}}},
-    },
-}
 
-DOCUMENT = {
-    "openapi": "3.1.0",
-    "info": {"title": "ami-sessions API", "version": "2"},
-    "servers": [{"url": "/"}],
-    "security": [{"token": []}, {"session": []}],
-    "components": {
-        "securitySchemes": {
-            "token": {"type": "apiKey", "in": "header", "name": "Authorization",
-                      "description": "`Token <token>` (see `flask create-token`)"},
-            "session": {"type": "apiKey", "in": "cookie", "name": "session",
-                        "description": "Browser session; unsafe methods also need the X-CSRFToken header"},
-        },
-        "schemas": SCHEMAS,
-    },
-    "paths": PATHS,
-}
+@cache
+def _document_of(app) -> dict:
+    return build_document(app)
 
 
 @bp.get("/openapi.json")
+@operation("This document", errors=(), public=True)
 def openapi_document():
-    return jsonify(DOCUMENT)
+    return jsonify(_document_of(current_app._get_current_object()))

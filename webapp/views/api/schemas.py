@@ -1,0 +1,279 @@
+"""The API's request and response shapes, as pydantic models.
+
+One set of models does three jobs: request bodies and query strings are
+validated through them (`operations.py`), responses are built through them
+(`serializers.py`), and the OpenAPI document is generated from them
+(`openapi.py`), so the document cannot drift from what the API accepts and
+answers. Field rules are the services' own cleaners (`services/projects.py`),
+so a page and the API refuse the same values with the same messages.
+"""
+import re
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
+
+from ...grouping import KEYINGS
+from ...models import JOB_STATUSES
+from ...permissions import ROLES
+from ...services.jobs import JOB_TYPES
+from ...services.projects import (
+    MAX_GAP_SECONDS,
+    MAX_NAME_LENGTH,
+    MIN_GAP_SECONDS,
+    clean_gap_seconds,
+    clean_keying,
+    clean_name,
+    clean_text,
+)
+
+MAX_DIGITS = 50
+
+
+def _literal(values) -> Any:
+    return Literal[tuple(values)]
+
+
+def parse_id(value) -> int:
+    """A JSON body's object id: an integer, not a boolean."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError("Must be a positive integer id.")
+    return value
+
+
+def _optional(cleaner):
+    return lambda value: None if value is None else cleaner(value)
+
+
+def _text(value) -> str:
+    if not isinstance(value, str):
+        raise ValueError("Must be text.")
+    return value
+
+
+def whole_number(minimum: int = 1, maximum: int | None = None):
+    """A query-string integer: digits only (at most MAX_DIGITS), within bounds."""
+    bounds = f"between {minimum} and {maximum}" if maximum is not None else f"of at least {minimum}"
+
+    def parse(text) -> int:
+        text = str(text)
+        if not (text.isascii() and text.isdigit()) or len(text) > MAX_DIGITS:
+            raise ValueError(f"Must be a whole number {bounds}.")
+        value = int(text)
+        if value < minimum or (maximum is not None and value > maximum):
+            raise ValueError(f"Must be a whole number {bounds}.")
+        return value
+
+    return parse
+
+
+Id = Annotated[int, Field(ge=1)]
+Keying = _literal(KEYINGS)
+Role = _literal(ROLES)
+GapSeconds = Annotated[int, Field(ge=MIN_GAP_SECONDS, le=MAX_GAP_SECONDS), BeforeValidator(clean_gap_seconds)]
+Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME_LENGTH), BeforeValidator(clean_name)]
+
+_TIME_SCHEMA = {"type": ["string", "null"], "format": "date-time"}
+# Capture-derived times are the station's local clock (no zone); audit times are UTC (`Z`).
+LocalTime = Annotated[
+    datetime | None,
+    PlainSerializer(lambda value: value.isoformat() if value is not None else None),
+    WithJsonSchema(_TIME_SCHEMA),
+]
+UtcTime = Annotated[
+    datetime | None,
+    PlainSerializer(lambda value: value.isoformat() + "Z" if value is not None else None),
+    WithJsonSchema(_TIME_SCHEMA),
+]
+
+
+class Input(BaseModel):
+    """A request body or query string: unknown fields are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class Output(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+# -- errors and common answers --------------------------------------------------------
+
+
+class Error(Output):
+    detail: str
+    errors: dict[str, list[str]] | None = None
+
+
+class JobAccepted(Output):
+    job_id: Id
+    deployment_id: Id
+    project_id: Id
+
+
+# -- projects --------------------------------------------------------------------------
+
+
+class ProjectCreate(Input):
+    name: Name
+    description: Annotated[str, BeforeValidator(clean_text)] = ""
+    session_time_gap_seconds: GapSeconds = 7200
+    session_keying: Annotated[Keying, BeforeValidator(clean_keying)] = "date"
+
+
+class ProjectUpdate(Input):
+    name: Name = None
+    description: Annotated[str, BeforeValidator(clean_text)] = None
+    session_time_gap_seconds: GapSeconds = None
+    session_keying: Annotated[Keying, BeforeValidator(clean_keying)] = None
+
+
+class Project(Output):
+    id: Id
+    name: str
+    description: str
+    session_time_gap_seconds: int
+    session_keying: str
+    created_at: UtcTime
+
+
+class MemberInput(Input):
+    email: Annotated[str, BeforeValidator(_text)]
+    role: Role
+
+
+class Membership(Output):
+    project_id: Id
+    user_id: Id
+    email: str
+    role: str
+
+
+# -- stations --------------------------------------------------------------------------
+
+DataSource = Annotated[str, Field(max_length=1024, description="A folder inside a storage source of the project, or s3://bucket/prefix")]
+OptionalGap = Annotated[
+    Annotated[int, Field(ge=MIN_GAP_SECONDS, le=MAX_GAP_SECONDS)] | None,
+    BeforeValidator(_optional(clean_gap_seconds)),
+    Field(description="null = use the project's gap"),
+]
+
+
+class DeploymentCreate(Input):
+    project_id: Annotated[Id, BeforeValidator(parse_id)]
+    name: Name
+    data_source: Annotated[DataSource, BeforeValidator(_text)]
+    session_time_gap_seconds: OptionalGap = None
+
+
+class DeploymentUpdate(Input):
+    name: Name = None
+    data_source: Annotated[DataSource, BeforeValidator(_text)] = None
+    session_time_gap_seconds: OptionalGap = None
+
+
+class Deployment(Output):
+    id: Id
+    name: str
+    project_id: int | None
+    data_source: str
+    session_time_gap_seconds: int | None
+    effective_session_time_gap_seconds: int | None
+    effective_session_time_gap_source: str
+    captures_count: int
+    events_count: int
+    first_capture_timestamp: LocalTime
+    last_capture_timestamp: LocalTime
+    last_regrouped_at: UtcTime
+    grouped_gap_seconds: int | None
+    grouped_keying: str | None
+    created_at: UtcTime
+    deleting: bool
+
+
+def _gap_from_query(text) -> int:
+    """A gap from a query string: short signed digit runs are numbers, anything else is refused as text."""
+    text = str(text)
+    return clean_gap_seconds(int(text) if re.fullmatch(r"-?[0-9]{1,12}", text) else text)
+
+
+class PreviewQuery(Input):
+    gap_seconds: Annotated[
+        Annotated[int, Field(ge=MIN_GAP_SECONDS, le=MAX_GAP_SECONDS)] | None,
+        BeforeValidator(_optional(_gap_from_query)),
+    ] = None
+    keying: Annotated[Keying | None, BeforeValidator(_optional(clean_keying))] = None
+
+
+class RegroupPreview(Output):
+    gap_seconds: int
+    keying: str
+    sessions_before: int
+    sessions_after: int
+    longest_session_seconds: int
+
+
+# -- sessions and jobs -----------------------------------------------------------------
+
+
+class DeploymentFilter(Input):
+    deployment: Annotated[Id | None, BeforeValidator(_optional(whole_number(1)))] = None
+
+
+class Event(Output):
+    id: Id
+    deployment_id: Id
+    project_id: int | None
+    group_by: str
+    start: LocalTime
+    end: LocalTime
+    duration_seconds: float | None
+    captures_count: int
+
+
+class Param(Output):
+    name: str
+    key: str
+    value: Any
+
+
+class Stage(Output):
+    key: str
+    name: str
+    status: str
+    progress: float
+    params: list[Param]
+
+
+class Summary(Output):
+    status: _literal(JOB_STATUSES)
+    progress: float
+
+
+class Progress(Output):
+    summary: Summary
+    stages: list[Stage]
+
+
+class Logs(Output):
+    stdout: list[str]
+    stderr: list[str]
+
+
+class Job(Output):
+    id: Id
+    name: str
+    job_type_key: _literal(JOB_TYPES)
+    status: _literal(JOB_STATUSES)
+    deployment_id: int | None
+    project_id: int | None
+    created_at: UtcTime
+    started_at: UtcTime
+    finished_at: UtcTime
+    progress: Progress
+    logs: Logs
+
+
+class PageQuery(Input):
+    page: Annotated[int, BeforeValidator(whole_number(1))] = 1
+    page_size: Annotated[int, BeforeValidator(whole_number(1, 500)), Field(le=500)] = 50
