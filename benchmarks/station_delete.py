@@ -67,8 +67,8 @@ def _load(size: int, name: str) -> int:
     return station.id
 
 
-def _setup(app) -> tuple[int, int]:
-    """The project, its manager and the small station the web writes go to."""
+def _setup(app) -> tuple[str, int]:
+    """The project, its manager (their login id) and the small station the web writes go to."""
     from webapp.extensions import db
     from webapp.models import Deployment, Membership, Project, User
 
@@ -80,13 +80,13 @@ def _setup(app) -> tuple[int, int]:
         neighbour = Deployment(name="Neighbour", project=project)
         db.session.add_all([user, project, neighbour, Membership(user=user, project=project, role="ProjectManager")])
         db.session.commit()
-        return user.id, neighbour.id
+        return user.get_id(), neighbour.id
 
 
-def _client(app, user_id: int):
+def _client(app, login_id: str):
     client = app.test_client()
     with client.session_transaction() as session:
-        session["_user_id"] = str(user_id)
+        session["_user_id"] = login_id
         session["_fresh"] = True
     return client
 
@@ -166,8 +166,8 @@ def measure(size: int) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite:///{folder}/bench.db"
         app = _make_app(url, folder)
-        user_id, neighbour_id = _setup(app)
-        client = _client(app, user_id)
+        login_id, neighbour_id = _setup(app)
+        client = _client(app, login_id)
         floor = [_write(client, neighbour_id, n) for n in range(FLOOR_WRITES)]
         results = {"floor": floor}
         for mode in ("batched", "baseline"):
