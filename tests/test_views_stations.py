@@ -310,3 +310,10 @@ def api_token_for_manager(manager):
     token = manager.new_api_token("tests")
     db.session.commit()
     return token
+
+
+def test_the_edit_picker_opens_at_the_stations_folder(client, auth, station, data_root):
+    auth.login()
+    html = client.get(f"/deployments/{station.id}/edit").get_data(as_text=True)
+    label = os.path.basename(data_root)
+    assert f"Folder <b>{label}/site-a</b>" in html and f'data-folder="{label}/site-a/2024-06-12"' in html

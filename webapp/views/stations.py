@@ -46,7 +46,7 @@ def _form_data(values: dict) -> tuple[dict, dict]:
     return data, errors
 
 
-def _form_page(template: str, project: Project, values: dict, errors: dict, status: int = 200, **context):
+def _form_page(template: str, project: Project, values: dict, errors: dict, status: int = 200, opened=None, **context):
     return (
         render_template(
             template,
@@ -54,7 +54,7 @@ def _form_page(template: str, project: Project, values: dict, errors: dict, stat
             values=values,
             errors=errors,
             time_zones=time_zone_names(),
-            picker=_listing(project, None),
+            picker=_opened_listing(project, opened),
             role=role_of(current_user, project),
             **context,
         ),
@@ -64,6 +64,16 @@ def _form_page(template: str, project: Project, values: dict, errors: dict, stat
 
 def _listing(project: Project, value: str | None):
     return folders.browse(_bases(project), value)
+
+
+def _opened_listing(project: Project, folder: str | None):
+    """The picker opened at `folder` (a station's current source) where it can be, else at the base folders."""
+    if folder:
+        try:
+            return _listing(project, folder)
+        except DataSourceError:
+            pass
+    return _listing(project, None)
 
 
 @bp.route("/projects/<int:project_id>/stations/new", methods=["GET", "POST"])
@@ -109,6 +119,7 @@ def _edit_page(deployment: Deployment, values: dict, errors: dict, status: int =
         values,
         errors,
         status,
+        opened=deployment.data_source,
         deployment=deployment,
         can_delete=can("delete_deployment", deployment.project),
         delete_stalled=delete_stalled(deployment),
