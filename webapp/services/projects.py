@@ -188,22 +188,71 @@ def add_member(project: Project, email, role) -> Membership:
 def change_role(membership: Membership, role) -> Membership:
     """Change a member's role; the project's only ProjectManager keeps theirs."""
     errors = _clean_role(role)
-    if not errors and role != "ProjectManager" and is_last_manager(membership):
-        errors = {"role": [LAST_MANAGER]}
     if errors:
         raise ValidationError(errors)
-    membership.role = role
+    if membership.role == "ProjectManager" and role != "ProjectManager":
+        _demote_manager(membership.project, membership, role)
+    else:
+        membership.role = role
     db.session.commit()
     return membership
 
 
+def _other_managers(project: Project, membership: Membership):
+    """A count of the project's ProjectManagers other than `membership`, as a subquery."""
+    return (
+        db.select(db.func.count(Membership.id))
+        .where(
+            Membership.project_id == project.id,
+            Membership.role == "ProjectManager",
+            Membership.id != membership.id,
+        )
+        .scalar_subquery()
+    )
+
+
+def _demote_manager(project: Project, membership: Membership, role: str) -> None:
+    """Give a ProjectManager another role, unless they are the project's last one.
+
+    Two demotions at once must not both see "another manager remains": the
+    project's row is locked first (PostgreSQL), and the check and the write
+    are one conditional UPDATE (SQLite serialises it with every other write).
+    """
+    db.session.execute(db.select(Project.id).where(Project.id == project.id).with_for_update())
+    changed = db.session.execute(
+        db.update(Membership)
+        .where(Membership.id == membership.id, Membership.role == "ProjectManager", _other_managers(project, membership) > 0)
+        .values(role=role)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not changed:
+        db.session.rollback()
+        raise ValidationError({"role": [LAST_MANAGER]})
+    db.session.expire(membership)
+
+
 def remove_member(membership: Membership) -> None:
-    """Take a member out of the project; the project's only ProjectManager cannot be removed."""
-    if is_last_manager(membership):
+    """Take a member out of the project; the project's only ProjectManager cannot be removed.
+
+    Locked and conditional like a demotion, so two removals at once cannot
+    leave the project without a manager.
+    """
+    project = membership.project
+    db.session.execute(db.select(Project.id).where(Project.id == project.id).with_for_update())
+    removed = db.session.execute(
+        db.delete(Membership)
+        .where(
+            Membership.id == membership.id,
+            db.or_(Membership.role != "ProjectManager", _other_managers(project, membership) > 0),
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not removed:
+        db.session.rollback()
         raise ValidationError({"role": ["This is the project's only ProjectManager and cannot be removed; "
                                          "make someone else one first."]})
-    db.session.delete(membership)
     db.session.commit()
+    db.session.expunge(membership)
 
 
 def members(project: Project) -> list[Membership]:
