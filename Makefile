@@ -42,9 +42,10 @@ run: install
 test: test-deps
 	$(BIN)/pytest
 
-## bench: grouping and station-delete benchmarks (print ratios against a floor and a baseline)
+## bench: grouping, hostile-input and station-delete benchmarks (print ratios against a floor and a baseline)
 bench: install
 	$(BIN)/python -m benchmarks.regroup
+	$(BIN)/python -m benchmarks.bounded_input
 	$(BIN)/python -m benchmarks.station_delete
 
 clean:

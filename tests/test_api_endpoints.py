@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from tests.api_helpers import call, token_for, user_with_token
-from tests.conftest import add_deployment, add_project, csrf_token_from
+from tests.conftest import add_deployment, add_project, add_source, csrf_token_from, grant_data_root
 from webapp.extensions import db
 from webapp.models import Capture, Deployment, Event, Job, Membership, Project
 from webapp.services import jobs
@@ -18,6 +18,7 @@ def token(manager):
 
 @pytest.fixture
 def station(project):
+    grant_data_root(project)
     return add_deployment(project, "Station 1")
 
 
@@ -120,6 +121,8 @@ def test_members_post_sets_one_role(app, client, token, project):
 
 
 def test_deployment_create_get_patch(app, client, token, project, tmp_path):
+    grant_data_root(project)
+    add_source("s3://bucket", project)
     folder = tmp_path / "data" / "station-a"
     folder.mkdir()
     response = call(client, "POST", "/deployments/", token,

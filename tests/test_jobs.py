@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import add_deployment
+from tests.conftest import add_deployment, add_source, grant_data_root
 from webapp.extensions import db
 from webapp.models import Capture, Event, Job, Lock, utcnow
 from webapp.services import jobs
@@ -43,6 +43,7 @@ def data_dir(app):
 
 @pytest.fixture
 def deployment(project, data_dir):
+    grant_data_root(project)
     return add_deployment(project, data_source=str(data_dir))
 
 
@@ -111,13 +112,15 @@ def test_sync_uses_exif_when_the_name_has_no_time(deployment, data_dir):
 
 
 def test_sync_of_a_source_outside_the_roots_fails_clearly(project, tmp_path):
+    grant_data_root(project)
     outside = tmp_path / "elsewhere"
     outside.mkdir()
     write_files(outside, NIGHT_1)
     deployment = add_deployment(project, data_source=str(outside))
     job = run("data_storage_sync", deployment)
     assert job.status == "FAILURE"
-    assert "outside the allowed data source roots" in job.logs["stdout"][-1]
+    assert "not inside a storage source of this project" in job.logs["stdout"][-1]
+    assert str(tmp_path) not in str(job.logs)
     assert job.stage("data_storage_sync")["status"] == "FAILURE"
     assert job.stage("regroup_sessions")["status"] == "CREATED"
     assert db.session.scalar(db.select(db.func.count(Capture.id))) == 0
@@ -393,25 +396,33 @@ def s3_endpoint():
 
 @pytest.fixture
 def s3(s3_endpoint, monkeypatch):
+    """A bucket on the moto server; the server's own environment points nowhere useful,
+    so a sync can only succeed through its storage source's endpoint and keys."""
     import boto3
 
     for name, value in {
-        "AWS_ENDPOINT_URL": s3_endpoint,
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+        "AWS_ACCESS_KEY_ID": "server-own-key",
+        "AWS_SECRET_ACCESS_KEY": "server-own-secret",
+        "AWS_DEFAULT_REGION": "eu-west-3",
     }.items():
         monkeypatch.setenv(name, value)
-    client = boto3.client("s3")
+    client = boto3.client("s3", endpoint_url=s3_endpoint, aws_access_key_id="test", aws_secret_access_key="test",
+                          region_name="us-east-1")
     bucket = f"traps-{uuid.uuid4().hex[:12]}"
     client.create_bucket(Bucket=bucket)
     return client, bucket
 
 
-def test_sync_from_s3(project, s3):
+def s3_source(location, endpoint, *projects):
+    return add_source(location, *projects, endpoint_url=endpoint, access_key="test", secret_key="test")
+
+
+def test_sync_from_s3(project, s3, s3_endpoint):
     from PIL import Image
 
     client, bucket = s3
+    s3_source(f"s3://{bucket}", s3_endpoint, project)
     for name in NIGHT_1 + NIGHT_2 + NO_TIME + ["notes.txt"]:
         client.put_object(Bucket=bucket, Key=f"station9/{name}", Body=b"x" * 3)
     client.put_object(Bucket=bucket, Key="station99/20240601_220000.jpg", Body=b"")
@@ -438,9 +449,10 @@ def test_sync_from_s3(project, s3):
     assert params(again, "data_storage_sync")["captures_added"] == 0
 
 
-def test_sync_from_a_missing_bucket_fails_clearly(project, s3):
+def test_sync_from_a_missing_bucket_fails_clearly(project, s3, s3_endpoint):
+    s3_source("s3://no-such-bucket-here", s3_endpoint, project)
     deployment = add_deployment(project, data_source="s3://no-such-bucket-here/x")
     job = run("data_storage_sync", deployment)
     assert job.status == "FAILURE"
-    assert "Cannot list s3://no-such-bucket-here/x" in job.logs["stdout"][-1]
+    assert "Cannot list Source 1/x" in job.logs["stdout"][-1]
     assert "NoSuchBucket" in job.logs["stdout"][-1]

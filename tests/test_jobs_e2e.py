@@ -17,7 +17,7 @@ from types import SimpleNamespace
 import pytest
 
 from tasks import make_huey
-from tests.conftest import add_deployment, add_project
+from tests.conftest import add_deployment, add_project, add_source
 from webapp import create_app
 from webapp.config import REPO_ROOT
 from webapp.extensions import db
@@ -89,7 +89,9 @@ def station_folder(site, files) -> Path:
 
 
 def new_station(site, folder) -> object:
-    return add_deployment(add_project(name=f"P {folder.name}"), data_source=str(folder))
+    project = add_project(name=f"P {folder.name}")
+    add_source(folder, project)
+    return add_deployment(project, data_source=str(folder))
 
 
 def wait_for(site, job_id, until, what, timeout=20.0) -> Job:

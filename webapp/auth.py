@@ -24,8 +24,15 @@ def init_app(app):
     login_manager.login_message_category = "info"
 
     @login_manager.user_loader
-    def load_user(user_id: str):
-        return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    def load_user(login_id: str):
+        """The user of a session cookie, unless their sessions were ended since it was issued."""
+        user_id, _, version = login_id.partition(":")
+        if not (user_id.isdigit() and version.isdigit() and len(user_id) <= 10 and len(version) <= 10):
+            return None
+        user = db.session.get(User, int(user_id))
+        if user is None or user.session_version != int(version):
+            return None
+        return user
 
     @login_manager.request_loader
     def load_user_from_request(req):

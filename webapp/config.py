@@ -23,6 +23,20 @@ def _persisted_secret_key(instance_path: Path) -> str:
     return key
 
 
+def _int_setting(env, name: str, default: int, minimum: int = 0) -> int:
+    """A whole-number setting; a malformed or out-of-range value stops the start with its name."""
+    text = env.get(name)
+    if text is None or not text.strip():
+        return default
+    if not text.strip().isdigit() or len(text.strip()) > 15 or int(text) < minimum:
+        raise ValueError(f"{name} must be a whole number of at least {minimum}, not {text!r}.")
+    return int(text)
+
+
+def _flag_setting(env, name: str) -> bool:
+    return (env.get(name) or "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def from_environment(instance_path: Path = INSTANCE_PATH) -> dict:
     env = os.environ
     roots = env.get("DATA_SOURCE_ROOTS") or str(instance_path / "data")
@@ -36,6 +50,9 @@ def from_environment(instance_path: Path = INSTANCE_PATH) -> dict:
         "JOB_HEARTBEAT_SECONDS": int(env.get("JOB_HEARTBEAT_SECONDS", "30")),
         "DATA_SOURCE_ROOTS": [p for p in roots.split(":") if p],
         "MAX_SESSION_SECONDS": DEFAULT_MAX_SESSION_SECONDS,
+        "MAX_CONTENT_LENGTH": _int_setting(env, "MAX_CONTENT_LENGTH", 1048576, minimum=1024),
+        "SESSION_COOKIE_SECURE": _flag_setting(env, "SESSION_COOKIE_SECURE"),
+        "REMEMBER_COOKIE_SECURE": _flag_setting(env, "SESSION_COOKIE_SECURE"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,

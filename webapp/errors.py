@@ -1,5 +1,5 @@
 """Error pages in the site's layout, and JSON `{"detail": …}` for the API."""
-from flask import jsonify, render_template, request, url_for
+from flask import current_app, jsonify, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -28,6 +28,9 @@ def error_response(status: int, detail: str, errors: dict | None = None):
 
 
 def _detail(error: HTTPException) -> str:
+    if error.code == 413:
+        limit = current_app.config.get("MAX_CONTENT_LENGTH")
+        return f"The request is too large: at most {limit} bytes are accepted." if limit else "The request is too large."
     description = error.description or ""
     if description and description != type(error).description:
         return description

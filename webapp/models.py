@@ -36,6 +36,9 @@ class User(UserMixin, db.Model):
     email = db.Column(db.String(254), nullable=False, unique=True)
     password_hash = db.Column(db.String(256), nullable=False)
     is_superuser = db.Column(db.Boolean, nullable=False, default=False)
+    # Part of the login id kept in the session cookie: raising it ends every
+    # session of the user (sign-out, password change).
+    session_version = db.Column(db.Integer, nullable=False, default=1, server_default="1")
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
 
     memberships = db.relationship("Membership", back_populates="user", cascade="all, delete-orphan")
@@ -43,6 +46,9 @@ class User(UserMixin, db.Model):
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_version or 1}"
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
@@ -90,6 +96,51 @@ class Project(db.Model):
 
     def __repr__(self) -> str:
         return f"<Project {self.id} {self.name}>"
+
+
+class StorageSource(db.Model):
+    """A place a station's data may come from: a folder under DATA_SOURCE_ROOTS or `s3://bucket/prefix`.
+
+    Registered by a superuser; a project's stations may use it once granted
+    (or when it is open to all projects). S3 credentials are stored encrypted
+    (see services/storage.py) and never shown back.
+    """
+
+    id = db.Column(db.Integer, primary_key=True)
+    name = db.Column(db.String(200), nullable=False, unique=True)
+    location = db.Column(db.String(1024), nullable=False)
+    endpoint_url = db.Column(db.String(1024))
+    access_key_encrypted = db.Column(db.Text)
+    secret_key_encrypted = db.Column(db.Text)
+    open_to_all_projects = db.Column(db.Boolean, nullable=False, default=False)
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+
+    grants = db.relationship("StorageGrant", back_populates="source", cascade="all, delete-orphan")
+
+    @property
+    def is_s3(self) -> bool:
+        return self.location.startswith("s3://")
+
+    @property
+    def has_credentials(self) -> bool:
+        return bool(self.access_key_encrypted)
+
+    def __repr__(self) -> str:
+        return f"<StorageSource {self.id} {self.name}>"
+
+
+class StorageGrant(db.Model):
+    """A project's permission to use a storage source for its stations."""
+
+    id = db.Column(db.Integer, primary_key=True)
+    source_id = db.Column(db.Integer, db.ForeignKey("storage_source.id", ondelete="CASCADE"), nullable=False)
+    project_id = db.Column(db.Integer, db.ForeignKey("project.id", ondelete="CASCADE"), nullable=False, index=True)
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+
+    source = db.relationship("StorageSource", back_populates="grants")
+    project = db.relationship("Project")
+
+    __table_args__ = (UniqueConstraint("source_id", "project_id"),)
 
 
 class Membership(db.Model):

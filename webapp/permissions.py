@@ -147,3 +147,9 @@ def init_app(app):
     def on_identity_loaded(sender, identity):
         if current_user.is_authenticated and identity.id == current_user.id:
             identity.provides.update(_identity_needs(current_user))
+
+
+def require_superuser() -> None:
+    """403 unless the signed-in user is a superuser (site-wide settings such as storage sources)."""
+    if not can("manage_storage", None):
+        abort(403, PERMISSION_DENIED)

@@ -1,7 +1,7 @@
 """station lifecycle: time zone, deletion flag, named API tokens, job's station name
 
 Revision ID: 0005
-Revises: 0001
+Revises: 0003
 Create Date: 2026-11-25 18:00:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = '0005'
-down_revision = '0001'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 

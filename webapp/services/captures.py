@@ -5,7 +5,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO, Iterable, Iterator
+from typing import BinaryIO, Iterator
 
 from sqlalchemy import func
 
@@ -82,43 +82,6 @@ def timestamp_from_exif(path: Path | BinaryIO) -> datetime | None:
 def is_image_name(name: str) -> bool:
     """Whether a file name has one of the capture extensions (any case)."""
     return name.lower().endswith(IMAGE_EXTENSIONS)
-
-
-def validate_data_source(value: str, roots: Iterable[str]) -> str:
-    """Return the normalised data source or raise DataSourceError.
-
-    A local source must be an existing, readable folder that lies (after
-    resolving symlinks) under one of the allowed roots, so no user can make
-    the server read its own files. `s3://bucket/prefix` is accepted as is.
-    """
-    value = (value or "").strip()
-    if not value:
-        raise DataSourceError("A data source is required.")
-    if value.startswith("s3://"):
-        if not S3_URL.match(value):
-            raise DataSourceError("Not a valid s3://bucket/prefix URL.")
-        return value
-    if "://" in value:
-        raise DataSourceError("Only local folders and s3:// URLs are supported.")
-    if "\x00" in value:
-        raise DataSourceError("The path contains a NUL character.")
-    try:
-        resolved = Path(value).resolve(strict=True)
-    except (OSError, RuntimeError):
-        raise DataSourceError("The folder does not exist.") from None
-    allowed = []
-    for root in roots:
-        try:
-            allowed.append(Path(root).resolve(strict=True))
-        except (OSError, RuntimeError):
-            continue
-    if not any(resolved == root or root in resolved.parents for root in allowed):
-        raise DataSourceError("The folder is outside the allowed data source roots.")
-    if not resolved.is_dir():
-        raise DataSourceError("The data source is not a folder.")
-    if not os.access(resolved, os.R_OK | os.X_OK):
-        raise DataSourceError("The folder is not readable by the server.")
-    return str(resolved)
 
 
 def list_local_files(root: str) -> Iterator[FileEntry]:

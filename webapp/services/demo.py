@@ -6,10 +6,11 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 from ..extensions import db
-from ..models import Deployment, Membership, Project, User
-from . import jobs
+from ..models import Deployment, Membership, Project, StorageSource, User
+from . import jobs, storage
 
 DEMO_PROJECT = "Demo moth survey"
+DEMO_SOURCE = "Demo folder"
 DEMO_MANAGER = ("manager@demo.ami", "demo-manager")
 DEMO_MEMBER = ("member@demo.ami", "demo-member")
 FIRST_NIGHT = date(2024, 6, 12)
@@ -94,11 +95,19 @@ def seed_demo(data_root: Path) -> list[str]:
         if db.session.scalar(db.select(Membership).filter_by(user_id=user.id, project_id=project.id)) is None:
             db.session.add(Membership(user=user, project=project, role=role))
 
+    demo_folder = data_root / "demo"
+    demo_folder.mkdir(parents=True, exist_ok=True)
+    source = db.session.scalar(db.select(StorageSource).filter_by(name=DEMO_SOURCE))
+    if source is None:
+        source = storage.register_source({"name": DEMO_SOURCE, "location": str(demo_folder)})
+        created.append(f"storage source {DEMO_SOURCE}")
+    storage.grant(source, project)
+
     new_stations = []
     for index, (name, (schedule, nights)) in enumerate(STATIONS.items()):
         if db.session.scalar(db.select(Deployment).filter_by(project_id=project.id, name=name)):
             continue
-        folder = data_root / "demo" / f"station-{index + 1}"
+        folder = demo_folder / f"station-{index + 1}"
         write_station_files(folder, schedule, nights, seed=index)
         deployment = Deployment(name=name, project=project, data_source=str(folder.resolve()))
         db.session.add(deployment)

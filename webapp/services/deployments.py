@@ -3,10 +3,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from ..extensions import db
 from ..models import Deployment, Project
-from .captures import DataSourceError, validate_data_source
+from .captures import DataSourceError
 from .projects import ValidationError, clean_fields, clean_gap_seconds, clean_name
-
-MAX_DATA_SOURCE_LENGTH = Deployment.data_source.type.length
+from .storage import check_data_source
 
 
 def effective_gap(deployment: Deployment) -> tuple[int | None, str]:
@@ -64,8 +63,11 @@ def time_zone_names() -> list[str]:
     return sorted(_iana_names())
 
 
-def _clean_station_fields(data: dict, roots: list[str], required: tuple[str, ...] = ()) -> dict:
-    """Validate the station fields present in `data`; every error is collected at once."""
+def _clean_station_fields(project: Project | None, data: dict, required: tuple[str, ...] = ()) -> dict:
+    """Validate the station fields present in `data`; every error is collected at once.
+
+    The data source must lie inside a storage source the project may use.
+    """
     errors = {field: [f"A {field.replace('_', ' ')} is required."] for field in required if field not in data}
     try:
         cleaned = clean_fields(
@@ -76,11 +78,7 @@ def _clean_station_fields(data: dict, roots: list[str], required: tuple[str, ...
         cleaned = {}
     if "data_source" in data:
         try:
-            if not isinstance(data["data_source"], str):
-                raise DataSourceError("Must be a folder path or an s3:// URL.")
-            if len(data["data_source"]) > MAX_DATA_SOURCE_LENGTH:
-                raise DataSourceError(f"At most {MAX_DATA_SOURCE_LENGTH} characters.")
-            cleaned["data_source"] = validate_data_source(data["data_source"], roots)
+            cleaned["data_source"] = check_data_source(project, data["data_source"])
         except DataSourceError as error:
             errors["data_source"] = [str(error)]
     if errors:
@@ -88,14 +86,14 @@ def _clean_station_fields(data: dict, roots: list[str], required: tuple[str, ...
     return cleaned
 
 
-def check_station_fields(data: dict, roots: list[str]) -> dict:
+def check_station_fields(project: Project | None, data: dict) -> dict:
     """The station fields of `data`, cleaned, or ValidationError with every field's errors; saves nothing."""
-    return _clean_station_fields(data, roots)
+    return _clean_station_fields(project, data)
 
 
-def create_deployment(project: Project, data: dict, roots: list[str]) -> Deployment:
-    """Create a station; its data source must be an allowed local folder or an s3:// URL."""
-    deployment = Deployment(project=project, **_clean_station_fields(data, roots, required=("name", "data_source")))
+def create_deployment(project: Project, data: dict) -> Deployment:
+    """Create a station; its data source must lie inside a storage source granted to the project."""
+    deployment = Deployment(project=project, **_clean_station_fields(project, data, required=("name", "data_source")))
     db.session.add(deployment)
     db.session.commit()
     return deployment
@@ -105,14 +103,14 @@ class StationBeingDeleted(ValueError):
     """A change asked of a station whose delete job is running."""
 
 
-def update_deployment(deployment: Deployment, data: dict, roots: list[str]) -> Deployment:
+def update_deployment(deployment: Deployment, data: dict) -> Deployment:
     """Change a station's name, data source, time zone or own gap (`None` = use the project's gap).
 
     Refused with StationBeingDeleted while the station is being deleted.
     """
     if deployment.deleting:
         raise StationBeingDeleted(f"Station “{deployment.name}” is being deleted; it can no longer be changed.")
-    for field, value in _clean_station_fields(data, roots).items():
+    for field, value in _clean_station_fields(deployment.project, data).items():
         setattr(deployment, field, value)
     db.session.commit()
     return deployment

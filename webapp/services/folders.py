@@ -1,7 +1,8 @@
 """Browsing the folders a station may read, one level at a time, with their image counts.
 
-The station form's data-source picker lists the allowed base folders, then
-the subfolders of whichever folder is opened. Each folder shows how many
+The station form's data-source picker lists the storage sources granted to
+the station's project (services/storage.py), then the subfolders of whichever
+folder is opened; an S3 source is offered whole, to be narrowed by typing. Each folder shows how many
 image files it holds (recursively); counting stops after COUNT_BUDGET
 directory entries, so a folder of a million files costs one bounded scan and
 is shown as "at least N". Symlinks are never followed, so browsing never
@@ -11,7 +12,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..models import Project
 from .captures import DataSourceError, is_image_name
+from .storage import check_data_source, sources_for_project
 
 COUNT_BUDGET = 20_000
 MAX_FOLDERS_SHOWN = 200
@@ -26,10 +29,13 @@ class Base:
 
 @dataclass(frozen=True)
 class Folder:
-    """One folder offered by the picker: `value` goes into the form's data_source field."""
+    """One folder offered by the picker: `value` goes into the form's data_source field.
+
+    A remote (S3) source is not listed nor counted: `images` is None.
+    """
     value: str
     label: str
-    images: int
+    images: int | None
     counted_all: bool
     has_subfolders: bool
 
@@ -91,15 +97,15 @@ def _label(base: Base, path: Path) -> str:
     return base.label if rel == "." else f"{base.label}/{rel}"
 
 
-def browse(bases: list[Base], value: str | None = None) -> FolderListing:
-    """The picker's listing of `value` (a folder inside one of `bases`), or of the bases themselves.
+def browse(bases: list[Base], value: str | None = None, remote: list[Folder] = ()) -> FolderListing:
+    """The picker's listing of `value` (a folder inside one of `bases`), or of the bases (and `remote`) themselves.
 
     A folder outside every base, missing or unreadable is a DataSourceError
     whose message does not say which: the picker cannot probe other paths.
     """
     bases = [b for b in bases if b.path.is_dir()]
     if not value:
-        return FolderListing(None, None, [_folder(b.path, b.label) for b in bases])
+        return FolderListing(None, None, [_folder(b.path, b.label) for b in bases] + list(remote))
     if "\x00" in value or not os.path.isabs(value):
         raise DataSourceError("Not a folder you can choose.")
     path = Path(os.path.realpath(value))
@@ -116,10 +122,20 @@ def browse(bases: list[Base], value: str | None = None) -> FolderListing:
     )
 
 
-def bases_from_roots(roots: list[str]) -> list[Base]:
-    """The base folders when they are the configured DATA_SOURCE_ROOTS."""
-    bases = []
-    for root in roots:
-        path = Path(os.path.realpath(root))
-        bases.append(Base(path.name or str(path), path))
-    return bases
+def sources_of(project: Project) -> tuple[list[Base], list[Folder]]:
+    """The project's usable storage sources: local ones as base folders, S3 ones as remote entries.
+
+    A local source is a base only while the project may still read it
+    (check_data_source: under DATA_SOURCE_ROOTS, existing, readable).
+    """
+    local, remote = [], []
+    for source in sources_for_project(project):
+        if source.is_s3:
+            remote.append(Folder(source.location, source.name, None, False, False))
+            continue
+        try:
+            path = check_data_source(project, source.location)
+        except DataSourceError:
+            continue
+        local.append(Base(source.name, Path(path)))
+    return local, remote

@@ -1,16 +1,18 @@
 """Projects, their members and their session settings."""
 import math
-from decimal import Decimal, InvalidOperation
 
 from sqlalchemy.orm import joinedload
 
 from ..extensions import db
 from ..models import SESSION_KEYINGS, Deployment, Membership, Project, User
 from ..permissions import ROLES
+from .numbers import parse_decimal
 
 MIN_GAP_SECONDS = 60
 MAX_GAP_SECONDS = 7 * 24 * 3600
 MAX_NAME_LENGTH = 200
+MAX_DESCRIPTION_LENGTH = 10_000
+MAX_GAP_HOURS = MAX_GAP_SECONDS // 3600
 
 KEYING_HELP = {
     "date": "One session per calendar date on which a run starts (the reference behaviour).",
@@ -40,18 +42,20 @@ def clean_gap_seconds(value) -> int:
 
 
 def clean_gap_hours(text) -> int:
-    """A gap typed in hours (settings form, decimals allowed), returned in whole seconds."""
-    text = str(text if text is not None else "").strip().replace(",", ".")
-    if not text:
+    """A gap typed in hours (settings form, decimals allowed), returned in whole seconds.
+
+    The text is read with a length limit and the hours range-checked before
+    any arithmetic (see services/numbers.py).
+    """
+    if not isinstance(text, str) or not text.strip():
         raise ValueError("Enter the session gap in hours.")
-    try:
-        hours = Decimal(text)
-    except InvalidOperation:
-        raise ValueError("Enter a number of hours, for example 2 or 1.5.") from None
-    if not hours.is_finite():
+    hours = parse_decimal(text)
+    if hours is None:
         raise ValueError("Enter a number of hours, for example 2 or 1.5.")
     if hours <= 0:
         raise ValueError("The gap must be more than 0 hours.")
+    if hours > MAX_GAP_HOURS + 1:
+        raise ValueError("The gap must be at most 168 hours (7 days).")
     seconds = int((hours * 3600).to_integral_value())
     if seconds < MIN_GAP_SECONDS:
         raise ValueError("The gap must be at least 1 minute (0.0167 hours).")
@@ -80,9 +84,11 @@ def clean_name(value) -> str:
 
 
 def clean_text(value) -> str:
-    """Free text, trimmed."""
+    """Free text (a description), trimmed, of at most MAX_DESCRIPTION_LENGTH characters."""
     if not isinstance(value, str):
         raise ValueError("Must be text.")
+    if len(value) > MAX_DESCRIPTION_LENGTH:
+        raise ValueError(f"At most {MAX_DESCRIPTION_LENGTH} characters.")
     return value.strip()
 
 

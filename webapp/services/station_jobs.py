@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from ..extensions import db
 from ..models import MAX_DB_ID, Deployment, Job, Project, User
 from .jobs import JobError, create_job, enqueue
+from .numbers import parse_whole
 
 # The job a station action starts: the page's action name → the job type key.
 ACTIONS = {"regroup": "regroup_events", "sync": "data_storage_sync"}
@@ -63,11 +64,8 @@ def start_jobs(job_type_key: str, project: Project, deployment_ids, user: User |
     result = BulkResult()
     wanted: list[int] = []
     for raw in deployment_ids:
-        try:
-            value = int(str(raw).strip())
-        except ValueError:
-            value = 0
-        if 0 < value <= MAX_DB_ID:
+        value = parse_whole(raw, 1, MAX_DB_ID)
+        if value is not None:
             wanted.append(value)
         else:
             result.skipped.append((repr(str(raw))[:40], "not a station id"))

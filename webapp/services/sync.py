@@ -1,11 +1,12 @@
 """Sync a station with its data source: list the files, add the new ones as
 captures, then regroup the station (the two stages of a data_storage_sync job).
 
-A local data source is re-validated against DATA_SOURCE_ROOTS at every sync
-(it may have become a symlink out of bounds since it was saved). An
-`s3://bucket/prefix` source is listed through boto3, which reads its endpoint
-and credentials from the environment (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID,
-AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION).
+A station's data source is checked again at every sync against the storage
+sources its project may use (a grant may have been revoked, or a folder
+turned into a symlink out of bounds, since it was saved). An
+`s3://bucket/prefix` source is listed through boto3 with the endpoint and
+credentials of its storage source, never the server's own. Logs name the
+source by its path inside the storage source.
 """
 import io
 from dataclasses import dataclass, field
@@ -13,12 +14,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable, Iterator
 
-from flask import current_app
-
 from ..extensions import db
 from ..models import Deployment
 from .captures import (
-    S3_URL,
     DataSourceError,
     FileEntry,
     existing_paths,
@@ -28,8 +26,8 @@ from .captures import (
     refresh_deployment_stats,
     timestamp_from_exif,
     timestamp_from_name,
-    validate_data_source,
 )
+from . import storage
 from .job_recorder import JobCancelled, JobRecorder
 
 SYNC_STAGE = "data_storage_sync"
@@ -64,14 +62,12 @@ def _local_source(folder: str) -> _Source:
     return _Source(lambda: list_local_files(folder), lambda rel: timestamp_from_exif(base / rel))
 
 
-def _s3_source(url: str) -> _Source:
-    import boto3
+def _s3_source(url: str, source, shown: str) -> _Source:
     from botocore.exceptions import BotoCoreError, ClientError
 
-    match = S3_URL.match(url)
-    bucket, prefix = match["bucket"], (match["prefix"] or "").strip("/")
+    bucket, prefix = storage._s3_parts(url)
     prefix = f"{prefix}/" if prefix else ""
-    client = boto3.client("s3")
+    client = storage.s3_client(source)
 
     def files() -> Iterator[FileEntry]:
         try:
@@ -81,7 +77,7 @@ def _s3_source(url: str) -> _Source:
                     if rel and is_image_name(rel):
                         yield FileEntry(rel, int(item["Size"]))
         except (BotoCoreError, ClientError) as error:
-            raise SyncError(f"Cannot list {url}: {error}") from None
+            raise SyncError(f"Cannot list {shown}: {error}") from None
 
     def exif_time(rel: str) -> datetime | None:
         try:
@@ -93,13 +89,23 @@ def _s3_source(url: str) -> _Source:
     return _Source(files, exif_time)
 
 
-def open_source(data_source: str, roots) -> _Source:
-    """The station's data source, validated; raises SyncError if it must not or cannot be read."""
+def open_source(deployment: Deployment) -> _Source:
+    """The station's data source, checked against its project's storage sources.
+
+    Raises SyncError, in words a member may read, if it must not or cannot be read.
+    """
+    shown = storage.display_path(deployment.project, deployment.data_source)
     try:
-        valid = validate_data_source(data_source, roots)
+        valid = storage.check_data_source(deployment.project, deployment.data_source)
     except DataSourceError as error:
-        raise SyncError(f"The data source {data_source!r} cannot be synced: {error}") from None
-    return _s3_source(valid) if valid.startswith("s3://") else _local_source(valid)
+        if str(error) == storage.NOT_INSIDE:
+            raise SyncError(
+                f"The data source {shown} is {storage.NOT_INSIDE} (was its grant revoked?); nothing was synced."
+            ) from None
+        raise SyncError(f"The data source {shown} cannot be synced: {error}") from None
+    if valid.startswith("s3://"):
+        return _s3_source(valid, storage.source_of(deployment.project, valid), shown)
+    return _local_source(valid)
 
 
 def _named(paths: list[str]) -> str:
@@ -119,8 +125,8 @@ def sync_deployment(deployment: Deployment, job: JobRecorder) -> SyncResult:
 
     log = job.logger
     job.set_stage(SYNC_STAGE, status="STARTED", progress=0.0)
-    source = open_source(deployment.data_source, current_app.config["DATA_SOURCE_ROOTS"])
-    log.info("Listing %s", deployment.data_source)
+    source = open_source(deployment)
+    log.info("Listing %s", storage.display_path(deployment.project, deployment.data_source))
     listed = list(source.files())
     known = existing_paths(deployment)
     listed_paths = {entry.path for entry in listed}

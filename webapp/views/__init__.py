@@ -2,12 +2,13 @@
 
 
 def register_blueprints(app):
-    from . import account, api, auth, deployments, jobs, members, projects, stations
+    from . import account, admin, api, auth, deployments, jobs, members, projects, stations
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(projects.bp)
     app.register_blueprint(deployments.bp)
     app.register_blueprint(jobs.bp)
+    app.register_blueprint(admin.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(stations.bp)
     app.register_blueprint(members.bp)

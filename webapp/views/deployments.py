@@ -1,5 +1,5 @@
 """One station: its counts, sessions and jobs, and the buttons that start jobs."""
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from ..extensions import db
@@ -9,6 +9,7 @@ from ..permissions import can, require, role_of, start_job_permission
 from ..services import listing, station_delete, station_jobs
 from ..services.deployments import effective_gap, update_deployment
 from ..services.projects import ValidationError, clean_gap_hours
+from ..services.storage import display_path
 from ..services.jobs import JobError
 from .jobs import status_context, status_response
 from .lookup import get_visible
@@ -18,7 +19,13 @@ bp = Blueprint("deployments", __name__, url_prefix="/deployments")
 
 def _summary_context(deployment: Deployment) -> dict:
     gap_seconds, gap_source = effective_gap(deployment)
-    return {"deployment": deployment, "project": deployment.project, "gap_seconds": gap_seconds, "gap_source": gap_source}
+    return {
+        "deployment": deployment,
+        "project": deployment.project,
+        "gap_seconds": gap_seconds,
+        "gap_source": gap_source,
+        "data_source_shown": display_path(deployment.project, deployment.data_source),
+    }
 
 
 def _detail_page(deployment: Deployment, gap_value: str | None = None, gap_errors: list[str] = (), status: int = 200):
@@ -63,7 +70,7 @@ def settings(deployment_id: int):
     try:
         # An empty field removes the station's own gap, so the project's applies again.
         gap_seconds = clean_gap_hours(typed) if typed.strip() else None
-        update_deployment(deployment, {"session_time_gap_seconds": gap_seconds}, current_app.config["DATA_SOURCE_ROOTS"])
+        update_deployment(deployment, {"session_time_gap_seconds": gap_seconds})
     except ValidationError as error:
         db.session.rollback()
         messages = [message for field_errors in error.errors.values() for message in field_errors]

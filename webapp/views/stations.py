@@ -1,5 +1,5 @@
 """Adding, editing and deleting a station, and the folder picker of its data source."""
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from ..extensions import db
@@ -25,12 +25,9 @@ bp = Blueprint("stations", __name__)
 FIELDS = ("name", "data_source", "session_gap_hours", "time_zone")
 
 
-def _roots() -> list[str]:
-    return current_app.config["DATA_SOURCE_ROOTS"]
-
-
-def _bases(project: Project) -> list[folders.Base]:
-    return folders.bases_from_roots(_roots())
+def _listing(project: Project, value: str | None):
+    local, remote = folders.sources_of(project)
+    return folders.browse(local, value, remote)
 
 
 def _form_data(values: dict) -> tuple[dict, dict]:
@@ -62,10 +59,6 @@ def _form_page(template: str, project: Project, values: dict, errors: dict, stat
     )
 
 
-def _listing(project: Project, value: str | None):
-    return folders.browse(_bases(project), value)
-
-
 def _opened_listing(project: Project, folder: str | None):
     """The picker opened at `folder` (a station's current source) where it can be, else at the base folders."""
     if folder:
@@ -88,9 +81,9 @@ def new(project_id: int):
     try:
         if errors:
             # The hours are wrong: nothing is created, but the other fields are checked too.
-            check_station_fields(data, _roots())
+            check_station_fields(project, data)
         else:
-            deployment = create_deployment(project, data, _roots())
+            deployment = create_deployment(project, data)
     except ValidationError as error:
         db.session.rollback()
         errors.update(error.errors)
@@ -139,9 +132,9 @@ def edit(deployment_id: int):
     old_source = deployment.data_source
     try:
         if errors:
-            check_station_fields(data, _roots())
+            check_station_fields(deployment.project, data)
         else:
-            update_deployment(deployment, data, _roots())
+            update_deployment(deployment, data)
     except ValidationError as error:
         db.session.rollback()
         errors.update(error.errors)

@@ -150,4 +150,4 @@ def _page_url(page: int, page_size: int) -> str:
     return f"{request.base_url}?{urlencode(args)}"
 
 
-from . import deployments, events, jobs, openapi, projects  # noqa: E402,F401  (routes register on bp)
+from . import deployments, events, jobs, openapi, projects, storage  # noqa: E402,F401  (routes register on bp)

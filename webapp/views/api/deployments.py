@@ -1,5 +1,4 @@
 """Stations: create, read, change their gap, sync, regroup, and preview a regroup."""
-from flask import current_app
 from flask_login import current_user
 
 from ...errors import error_response
@@ -18,7 +17,7 @@ from .operations import operation, read_body
 def deployment_create():
     body = read_body()
     project = get_project(body.pop("project_id"), "create_deployment")
-    deployment = create_deployment(project, body, current_app.config["DATA_SOURCE_ROOTS"])
+    deployment = create_deployment(project, body)
     return serializers.deployment(deployment), 201
 
 
@@ -34,7 +33,7 @@ def deployment_detail(deployment_id: int):
 def deployment_update(deployment_id: int):
     deployment = get_deployment(deployment_id, "update_deployment")
     try:
-        deployment = update_deployment(deployment, read_body(), current_app.config["DATA_SOURCE_ROOTS"])
+        deployment = update_deployment(deployment, read_body())
     except StationBeingDeleted as error:
         return error_response(409, str(error))
     return serializers.deployment(deployment)

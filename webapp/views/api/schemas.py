@@ -189,6 +189,7 @@ class Deployment(Output):
     grouped_keying: str | None
     created_at: UtcTime
     deleting: bool
+    data_source_display: str = Field(description="The data source relative to its storage source")
 
 
 def _gap_from_query(text) -> int:
@@ -277,3 +278,35 @@ class Job(Output):
 class PageQuery(Input):
     page: Annotated[int, BeforeValidator(whole_number(1))] = 1
     page_size: Annotated[int, BeforeValidator(whole_number(1, 500)), Field(le=500)] = 50
+
+
+# -- storage sources (superusers) -------------------------------------------------------
+
+
+class StorageSourceCreate(Input):
+    name: Name
+    location: Annotated[str, BeforeValidator(_text), Field(description="A folder under DATA_SOURCE_ROOTS or s3://bucket/prefix")]
+    open_to_all_projects: bool = False
+    endpoint_url: Annotated[str, BeforeValidator(_text)] | None = None
+    access_key: Annotated[str, BeforeValidator(_text)] | None = None
+    secret_key: Annotated[str, BeforeValidator(_text)] | None = None
+
+
+class StorageSource(Output):
+    id: Id
+    name: str
+    location: str
+    endpoint_url: str | None
+    has_credentials: bool
+    open_to_all_projects: bool
+    project_ids: list[int]
+    created_at: UtcTime
+
+
+class GrantCreate(Input):
+    project_id: Annotated[Id, BeforeValidator(parse_id)]
+
+
+class Grant(Output):
+    source_id: Id
+    project_id: Id

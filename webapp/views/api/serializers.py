@@ -1,6 +1,7 @@
 """Model rows → JSON answers, built through the response schemas of `schemas.py`."""
-from ...models import Deployment, Event, Job, Membership, Project, param_key
+from ...models import Deployment, Event, Job, Membership, Project, StorageSource, param_key
 from ...services.deployments import effective_gap
+from ...services.storage import display_path
 from . import schemas
 
 
@@ -21,6 +22,8 @@ def deployment(d: Deployment) -> dict:
     return _dump(
         schemas.Deployment,
         **{name: getattr(d, name) for name in schemas.Deployment.model_fields if hasattr(d, name)},
+        # How pages and logs name the source: relative to its storage source.
+        data_source_display=display_path(d.project, d.data_source),
         effective_session_time_gap_seconds=gap,
         effective_session_time_gap_source=gap_source,
     )
@@ -68,3 +71,12 @@ def job(j: Job) -> dict:
 
 def job_accepted(j: Job) -> dict:
     return _dump(schemas.JobAccepted, job_id=j.id, deployment_id=j.deployment_id, project_id=j.project_id)
+
+
+def storage_source(s: StorageSource, project_ids) -> dict:
+    """A storage source without its credentials: only whether it has some."""
+    return _dump(
+        schemas.StorageSource,
+        **{name: getattr(s, name) for name in schemas.StorageSource.model_fields if hasattr(s, name)},
+        project_ids=list(project_ids),
+    )
