@@ -19,6 +19,7 @@ from tests.test_browser_admin import CHROMIUM, CHROMIUM_ARGS, FLASK, REPO, _free
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
 EMAIL, PASSWORD = "newcomer@browser.test", "pw-newcomer"
+ADMIN, ADMIN_PASSWORD = "admin@browser.test", "pw-admin"
 JOB_TIMEOUT_MS = 60_000
 
 
@@ -51,6 +52,7 @@ def site(tmp_path_factory):
     )
     _run(env, *FLASK, "init-db")
     _run(env, *FLASK, "create-user", EMAIL, "--password", PASSWORD)
+    _run(env, *FLASK, "create-user", ADMIN, "--password", ADMIN_PASSWORD, "--superuser")
     port = _free_port()
     logs = {name: open(tmp / f"{name}.log", "w") for name in ("web", "worker")}
     worker = subprocess.Popen([*FLASK, "worker", "-w", "2"], cwd=REPO, env=env, stdout=logs["worker"],
@@ -76,29 +78,55 @@ def site(tmp_path_factory):
 
 
 @pytest.fixture
-def page(site):
+def browser(site):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(base_url=site["url"], viewport={"width": 1200, "height": 900})
-        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=site["url"])
-        page = context.new_page()
-        page.set_default_timeout(JOB_TIMEOUT_MS)
-        errors = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.goto("/login")
-        page.get_by_label("Email").fill(EMAIL)
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url("**/projects/")
-        yield page
-        assert errors == []
-        context.close()
+        yield browser
         browser.close()
 
 
-def test_create_project_add_station_by_browsing_sync_and_see_sessions(page, site):
+def _signed_in(browser, site, email, password):
+    context = browser.new_context(base_url=site["url"], viewport={"width": 1200, "height": 900})
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=site["url"])
+    page = context.new_page()
+    page.set_default_timeout(JOB_TIMEOUT_MS)
+    page.errors = []
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    page.goto("/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/projects/")
+    return page
+
+
+@pytest.fixture
+def page(browser, site):
+    page = _signed_in(browser, site, EMAIL, PASSWORD)
+    yield page
+    assert page.errors == []
+    page.context.close()
+
+
+@pytest.fixture
+def open_data_source(browser, site):
+    """A superuser registers the data root as a storage source open to every project, on the Storage page."""
+    admin = _signed_in(browser, site, ADMIN, ADMIN_PASSWORD)
+    admin.get_by_role("link", name="Storage").click()
+    admin.get_by_label("Name").fill("Field data")
+    admin.get_by_label("Location").fill(str(site["data"]))
+    admin.get_by_label("Open to every project").check()
+    admin.get_by_role("button", name="Register source").click()
+    from playwright.sync_api import expect
+
+    expect(admin.locator("table")).to_contain_text("Field data")
+    admin.context.close()
+    return "Field data"
+
+
+def test_create_project_add_station_by_browsing_sync_and_see_sessions(open_data_source, page, site):
     from playwright.sync_api import expect
 
     page.get_by_role("link", name="New project").click()
@@ -111,14 +139,15 @@ def test_create_project_add_station_by_browsing_sync_and_see_sessions(page, site
     page.get_by_role("link", name="Add station").click()
     page.get_by_label("Name").fill("North meadow")
     picker = page.locator("#folder-picker")
-    expect(picker.locator('[data-folder="data"] .count')).to_have_text(f"{site['files']} image files")
-    picker.get_by_role("link", name="data", exact=True).click()
-    expect(picker.locator('[data-folder="data/site-south"] .count')).to_have_text("0 image files")
-    picker.get_by_role("link", name="data/site-north", exact=True).click()
-    expect(picker.get_by_role("heading")).to_contain_text("data/site-north")
+    source = open_data_source
+    expect(picker.locator(f'[data-folder="{source}"] .count')).to_have_text(f"{site['files']} image files")
+    picker.get_by_role("link", name=source, exact=True).click()
+    expect(picker.locator(f'[data-folder="{source}/site-south"] .count')).to_have_text("0 image files")
+    picker.get_by_role("link", name=f"{source}/site-north", exact=True).click()
+    expect(picker.get_by_role("heading")).to_contain_text(f"{source}/site-north")
     picker.get_by_role("button", name="Use this folder").click()
     expect(page.get_by_label("Data source")).to_have_value(str((site["data"] / "site-north").resolve()))
-    expect(page.locator("#picked")).to_have_text("Data source set to data/site-north.")
+    expect(page.locator("#picked")).to_have_text(f"Data source set to {source}/site-north.")
     page.get_by_label("Time zone").fill("Europe/Paris")
     page.get_by_role("button", name="Add station").click()
 

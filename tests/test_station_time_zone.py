@@ -32,11 +32,11 @@ def test_the_suggestions_are_sorted_iana_names():
 def test_a_station_defaults_to_utc_and_keeps_a_changed_zone(project, app):
     station = add_deployment(project, "Clock")
     assert station.time_zone == "UTC"
-    update_deployment(station, {"time_zone": "Asia/Tokyo"}, app.config["DATA_SOURCE_ROOTS"])
+    update_deployment(station, {"time_zone": "Asia/Tokyo"})
     db.session.expire_all()
     assert db.session.get(Deployment, station.id).time_zone == "Asia/Tokyo"
     with pytest.raises(ValidationError) as raised:
-        update_deployment(station, {"time_zone": "Tokyo"}, app.config["DATA_SOURCE_ROOTS"])
+        update_deployment(station, {"time_zone": "Tokyo"})
     assert list(raised.value.errors) == ["time_zone"]
     db.session.rollback()
     assert db.session.get(Deployment, station.id).time_zone == "Asia/Tokyo"

@@ -6,7 +6,7 @@ import pytest
 
 from webapp.extensions import db
 from webapp.models import Capture, Deployment, Event, Job, Membership
-from tests.conftest import add_deployment, add_project, add_user, csrf_token_from
+from tests.conftest import add_deployment, add_source, add_user, csrf_token_from
 
 
 def _post(client, url, data):
@@ -14,14 +14,28 @@ def _post(client, url, data):
     return client.post(url, data=dict(data, csrf_token=token))
 
 
+LABEL = "Survey"
+NOT_INSIDE = "not inside a storage source of this project"
+
+
 @pytest.fixture
-def data_root(app):
-    root = app.config["DATA_SOURCE_ROOTS"][0]
+def data_root(app, project):
+    """The project's storage source "Survey" (a folder of the data root) with some image folders.
+
+    Beside it, a source granted to no project ("Private") and an S3 source granted to this one.
+    """
+    root = os.path.join(app.config["DATA_SOURCE_ROOTS"][0], "survey")
     for folder, files in {"site-a/2024-06-12": 3, "site-a/2024-06-13": 2, "site-b": 1, "empty": 0}.items():
         os.makedirs(os.path.join(root, folder), exist_ok=True)
         for i in range(files):
             open(os.path.join(root, folder, f"20240612-22{i:02d}00.jpg"), "wb").close()
     open(os.path.join(root, "site-b", "notes.txt"), "w").close()
+    private = os.path.join(app.config["DATA_SOURCE_ROOTS"][0], "private")
+    os.makedirs(private)
+    open(os.path.join(private, "20240612-220000.jpg"), "wb").close()
+    add_source(root, project, name=LABEL)
+    add_source(private, name="Private")
+    add_source("s3://moth-bucket", project, name="Bucket")
     return os.path.realpath(root)
 
 
@@ -46,8 +60,9 @@ def test_new_station_form_offers_the_roots_folders_with_image_counts(client, aut
     for field in ("name", "data_source", "session_gap_hours", "time_zone"):
         assert f'name="{field}"' in html
     assert 'value="UTC"' in html and '<option value="Europe/Paris">' in html
-    root_label = os.path.basename(data_root)
-    assert f'data-folder="{root_label}"' in html and "6 image files" in html
+    assert f'data-folder="{LABEL}"' in html and "6 image files" in html
+    assert 'data-folder="Bucket"' in html and "s3://moth-bucket" in html
+    assert "Private" not in html
     assert "data-hx-get=" in html and " hx-get=" not in html.split('id="folder-picker"')[1]
 
 
@@ -56,7 +71,7 @@ def test_the_picker_opens_one_level_at_a_time(client, auth, project, data_root):
     response = client.get(f"/projects/{project.id}/stations/folders", query_string={"path": data_root})
     html = response.get_data(as_text=True)
     assert response.status_code == 200
-    label = os.path.basename(data_root)
+    label = LABEL
     assert f'data-folder="{label}/site-a"' in html and "5 image files" in html
     assert f'data-folder="{label}/site-b"' in html and "1 image file<" in html
     assert f'data-folder="{label}/empty"' in html and "0 image files" in html
@@ -65,7 +80,7 @@ def test_the_picker_opens_one_level_at_a_time(client, auth, project, data_root):
     assert f'data-folder="{label}/site-a/2024-06-12"' in inner.get_data(as_text=True)
 
 
-@pytest.mark.parametrize("path", ["/etc", "/", "relative/path", "{root}/../..", "{root}/missing"])
+@pytest.mark.parametrize("path", ["/etc", "/", "relative/path", "{root}/../..", "{root}/missing", "{root}/../private"])
 def test_the_picker_refuses_folders_outside_the_roots_without_saying_which(client, auth, project, data_root, path):
     auth.login()
     response = client.get(f"/projects/{project.id}/stations/folders", query_string={"path": path.format(root=data_root)})
@@ -110,8 +125,10 @@ def test_an_s3_url_may_be_typed(client, auth, project, data_root):
     "overrides, field, message",
     [
         ({"name": ""}, "name", "A name is required."),
-        ({"data_source": "/etc"}, "data_source", "outside"),
-        ({"data_source": "{root}/../.."}, "data_source", "outside"),
+        ({"data_source": "/etc"}, "data_source", NOT_INSIDE),
+        ({"data_source": "{root}/../.."}, "data_source", NOT_INSIDE),
+        ({"data_source": "{root}/../private"}, "data_source", NOT_INSIDE),
+        ({"data_source": "s3://other-bucket/site-a"}, "data_source", NOT_INSIDE),
         ({"data_source": "s3://"}, "data_source", "Not a valid s3://bucket/prefix URL."),
         ({"data_source": ""}, "data_source", "A data source is required."),
         ({"session_gap_hours": "zero"}, "session_gap_hours", "Enter a number of hours"),
@@ -139,7 +156,7 @@ def test_a_symlink_leaving_the_roots_is_refused_as_data_source(client, auth, pro
     auth.login()
     response = _post(client, f"/projects/{project.id}/stations/new", _form(data_root, data_source=os.path.join(data_root, "link")))
     assert response.status_code == 400
-    assert "outside" in response.get_data(as_text=True)
+    assert NOT_INSIDE in response.get_data(as_text=True)
 
 
 def test_member_without_create_deployment_gets_403_and_outsider_404(client, auth, project, data_root, member):
@@ -189,6 +206,7 @@ def test_edit_errors_are_400_and_nothing_is_saved(client, auth, station):
     auth.login()
     response = _post(client, f"/deployments/{station.id}/edit",
                      {"name": "Renamed", "data_source": "/etc", "session_gap_hours": "", "time_zone": "Nowhere/Town"})
+    assert NOT_INSIDE in response.get_data(as_text=True)
     html = response.get_data(as_text=True)
     assert response.status_code == 400
     assert 'id="data_source-error"' in html and 'id="time_zone-error"' in html
@@ -315,5 +333,5 @@ def api_token_for_manager(manager):
 def test_the_edit_picker_opens_at_the_stations_folder(client, auth, station, data_root):
     auth.login()
     html = client.get(f"/deployments/{station.id}/edit").get_data(as_text=True)
-    label = os.path.basename(data_root)
+    label = LABEL
     assert f"Folder <b>{label}/site-a</b>" in html and f'data-folder="{label}/site-a/2024-06-12"' in html
