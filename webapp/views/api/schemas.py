@@ -286,7 +286,7 @@ class PageQuery(Input):
 class StorageSourceCreate(Input):
     name: Name
     location: Annotated[str, BeforeValidator(_text), Field(description="A folder under DATA_SOURCE_ROOTS or s3://bucket/prefix")]
-    open_to_all_projects: bool = False
+    open_to_all_projects: Annotated[bool, Field(strict=True)] = False
     endpoint_url: Annotated[str, BeforeValidator(_text)] | None = None
     access_key: Annotated[str, BeforeValidator(_text)] | None = None
     secret_key: Annotated[str, BeforeValidator(_text)] | None = None
