@@ -335,3 +335,14 @@ def test_the_edit_picker_opens_at_the_stations_folder(client, auth, station, dat
     html = client.get(f"/deployments/{station.id}/edit").get_data(as_text=True)
     label = LABEL
     assert f"Folder <b>{label}/site-a</b>" in html and f'data-folder="{label}/site-a/2024-06-12"' in html
+
+
+def test_a_superuser_edits_a_station_outside_any_project(client, auth, app):
+    add_user("root@example.org", "pw-root", superuser=True)
+    loose = add_deployment(None, "Unassigned")
+    auth.login("root@example.org", "pw-root")
+    html = client.get(f"/deployments/{loose.id}/edit").get_data(as_text=True)
+    assert 'name="time_zone"' in html and 'id="folder-picker"' not in html
+    response = _post(client, f"/deployments/{loose.id}/edit",
+                     {"name": "Renamed", "data_source": "", "session_gap_hours": "", "time_zone": "UTC"})
+    assert response.status_code == 400 and "A data source is required." in response.get_data(as_text=True)

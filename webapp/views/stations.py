@@ -51,7 +51,8 @@ def _form_page(template: str, project: Project, values: dict, errors: dict, stat
             values=values,
             errors=errors,
             time_zones=time_zone_names(),
-            picker=_opened_listing(project, opened),
+            # A station outside any project (superusers only) has no storage sources to browse.
+            picker=_opened_listing(project, opened) if project is not None else None,
             role=role_of(current_user, project),
             **context,
         ),
