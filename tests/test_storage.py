@@ -6,6 +6,7 @@ import pytest
 
 from tests.api_helpers import call, token_for, user_with_token
 from tests.conftest import add_deployment, add_project, add_source, add_user, csrf_token_from
+from webapp.config import REPO_ROOT
 from webapp.extensions import db
 from webapp.models import Capture, Deployment, StorageGrant, StorageSource
 from webapp.services import jobs, storage
@@ -120,6 +121,24 @@ def test_a_sync_after_the_grant_was_revoked_fails_clearly(app, project, teams, t
     assert NOT_INSIDE in job.logs["stdout"][-1] and "grant" in job.logs["stdout"][-1]
     assert db.session.scalar(db.select(db.func.count(Capture.id))) == 1
     assert str(tmp_path) not in str(job.logs) and str(tmp_path) not in str(first.logs)
+    # The traceback members can read names the code's folder, not where the server keeps it.
+    assert str(REPO_ROOT) not in str(job.logs) and any("<app>/webapp/" in line for line in job.logs["stderr"])
+
+
+def test_job_logs_name_server_folders_instead_of_showing_them(app, project, root):
+    from webapp.services.job_recorder import JobRecorder
+
+    station = add_deployment(project, "North")
+    recorder = JobRecorder(jobs.create_job("regroup_events", station))
+    recorder.append_log("WARNING", f"cannot read {root}/ours/x.jpg nor {app.instance_path}/y")
+    try:
+        open(root / "missing" / "file.jpg")
+    except OSError as error:
+        recorder.record_exception(error)
+    recorder.flush(force=True, wait=True)
+    logs = str(db.session.get(jobs.Job, recorder.job_id).logs)
+    assert str(root) not in logs and app.instance_path not in logs and str(REPO_ROOT) not in logs
+    assert "cannot read <data>/ours/x.jpg nor <instance>/y" in logs and "<data>/missing/file.jpg" in logs
 
 
 def test_pages_show_the_data_source_relative_to_its_source(client, auth, project, teams, tmp_path):

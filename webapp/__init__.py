@@ -6,7 +6,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from . import config as config_module
-from .extensions import csrf, db, login_manager, migrate, principal
+from .extensions import csrf, db, limiter, login_manager, migrate, principal
 
 MIGRATIONS_DIR = str(config_module.REPO_ROOT / "migrations")
 
@@ -33,13 +33,18 @@ def create_app(config: dict | None = None) -> Flask:
     csrf.init_app(app)
     login_manager.init_app(app)
     principal.init_app(app)
+    limiter.init_app(app)
 
-    from . import auth, cli, errors, filters, permissions
+    from . import auth, cli, errors, filters, headers, permissions
+    from .services.throttle import check_settings
+
+    check_settings(app.config)
     from .views import register_blueprints
 
     auth.init_app(app)
     permissions.init_app(app)
     errors.init_app(app)
+    headers.init_app(app)
     filters.init_app(app)
     cli.init_app(app)
     register_blueprints(app)

@@ -37,14 +37,29 @@ def _flag_setting(env, name: str) -> bool:
     return (env.get(name) or "").strip().lower() in ("1", "true", "yes", "on")
 
 
+def _ratelimit_storage(env, huey_url: str) -> str:
+    """Where throttling counts live: set explicitly, else the queue's Redis, else this process's memory."""
+    if env.get("RATELIMIT_STORAGE_URI"):
+        return env["RATELIMIT_STORAGE_URI"]
+    if huey_url.startswith(("redis://", "rediss://")):
+        return huey_url
+    return "memory://"
+
+
 def from_environment(instance_path: Path = INSTANCE_PATH) -> dict:
     env = os.environ
     roots = env.get("DATA_SOURCE_ROOTS") or str(instance_path / "data")
+    huey_url = env.get("HUEY_URL") or f"sqlite:///{instance_path / 'huey.db'}"
     return {
         "SECRET_KEY": env.get("SECRET_KEY") or _persisted_secret_key(instance_path),
         "SQLALCHEMY_DATABASE_URI": env.get("DATABASE_URL")
         or f"sqlite:///{instance_path / 'app.db'}",
-        "HUEY_URL": env.get("HUEY_URL") or f"sqlite:///{instance_path / 'huey.db'}",
+        "HUEY_URL": huey_url,
+        "RATELIMIT_STORAGE_URI": _ratelimit_storage(env, huey_url),
+        "RATELIMIT_STRATEGY": "moving-window",
+        "SIGN_IN_ACCOUNT_LIMIT": env.get("SIGN_IN_ACCOUNT_LIMIT") or "10 per 15 minutes",
+        "SIGN_IN_IP_LIMIT": env.get("SIGN_IN_IP_LIMIT") or "30 per 15 minutes",
+        "TOKEN_FAILURE_LIMIT": env.get("TOKEN_FAILURE_LIMIT") or "30 per 15 minutes",
         "REGROUP_LOCK_TTL_SECONDS": int(env.get("REGROUP_LOCK_TTL_SECONDS", "660")),
         "JOB_TIME_LIMIT_SECONDS": int(env.get("JOB_TIME_LIMIT_SECONDS", "600")),
         "JOB_HEARTBEAT_SECONDS": int(env.get("JOB_HEARTBEAT_SECONDS", "30")),

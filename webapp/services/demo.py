@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..extensions import db
 from ..models import Deployment, Membership, Project, StorageSource, User
-from . import jobs, storage
+from . import accounts, jobs, storage
 
 DEMO_PROJECT = "Demo moth survey"
 DEMO_SOURCE = "Demo folder"
@@ -70,10 +70,7 @@ def _ensure_user(email: str, password: str) -> tuple[User, bool]:
     user = db.session.scalar(db.select(User).filter_by(email=email))
     if user is not None:
         return user, False
-    user = User(email=email)
-    user.set_password(password)
-    db.session.add(user)
-    return user, True
+    return accounts.create_user(email, password), True
 
 
 def seed_demo(data_root: Path) -> list[str]:

@@ -9,11 +9,17 @@ at a time, a write that would wait for the work's transaction is skipped and
 retried at the next flush; only the final write (`finish`) waits for its turn.
 """
 import logging
+import os
+import re
+import sys
 import time
 import traceback
 from copy import deepcopy
 
+from flask import current_app, has_app_context
 from sqlalchemy.exc import OperationalError
+
+from ..config import REPO_ROOT
 
 from ..extensions import db
 from ..models import FINISHED_STATUSES, Job, param_key, utcnow
@@ -30,6 +36,27 @@ class JobCancelled(Exception):
 
 class JobTimeLimitExceeded(Exception):
     """Raised inside a job's work when it ran past its time limit."""
+
+
+def _server_folders() -> list[tuple[re.Pattern, str]]:
+    """The server's own folders and how logs name them instead, innermost first."""
+    folders = {str(REPO_ROOT): "<app>"}
+    for prefix in {sys.prefix, sys.base_prefix, sys.exec_prefix}:
+        folders.setdefault(prefix, "<python>")
+    if has_app_context():
+        folders[current_app.instance_path] = "<instance>"
+        for root in current_app.config.get("DATA_SOURCE_ROOTS", ()):
+            folders[root] = folders[os.path.realpath(root)] = "<data>"
+    ordered = sorted(((path.rstrip("/"), label) for path, label in folders.items() if len(path) > 1),
+                     key=lambda item: -len(item[0]))
+    return [(re.compile(re.escape(path) + r"(?=[/\s'\":,)]|$)"), label) for path, label in ordered]
+
+
+def scrub_paths(text: str, folders: list[tuple[re.Pattern, str]]) -> str:
+    """`text` with the server's own folders replaced by their names (members read job logs)."""
+    for pattern, label in folders:
+        text = pattern.sub(label, text)
+    return text
 
 
 def log_line(level: str, message: str) -> str:
@@ -54,6 +81,7 @@ class JobRecorder:
     """In-memory copy of one job's progress and logs, flushed to its row."""
 
     def __init__(self, job: Job):
+        self._folders = _server_folders()
         self.job_id = job.id
         self.status = job.status
         self.progress = deepcopy(job.progress) or {}
@@ -120,7 +148,7 @@ class JobRecorder:
 
     # -- logs ----------------------------------------------------------------
     def append_log(self, level: str, message: str, stderr: bool = False) -> None:
-        line = log_line(level, message)
+        line = log_line(level, scrub_paths(message, self._folders))
         for stream in ("stdout", "stderr") if stderr else ("stdout",):
             lines = self.logs[stream]
             lines.append(line)
@@ -131,7 +159,7 @@ class JobRecorder:
         """Last line of the traceback to stdout, the whole traceback to stderr."""
         last = traceback.format_exception_only(type(error), error)[-1].strip()
         self.append_log("ERROR", last)
-        self.logs["stderr"].extend(traceback.format_exception(error))
+        self.logs["stderr"].extend(scrub_paths(line, self._folders) for line in traceback.format_exception(error))
         del self.logs["stderr"][:-MAX_LOG_LINES]
 
     # -- status ----------------------------------------------------------------
