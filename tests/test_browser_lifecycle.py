@@ -18,8 +18,8 @@ from tests.test_browser_admin import CHROMIUM, CHROMIUM_ARGS, FLASK, REPO, _free
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
-EMAIL, PASSWORD = "newcomer@browser.test", "pw-newcomer"
-ADMIN, ADMIN_PASSWORD = "admin@browser.test", "pw-admin"
+EMAIL, PASSWORD = "newcomer@browser.test", "pw-newcomer-long"
+ADMIN, ADMIN_PASSWORD = "admin@browser.test", "pw-admin-long"
 JOB_TIMEOUT_MS = 60_000
 
 
