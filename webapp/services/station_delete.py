@@ -61,7 +61,7 @@ def request_deletion(deployment: Deployment, user: User | None, typed_name, queu
         select(Job).where(Job.deployment_id == deployment.id, Job.status.not_in(FINISHED_STATUSES))
     ).all():
         try:
-            cancel(job)
+            cancel(job, queue)
         except JobError:
             continue  # it finished meanwhile
     db.session.refresh(deployment)
