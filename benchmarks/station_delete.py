@@ -7,7 +7,8 @@ per 1000 captures) and a small neighbour:
 
 - floor: the write's latency with nothing else running (median of 20);
 - batched: the delete job (`delete_deployment`, run by `run_job` in a child
-  process, as a worker runs it) while the parent writes every 20 ms;
+  process, as a worker runs it: batches, a WAL checkpoint and a pause after
+  each) while the parent writes every 20 ms;
 - baseline: the same data deleted in one transaction (three DELETE
   statements) in a child process while the parent writes the same way.
 
