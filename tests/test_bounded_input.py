@@ -114,3 +114,10 @@ def test_page_and_id_fields_read_bounded_numbers(client, auth, project, value):
     response = _form_post(client, f"/projects/{project.id}/stations/jobs",
                           {"action": "regroup", "deployment_ids": value})
     assert response.status_code == 303
+
+
+@pytest.mark.parametrize("page", ["184467440737095518", "2147483648", "9" * 60])
+def test_a_page_beyond_the_id_range_is_400(client, manager, page):
+    response = call(client, "GET", f"/projects/?page={page}", token_for(manager))
+    assert response.status_code == 400
+    assert "page" in response.get_json()["errors"]

@@ -449,6 +449,16 @@ def test_sync_from_s3(project, s3, s3_endpoint):
     assert params(again, "data_storage_sync")["captures_added"] == 0
 
 
+def test_keys_stored_under_another_secret_key_fail_the_sync_clearly(app, project, s3, s3_endpoint):
+    _, bucket = s3
+    s3_source(f"s3://{bucket}", s3_endpoint, project)
+    deployment = add_deployment(project, data_source=f"s3://{bucket}/station9")
+    app.config["SECRET_KEY"] = "another-secret"
+    job = run("data_storage_sync", deployment)
+    assert job.status == "FAILURE"
+    assert "cannot be read with this SECRET_KEY" in job.logs["stdout"][-1]
+
+
 def test_sync_from_a_missing_bucket_fails_clearly(project, s3, s3_endpoint):
     s3_source("s3://no-such-bucket-here", s3_endpoint, project)
     deployment = add_deployment(project, data_source="s3://no-such-bucket-here/x")

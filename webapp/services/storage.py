@@ -54,8 +54,8 @@ def decrypt_secret(token: str | None) -> str | None:
 # --- locations -------------------------------------------------------------
 
 
-def _s3_parts(url: str) -> tuple[str, str]:
-    """Bucket and prefix (no leading or trailing "/") of a valid s3:// URL."""
+def s3_parts(url: str) -> tuple[str, str]:
+    """Bucket and key prefix (no leading or trailing "/") of a valid s3:// URL."""
     match = S3_URL.match(url)
     prefix = posixpath.normpath("/" + (match["prefix"] or "")).strip("/")
     return match["bucket"], prefix
@@ -65,7 +65,7 @@ def _clean_s3_url(value: str) -> str:
     match = S3_URL.match(value)
     if not match or ".." in (match["prefix"] or "").split("/"):
         raise DataSourceError("Not a valid s3://bucket/prefix URL.")
-    bucket, prefix = _s3_parts(value)
+    bucket, prefix = s3_parts(value)
     return f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
 
 
@@ -241,7 +241,7 @@ def _local_base(source: StorageSource) -> Path | None:
 
 
 def _s3_contains(source: StorageSource, bucket: str, prefix: str) -> bool:
-    source_bucket, source_prefix = _s3_parts(source.location)
+    source_bucket, source_prefix = s3_parts(source.location)
     if bucket != source_bucket:
         return False
     return not source_prefix or prefix == source_prefix or prefix.startswith(source_prefix + "/")
@@ -254,7 +254,7 @@ def source_of(project: Project | None, value: str) -> StorageSource | None:
     if value.startswith("s3://"):
         if not S3_URL.match(value):
             return None
-        bucket, prefix = _s3_parts(value)
+        bucket, prefix = s3_parts(value)
         return next((s for s in sources_for_project(project) if s.is_s3 and _s3_contains(s, bucket, prefix)), None)
     real = _real(value)
     best = None
@@ -307,8 +307,8 @@ def check_data_source(project: Project | None, value) -> str:
 def relative_to_source(source: StorageSource, value: str) -> str:
     """`value`'s path inside `source`, with "/" separators ("" for the source itself)."""
     if source.is_s3:
-        _, prefix = _s3_parts(value)
-        _, source_prefix = _s3_parts(source.location)
+        _, prefix = s3_parts(value)
+        _, source_prefix = s3_parts(source.location)
         return prefix[len(source_prefix):].strip("/") if source_prefix else prefix
     rel = _real(value).relative_to(_real(source.location))
     return "" if str(rel) == "." else rel.as_posix()
@@ -346,6 +346,10 @@ def s3_client(source: StorageSource):
 
     access_key = decrypt_secret(source.access_key_encrypted)
     secret_key = decrypt_secret(source.secret_key_encrypted)
+    if source.has_credentials and not (access_key and secret_key):
+        raise DataSourceError(
+            f"The keys of storage source {source.name} cannot be read with this SECRET_KEY; register the source again."
+        )
     options = {"ignore_configured_endpoint_urls": True}
     if not access_key:
         options["signature_version"] = UNSIGNED

@@ -65,7 +65,7 @@ def _local_source(folder: str) -> _Source:
 def _s3_source(url: str, source, shown: str) -> _Source:
     from botocore.exceptions import BotoCoreError, ClientError
 
-    bucket, prefix = storage._s3_parts(url)
+    bucket, prefix = storage.s3_parts(url)
     prefix = f"{prefix}/" if prefix else ""
     client = storage.s3_client(source)
 
@@ -104,7 +104,10 @@ def open_source(deployment: Deployment) -> _Source:
             ) from None
         raise SyncError(f"The data source {shown} cannot be synced: {error}") from None
     if valid.startswith("s3://"):
-        return _s3_source(valid, storage.source_of(deployment.project, valid), shown)
+        try:
+            return _s3_source(valid, storage.source_of(deployment.project, valid), shown)
+        except DataSourceError as error:
+            raise SyncError(str(error)) from None
     return _local_source(valid)
 
 

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 from ...grouping import KEYINGS
-from ...models import JOB_STATUSES
+from ...models import JOB_STATUSES, MAX_DB_ID
 from ...permissions import ROLES
 from ...services.jobs import JOB_TYPES
 from ...services.projects import (
@@ -177,6 +177,7 @@ class Deployment(Output):
     name: str
     project_id: int | None
     data_source: str
+    data_source_display: Annotated[str, Field(description="The data source relative to its storage source")]
     session_time_gap_seconds: int | None
     effective_session_time_gap_seconds: int | None
     effective_session_time_gap_source: str
@@ -189,7 +190,43 @@ class Deployment(Output):
     grouped_keying: str | None
     created_at: UtcTime
     deleting: bool
-    data_source_display: str = Field(description="The data source relative to its storage source")
+
+
+# -- storage sources ---------------------------------------------------------------------
+
+OptionalText = Annotated[str | None, BeforeValidator(_optional(_text))]
+
+
+class StorageSourceCreate(Input):
+    name: Name
+    location: Annotated[
+        str, BeforeValidator(_text),
+        Field(max_length=1024, description="A folder under DATA_SOURCE_ROOTS, or s3://bucket/prefix"),
+    ]
+    open_to_all_projects: Annotated[bool, Field(strict=True)] = False
+    endpoint_url: Annotated[OptionalText, Field(description="S3 only: the service's http(s) URL")] = None
+    access_key: Annotated[OptionalText, Field(description="S3 only; stored encrypted, never returned")] = None
+    secret_key: Annotated[OptionalText, Field(description="S3 only; stored encrypted, never returned")] = None
+
+
+class StorageSource(Output):
+    id: Id
+    name: str
+    location: str
+    endpoint_url: str | None
+    has_credentials: bool
+    open_to_all_projects: bool
+    project_ids: list[int]
+    created_at: UtcTime
+
+
+class StorageGrantCreate(Input):
+    project_id: Annotated[Id, BeforeValidator(parse_id)]
+
+
+class StorageGrant(Output):
+    source_id: Id
+    project_id: Id
 
 
 def _gap_from_query(text) -> int:
@@ -276,37 +313,6 @@ class Job(Output):
 
 
 class PageQuery(Input):
-    page: Annotated[int, BeforeValidator(whole_number(1))] = 1
+    # Bounded like an id: a larger page would overflow the database's OFFSET.
+    page: Annotated[int, BeforeValidator(whole_number(1, MAX_DB_ID))] = 1
     page_size: Annotated[int, BeforeValidator(whole_number(1, 500)), Field(le=500)] = 50
-
-
-# -- storage sources (superusers) -------------------------------------------------------
-
-
-class StorageSourceCreate(Input):
-    name: Name
-    location: Annotated[str, BeforeValidator(_text), Field(description="A folder under DATA_SOURCE_ROOTS or s3://bucket/prefix")]
-    open_to_all_projects: Annotated[bool, Field(strict=True)] = False
-    endpoint_url: Annotated[str, BeforeValidator(_text)] | None = None
-    access_key: Annotated[str, BeforeValidator(_text)] | None = None
-    secret_key: Annotated[str, BeforeValidator(_text)] | None = None
-
-
-class StorageSource(Output):
-    id: Id
-    name: str
-    location: str
-    endpoint_url: str | None
-    has_credentials: bool
-    open_to_all_projects: bool
-    project_ids: list[int]
-    created_at: UtcTime
-
-
-class GrantCreate(Input):
-    project_id: Annotated[Id, BeforeValidator(parse_id)]
-
-
-class Grant(Output):
-    source_id: Id
-    project_id: Id

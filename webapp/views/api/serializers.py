@@ -22,10 +22,10 @@ def deployment(d: Deployment) -> dict:
     return _dump(
         schemas.Deployment,
         **{name: getattr(d, name) for name in schemas.Deployment.model_fields if hasattr(d, name)},
-        # How pages and logs name the source: relative to its storage source.
-        data_source_display=display_path(d.project, d.data_source),
         effective_session_time_gap_seconds=gap,
         effective_session_time_gap_source=gap_source,
+        # How pages and logs name the source: relative to its storage source.
+        data_source_display=display_path(d.project, d.data_source),
     )
 
 
@@ -80,3 +80,7 @@ def storage_source(s: StorageSource, project_ids) -> dict:
         **{name: getattr(s, name) for name in schemas.StorageSource.model_fields if hasattr(s, name)},
         project_ids=list(project_ids),
     )
+
+
+def storage_grant(source_id: int, project_id: int) -> dict:
+    return _dump(schemas.StorageGrant, source_id=source_id, project_id=project_id)

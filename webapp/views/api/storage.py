@@ -8,8 +8,8 @@ from .operations import operation, read_body
 
 
 @bp.get("/storage-sources/")
-@operation("Storage sources with the projects granted each (superusers)", response=schemas.StorageSource, paged=True,
-           errors=(400, 401, 403))
+@operation("Storage sources (superusers); credentials are never returned", response=schemas.StorageSource,
+           paged=True)
 def storage_source_list():
     require_superuser()
     grants = storage.grants_by_source()
@@ -17,8 +17,8 @@ def storage_source_list():
 
 
 @bp.post("/storage-sources/")
-@operation("Register a storage source (superusers); credentials are never returned", body=schemas.StorageSourceCreate,
-           response=schemas.StorageSource, status=201, errors=(400, 401, 403))
+@operation("Register a storage source (superusers)", body=schemas.StorageSourceCreate,
+           response=schemas.StorageSource, status=201)
 def storage_source_create():
     require_superuser()
     source = storage.register_source(read_body())
@@ -26,11 +26,11 @@ def storage_source_create():
 
 
 @bp.post("/storage-sources/<int:source_id>/grants/")
-@operation("Let a project's stations use the source (superusers)", body=schemas.GrantCreate, response=schemas.Grant,
-           status=201)
+@operation("Let a project's stations use the source (superusers)", body=schemas.StorageGrantCreate,
+           response=schemas.StorageGrant, status=201)
 def storage_grant_create(source_id: int):
     require_superuser()
     source = get_or_404(StorageSource, source_id)
     project = get_or_404(Project, read_body()["project_id"])
     storage.grant(source, project)
-    return {"source_id": source.id, "project_id": project.id}, 201
+    return serializers.storage_grant(source.id, project.id), 201
