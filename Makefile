@@ -29,12 +29,12 @@ browser:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; }
 
-## run: database, demo data, one worker and the web server; Ctrl-C stops both
+## run: database, demo data, a worker of two processes and the web server; Ctrl-C stops both
 run: install
 	$(FLASK) init-db
 	$(FLASK) seed-demo
 	@echo "Serving on http://$(HOST):$(PORT) — sign in as manager@demo.ami / demo-manager"
-	@$(FLASK) worker & worker=$$!; \
+	@$(FLASK) worker -w 2 & worker=$$!; \
 	  trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	  $(FLASK) run --host $(HOST) --port $(PORT)
 

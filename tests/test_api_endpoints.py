@@ -195,10 +195,9 @@ def test_lists_paginate(app, client, token, manager):
     assert call(client, "GET", "/projects/?page=99", token).get_json()["results"] == []
 
 
-def _capture(deployment, ts: str, event=None):
+def _capture(deployment, ts: str):
     number = db.session.scalar(db.select(db.func.count()).select_from(Capture))
-    db.session.add(Capture(deployment_id=deployment.id, path=f"img-{number}.jpg",
-                           timestamp=datetime.fromisoformat(ts), event_id=event.id if event else None))
+    db.session.add(Capture(deployment_id=deployment.id, path=f"img-{number}.jpg", timestamp=datetime.fromisoformat(ts)))
 
 
 def test_events_listed_by_start_for_members_only(app, client, token, project, station):
@@ -226,7 +225,7 @@ def test_preview_counts_sessions_and_writes_nothing(app, client, token, project,
     # Night 1 crosses midnight; night 2 has a 3 h pause; duplicate timestamps count once.
     for ts in ("2024-06-01 22:00:00", "2024-06-01 23:30:00", "2024-06-02 00:30:00", "2024-06-02 01:00:00",
                "2024-06-02 21:00:00", "2024-06-03 00:00:00", "2024-06-03 00:00:00"):
-        _capture(station, ts, event)
+        _capture(station, ts)
         db.session.flush()
     db.session.commit()
     path = f"/deployments/{station.id}/regroup-preview/"

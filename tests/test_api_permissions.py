@@ -59,6 +59,7 @@ ENDPOINTS = {
     "preview": ("GET", "/deployments/{deployment}/regroup-preview/", lambda ctx: None, MEMBERS, 200),
     "events": ("GET", "/events/?deployment={deployment}", lambda ctx: None, MEMBERS, 200),
     "jobs": ("GET", "/jobs/?deployment={deployment}", lambda ctx: None, MEMBERS, 200),
+    "captures": ("GET", "/captures/?deployment={deployment}", lambda ctx: None, MEMBERS, 200),
     "get job": ("GET", "/jobs/{job}/", lambda ctx: None, MEMBERS, 200),
 }
 

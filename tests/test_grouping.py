@@ -5,7 +5,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from webapp.grouping import GROUP_BY_MAX_LENGTH, RunCutter, cut_runs, group_sessions, iter_runs, session_key
+from webapp.grouping import (
+    GROUP_BY_MAX_LENGTH,
+    KEYINGS,
+    RunCutter,
+    cut_runs,
+    from_microseconds,
+    group_sessions,
+    group_spans,
+    iter_runs,
+    session_key,
+    to_microseconds,
+)
 
 BASE = datetime(2026, 1, 1)
 timestamps = st.lists(
@@ -85,3 +96,26 @@ def test_max_session_duration_cuts_a_continuous_run():
     stamps = [BASE + timedelta(minutes=30 * i) for i in range(100)]  # 49.5 h, never a 2 h gap
     runs = cut_runs(stamps, 7200, 86400)
     assert [r.duration_seconds for r in runs] == [86400, 86400, 1800]
+
+
+micro_timestamps = st.lists(
+    st.integers(min_value=-40 * 365 * 86400 * 10**6, max_value=10 * 86400 * 10**6).map(
+        lambda us: BASE + timedelta(microseconds=us)
+    ),
+    max_size=80,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(micro_timestamps, gaps, caps, st.sampled_from(KEYINGS), st.data())
+def test_group_spans_is_group_sessions_for_arrays(stamps, gap, cap, keying, data):
+    """The array form used by the regroup gives the same sessions, counts every row once, and counts duplicates."""
+    import numpy as np
+
+    stamps = sorted(stamps + data.draw(st.lists(st.sampled_from(stamps), max_size=10)) if stamps else stamps)
+    spans = group_spans(np.array([to_microseconds(t) for t in stamps], dtype=np.int64), gap, keying, cap)
+    got = {key: (from_microseconds(s), from_microseconds(e)) for key, s, e in zip(spans.group_by, spans.start, spans.end)}
+    assert got == group_sessions(stamps, gap, keying, cap)
+    for key, start, end, count in zip(spans.group_by, spans.start, spans.end, spans.counts):
+        assert count == sum(1 for t in stamps if from_microseconds(start) <= t <= from_microseconds(end))
+    assert spans.duplicates == sum(1 for t in set(stamps) if stamps.count(t) > 1)

@@ -1,7 +1,8 @@
 import pytest
 
-from tests.conftest import add_deployment, add_user, grant_data_root
-from webapp.models import Membership
+from tests.conftest import add_deployment, add_project, add_user, grant_data_root
+from webapp.extensions import db
+from webapp.models import Deployment, Membership
 from webapp.services import deployments as deployments_service
 from webapp.services import projects as projects_service
 from webapp.services.projects import ValidationError, clean_gap_hours, clean_gap_seconds
@@ -72,15 +73,15 @@ def test_create_deployment_validates_data_source(app, project, tmp_path):
 
 def test_effective_gap_and_stations_needing_regroup(app, project):
     station = add_deployment(project, captures_count=10, grouped_gap_seconds=7200, grouped_keying="date")
-    assert deployments_service.effective_gap(station) == (7200, "project")
+    assert station.grouping_rule.gap_seconds == 7200 and station.grouping_rule.gap_source == "project"
     assert projects_service.stations_needing_regroup(project) == []
     projects_service.update_project(project, {"session_time_gap_seconds": 14400})
     assert projects_service.stations_needing_regroup(project) == [station]
     deployments_service.update_deployment(station, {"session_time_gap_seconds": 7200})
-    assert deployments_service.effective_gap(station) == (7200, "station")
+    assert (station.grouping_rule.gap_seconds, station.grouping_rule.gap_source) == (7200, "station")
     assert projects_service.stations_needing_regroup(project) == []
     deployments_service.update_deployment(station, {"session_time_gap_seconds": None})
-    assert deployments_service.effective_gap(station) == (14400, "project")
+    assert (station.grouping_rule.gap_seconds, station.grouping_rule.gap_source) == (14400, "project")
 
 
 def test_the_only_project_manager_cannot_be_demoted(app, project, manager):
@@ -92,3 +93,22 @@ def test_the_only_project_manager_cannot_be_demoted(app, project, manager):
     projects_service.set_member(project, manager.email, "BasicMember")
     roles = {m.user.email: m.role for m in project.memberships}
     assert roles == {"manager@example.org": "BasicMember", "second@example.org": "ProjectManager"}
+
+
+def test_a_stored_gap_of_zero_is_the_default_everywhere_and_needs_no_regroup_after_one(app):
+    """One rule: a zero gap falls back to 7200 s for the regroup, the preview and the "needs regroup" check alike."""
+    from tests.test_regroup import CROSS_MIDNIGHT, add_captures
+    from webapp.services.preview import preview_regroup
+    from webapp.services.regroup import regroup_deployment
+
+    project = add_project(session_time_gap_seconds=0)
+    station = add_deployment(project)
+    add_captures(station, CROSS_MIDNIGHT)
+    rule = station.grouping_rule
+    assert (rule.gap_seconds, rule.gap_source, rule.configured_gap) == (7200, "default", 0)
+    assert preview_regroup(station)["gap_seconds"] == 7200
+    regroup_deployment(station)
+    station = db.session.get(Deployment, station.id)
+    assert station.grouped_gap_seconds == 7200
+    assert not station.grouped_with_other_settings
+    assert projects_service.stations_needing_regroup(project) == []

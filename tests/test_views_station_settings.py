@@ -174,3 +174,22 @@ def test_superuser_may_set_the_gap_of_a_station_outside_any_project(client, auth
     assert response.status_code == 303
     assert _stored_gap(loose) == 10800
     assert _summary_gap(client.get(response.headers["Location"]).get_data(as_text=True)) == ("3 h", "this station's own gap")
+
+
+def test_the_station_page_lists_captures_with_the_session_whose_span_holds_them(client, auth, project):
+    from datetime import datetime, timedelta
+
+    from tests.test_regroup import add_captures
+    from webapp.services.regroup import regroup_deployment
+
+    station = add_deployment(project, "Lister")
+    night = datetime(2026, 6, 1, 22, 0)
+    add_captures(station, [night + timedelta(minutes=5 * i) for i in range(60)] + [None], prefix="cam")
+    regroup_deployment(station)
+    add_captures(station, [night + timedelta(days=3)], prefix="late")
+    auth.login()
+    html = client.get(f"/deployments/{station.id}/").get_data(as_text=True)
+    assert "<h2>Captures</h2>" in html and "<code>cam/0.jpg</code>" in html and "2026-06-01" in html
+    assert "Captures pages" in html and "captures_page=2" in html
+    last = client.get(f"/deployments/{station.id}/?captures_page=99").get_data(as_text=True)
+    assert "<code>late/61.jpg</code>" in last and "not grouped yet" in last and "no capture time" in last

@@ -1,4 +1,5 @@
 """Command-line interface (`flask --app wsgi …`)."""
+import logging
 from pathlib import Path
 
 import click
@@ -85,6 +86,8 @@ def worker_command(workers: int):
     from tasks.jobs import tasks_on
 
     tasks_on(huey)
+    # Job log lines (and Huey's own) also go to the worker's output, for whoever runs it.
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # A short polling delay keeps the embedded (SQLite) queue responsive;
     # Redis blocks on its own and ignores it.
     consumer = huey.create_consumer(workers=workers, worker_type="process", max_delay=0.5)

@@ -7,6 +7,7 @@ naive as well, produced only by `utcnow()`.
 import hashlib
 import re
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from flask_login import UserMixin
@@ -15,8 +16,9 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from .config import DEFAULT_SESSION_GAP_SECONDS
 from .extensions import db
+from .grouping import DEFAULT_KEYING, KEYINGS
 
-SESSION_KEYINGS = ("date", "night", "run")
+SESSION_KEYINGS = KEYINGS
 # Ids are PostgreSQL `integer`s: a larger number names nothing (and must not reach the database).
 MAX_DB_ID = 2**31 - 1
 
@@ -155,6 +157,46 @@ class Membership(db.Model):
     __table_args__ = (UniqueConstraint("user_id", "project_id"),)
 
 
+@dataclass(frozen=True)
+class GroupingRule:
+    """The gap and keying that apply to a station, and where each comes from.
+
+    The one home of "which gap applies": the station's own gap, else its
+    project's; a missing, zero or negative value falls back to the default
+    (`gap_source` "default", `configured_gap` keeps the bad value). An unknown
+    keying falls back to "date". Pages, API, preview and regroup all ask this.
+    """
+
+    gap_seconds: int
+    gap_source: str  # "station", "project" or "default"
+    configured_gap: int | None
+    keying: str
+    configured_keying: str | None
+
+    @classmethod
+    def of(cls, deployment: "Deployment") -> "GroupingRule":
+        project = deployment.project
+        if deployment.session_time_gap_seconds is not None:
+            configured, source = deployment.session_time_gap_seconds, "station"
+        elif project is not None:
+            configured, source = project.session_time_gap_seconds, "project"
+        else:
+            configured, source = None, "default"
+        gap = configured if configured is not None and configured > 0 else DEFAULT_SESSION_GAP_SECONDS
+        configured_keying = project.session_keying if project is not None else None
+        keying = configured_keying if configured_keying in KEYINGS else DEFAULT_KEYING
+        return cls(gap, source if gap == configured else "default", configured, keying, configured_keying)
+
+    @property
+    def gap_fell_back(self) -> bool:
+        """A gap was configured but is not usable (zero or negative)."""
+        return self.configured_gap is not None and self.gap_source == "default"
+
+    @property
+    def keying_fell_back(self) -> bool:
+        return self.configured_keying is not None and self.configured_keying != self.keying
+
+
 class Deployment(db.Model):
     """A monitoring station."""
 
@@ -177,9 +219,18 @@ class Deployment(db.Model):
     last_regrouped_at = db.Column(db.DateTime)
     grouped_gap_seconds = db.Column(db.Integer)
     grouped_keying = db.Column(db.String(16))
+    # Bumped in the same transaction as every insert of its captures: a regroup
+    # compares it before and after its pass to know whether captures arrived
+    # meanwhile (services/regroup.py says why a counter and not max(id)).
+    captures_version = db.Column(db.Integer, nullable=False, default=0, server_default="0")
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
 
     project = db.relationship("Project", back_populates="deployments")
+
+    @property
+    def grouping_rule(self) -> "GroupingRule":
+        """The gap and keying a regroup of this station uses now, with where each comes from."""
+        return GroupingRule.of(self)
 
     @property
     def grouped_with_other_settings(self) -> bool:
@@ -187,11 +238,10 @@ class Deployment(db.Model):
 
         Read from cached fields only, so a list of stations can show it without a query per row.
         """
-        project = self.project
-        if project is None or not self.captures_count:
+        if self.project is None or not self.captures_count:
             return False
-        wanted_gap = self.session_time_gap_seconds or project.session_time_gap_seconds
-        return self.grouped_gap_seconds != wanted_gap or self.grouped_keying != project.session_keying
+        rule = self.grouping_rule
+        return self.grouped_gap_seconds != rule.gap_seconds or self.grouped_keying != rule.keying
 
     def __repr__(self) -> str:
         return f"<Deployment {self.id} {self.name}>"
@@ -207,17 +257,21 @@ class Capture(db.Model):
     path = db.Column(db.String(1024), nullable=False)
     timestamp = db.Column(db.DateTime)
     size = db.Column(db.BigInteger, nullable=False, default=0)
-    event_id = db.Column(db.Integer, db.ForeignKey("event.id", ondelete="SET NULL"))
 
     __table_args__ = (
         UniqueConstraint("deployment_id", "path"),
+        # The regroup's ordered read and every span lookup are ranges of this index.
         Index("ix_capture_deployment_timestamp", "deployment_id", "timestamp"),
-        Index("ix_capture_event", "event_id", "timestamp"),  # a session's captures in time order; covers recomputing its bounds
     )
 
 
 class Event(db.Model):
-    """A session: one run of a station's captures, keyed by `group_by`."""
+    """A session: the span `[start, end]` of one station's captures, keyed by `group_by`.
+
+    A station's spans never overlap, so a capture belongs to the session of its
+    station whose span holds its timestamp; no capture row names its session.
+    The rule the session was cut with (gap, keying, cap) is kept beside it.
+    """
 
     id = db.Column(db.Integer, primary_key=True)
     deployment_id = db.Column(
@@ -229,8 +283,14 @@ class Event(db.Model):
     start = db.Column("start_time", db.DateTime)
     end = db.Column("end_time", db.DateTime)
     captures_count = db.Column(db.Integer, nullable=False, default=0)
+    gap_seconds = db.Column(db.Integer)
+    keying = db.Column(db.String(16))
+    max_session_seconds = db.Column(db.Integer)
 
-    __table_args__ = (UniqueConstraint("deployment_id", "group_by"),)
+    __table_args__ = (
+        UniqueConstraint("deployment_id", "group_by"),
+        Index("ix_event_deployment_start", "deployment_id", "start_time"),
+    )
 
     @property
     def duration_seconds(self) -> float | None:
@@ -302,8 +362,3 @@ class Lock(db.Model):
     owner = db.Column(db.String(200), nullable=False, default="")
     acquired_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     expires_at = db.Column(db.DateTime, nullable=False)
-    # Set by a caller that found the lock taken: the owner must do its work
-    # once more before it may let go (release refuses while it is set).
-    pending = db.Column(db.Boolean, nullable=False, default=False)
-    # Set by the owner while its unit of work has not committed yet.
-    pass_open = db.Column(db.Boolean, nullable=False, default=False)

@@ -115,7 +115,9 @@ def existing_paths(deployment: Deployment) -> set[str]:
 def insert_captures(deployment: Deployment, rows: list[dict]) -> int:
     """Insert capture rows (`path`, `size`, `timestamp`); a path already present is skipped.
 
-    Returns how many rows were added. Does not commit.
+    Returns how many rows were added. Bumps the station's `captures_version`
+    in the same transaction whenever rows were added, so a running regroup
+    sees that captures arrived (services/regroup.py). Does not commit.
     """
     added = 0
     # Counted through RETURNING: an executemany's rowcount is not summed on PostgreSQL.
@@ -124,6 +126,13 @@ def insert_captures(deployment: Deployment, rows: list[dict]) -> int:
     for start in range(0, len(rows), INSERT_BATCH):
         batch = [dict(row, deployment_id=deployment.id) for row in rows[start : start + INSERT_BATCH]]
         added += len(db.session.execute(statement, batch).all())
+    if added:
+        deployments = Deployment.__table__
+        db.session.execute(
+            deployments.update()
+            .where(deployments.c.id == deployment.id)
+            .values(captures_version=deployments.c.captures_version + 1)
+        )
     return added
 
 

@@ -8,14 +8,6 @@ from .projects import ValidationError, clean_fields, clean_gap_seconds, clean_na
 from .storage import check_data_source
 
 
-def effective_gap(deployment: Deployment) -> tuple[int | None, str]:
-    """The gap a regroup would use as configured, and where it comes from ("station" or "project")."""
-    if deployment.session_time_gap_seconds is not None:
-        return deployment.session_time_gap_seconds, "station"
-    project = deployment.project
-    return (project.session_time_gap_seconds if project else None), "project"
-
-
 def _clean_optional_gap(value):
     return None if value is None else clean_gap_seconds(value)
 

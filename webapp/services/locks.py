@@ -6,15 +6,10 @@ expired row); releasing deletes the row only while it still carries our token,
 so an owner whose lock expired and was taken over cannot remove the new
 owner's lock.
 
-A caller that finds the lock taken may `mark` it: the owner then cannot
-`release_unless_marked` until it has taken the mark (`take_mark`) and done
-its work once more, so a request made while the owner works is never lost.
-The owner may also flag that its unit of work is still uncommitted
-(`pass_open`), which on SQLite tells a caller that everything committed so far
-will be part of that work. Every statement commits on a connection of its own, outside
-`db.session`'s transaction, so other processes see the lock at once and a
-rollback of the work does not undo it. (Huey's `lock_task` is not usable:
-its release ignores ownership and it has no expiry on SQLite; see NOTES.md.)
+Every statement commits on a connection of its own, outside `db.session`'s
+transaction, so other processes see the lock at once and a rollback of the
+work does not undo it. (Huey's `lock_task` is not usable: its release ignores
+ownership and it has no expiry on SQLite.)
 """
 import os
 import secrets
@@ -23,12 +18,9 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import Iterator
 
-from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
-
 from ..extensions import db
 from ..models import Lock, utcnow
-from .sql import insert_ignoring_conflicts_for, short_wait
+from .sql import insert_ignoring_conflicts_for
 
 _table = Lock.__table__
 
@@ -48,12 +40,10 @@ def acquire(key: str, ttl_seconds: float, owner: str = "") -> str | None:
         "owner": owner[:200],
         "acquired_at": now,
         "expires_at": now + timedelta(seconds=ttl_seconds),
-        "pending": False,
-        "pass_open": False,
     }
     with db.engine.connect() as conn:
-        # A live lock is seen by a read, which never waits: on SQLite a write
-        # would queue behind the owner's long regroup transaction.
+        # A live lock is seen by a read, which never waits: a caller that will
+        # skip does not queue behind another writer (SQLite has one at a time).
         live = conn.execute(
             db.select(_table.c.key).where(_table.c.key == key, _table.c.expires_at > now)
         ).first()
@@ -82,74 +72,6 @@ def release(key: str, token: str) -> bool:
     with db.engine.begin() as conn:
         deleted = conn.execute(_table.delete().where(_table.c.key == key, _table.c.token == token))
         return deleted.rowcount == 1
-
-
-def release_unless_marked(key: str, token: str) -> str:
-    """Release our lock unless someone marked it: "released", "marked" (still ours) or "lost"."""
-    with db.engine.begin() as conn:
-        deleted = conn.execute(
-            _table.delete().where(_table.c.key == key, _table.c.token == token, _table.c.pending.is_(False))
-        )
-        if deleted.rowcount == 1:
-            return "released"
-        ours = conn.execute(select(_table.c.key).where(_table.c.key == key, _table.c.token == token)).first()
-    return "marked" if ours is not None else "lost"
-
-
-def mark(key: str, wait_ms: int) -> str:
-    """Ask the live owner of `key` for one more round: "marked", "free" (no live owner) or "busy".
-
-    "busy" means the row could not be written within `wait_ms` (another
-    transaction holds it, or on SQLite the whole database).
-    """
-    statement = (
-        _table.update()
-        .where(_table.c.key == key, _table.c.expires_at > utcnow())
-        .values(pending=True)
-        .returning(_table.c.key)
-    )
-    try:
-        with short_wait(db.engine, wait_ms) as conn:
-            marked = conn.execute(statement).first() is not None
-            conn.commit()
-    except OperationalError:
-        return "busy"
-    return "marked" if marked else "free"
-
-
-def extend(key: str, token: str, ttl_seconds: float) -> bool:
-    """Push our lock's expiry `ttl_seconds` from now; False if it is no longer ours."""
-    with db.engine.begin() as conn:
-        updated = conn.execute(
-            _table.update()
-            .where(_table.c.key == key, _table.c.token == token)
-            .values(expires_at=utcnow() + timedelta(seconds=ttl_seconds))
-        )
-        return updated.rowcount == 1
-
-
-def take_mark(key: str, token: str) -> bool:
-    """Clear the mark on our lock; True if there was one."""
-    with db.engine.begin() as conn:
-        return (
-            conn.execute(
-                _table.update()
-                .where(_table.c.key == key, _table.c.token == token, _table.c.pending.is_(True))
-                .values(pending=False)
-                .returning(_table.c.key)
-            ).first()
-            is not None
-        )
-
-
-def set_pass_open(key: str, token: str, value: bool, connection=None) -> None:
-    """Flag our unit of work as open or committed; pass the work's connection to flip it inside its transaction."""
-    statement = _table.update().where(_table.c.key == key, _table.c.token == token).values(pass_open=value)
-    if connection is not None:
-        connection.execute(statement)
-        return
-    with db.engine.begin() as conn:
-        conn.execute(statement)
 
 
 def holder(key: str) -> Lock | None:

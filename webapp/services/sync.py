@@ -9,6 +9,7 @@ credentials of its storage source, never the server's own. Logs name the
 source by its path inside the storage source.
 """
 import io
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -36,6 +37,8 @@ BATCH_SIZE = 1000
 # EXIF sits at the start of a JPEG/TIFF; reading this much of an S3 object is enough.
 EXIF_HEAD_BYTES = 128 * 1024
 MAX_NAMED_FILES = 10
+# A cancel is looked for at least this often while files are read, not only between batches.
+CANCEL_CHECK_SECONDS = 0.5
 
 
 class SyncError(ValueError):
@@ -116,13 +119,26 @@ def _named(paths: list[str]) -> str:
     return shown + (f" and {len(paths) - MAX_NAMED_FILES} more" if len(paths) > MAX_NAMED_FILES else "")
 
 
+def _listed(source: _Source, job: JobRecorder) -> list[FileEntry]:
+    """The source's files, looking for a cancel every CANCEL_CHECK_SECONDS while a long listing runs."""
+    listed = []
+    last_check = time.monotonic()
+    for entry in source.files():
+        listed.append(entry)
+        if time.monotonic() - last_check >= CANCEL_CHECK_SECONDS:
+            job.check_cancelled()
+            last_check = time.monotonic()
+    return listed
+
+
 def sync_deployment(deployment: Deployment, job: JobRecorder) -> SyncResult:
     """Add the station's new files as captures (committed per batch), then regroup it.
 
     Never duplicates a capture; keeps the captures of files that vanished from
     the source (reported in the log and in "Files missing from source"); a
     file with no time in its name or EXIF becomes a capture without
-    timestamp, counted in "Failed". Checks for cancel between batches.
+    timestamp, counted in "Failed". Checks for cancel every CANCEL_CHECK_SECONDS
+    while it reads files (and before each batch), so a cancel lands within a second.
     """
     from .regroup import regroup_deployment
 
@@ -130,7 +146,7 @@ def sync_deployment(deployment: Deployment, job: JobRecorder) -> SyncResult:
     job.set_stage(SYNC_STAGE, status="STARTED", progress=0.0)
     source = open_source(deployment)
     log.info("Listing %s", storage.display_path(deployment.project, deployment.data_source))
-    listed = list(source.files())
+    listed = _listed(source, job)
     known = existing_paths(deployment)
     listed_paths = {entry.path for entry in listed}
     vanished = sorted(known - listed_paths)
@@ -142,11 +158,15 @@ def sync_deployment(deployment: Deployment, job: JobRecorder) -> SyncResult:
         log.warning("%d files are gone from the data source; their captures are kept: %s", len(vanished), _named(vanished))
 
     done = 0
+    last_check = time.monotonic()
     try:
         for start in range(0, len(new), BATCH_SIZE):
             job.check_cancelled()
             rows = []
             for entry in new[start : start + BATCH_SIZE]:
+                if time.monotonic() - last_check >= CANCEL_CHECK_SECONDS:
+                    job.check_cancelled()
+                    last_check = time.monotonic()
                 timestamp = timestamp_from_name(entry.path) or source.exif_time(entry.path)
                 if timestamp is None:
                     stats["Failed"] += 1

@@ -6,8 +6,8 @@ from ..extensions import db
 from ..filters import hours
 from ..models import Deployment
 from ..permissions import can, require, role_of, start_job_permission
-from ..services import listing, station_delete, station_jobs
-from ..services.deployments import effective_gap, update_deployment
+from ..services import capture_listing, listing, station_delete, station_jobs
+from ..services.deployments import update_deployment
 from ..services.projects import ValidationError, clean_gap_hours
 from ..services.storage import display_path
 from ..services.jobs import JobError
@@ -18,12 +18,10 @@ bp = Blueprint("deployments", __name__, url_prefix="/deployments")
 
 
 def _summary_context(deployment: Deployment) -> dict:
-    gap_seconds, gap_source = effective_gap(deployment)
     return {
         "deployment": deployment,
         "project": deployment.project,
-        "gap_seconds": gap_seconds,
-        "gap_source": gap_source,
+        "rule": deployment.grouping_rule,
         "data_source_shown": display_path(deployment.project, deployment.data_source),
     }
 
@@ -38,6 +36,9 @@ def _detail_page(deployment: Deployment, gap_value: str | None = None, gap_error
         render_template(
             "deployments/detail.html",
             sessions=listing.sessions_page(deployment, request.args.get("page", 1)),
+            captures=capture_listing.captures_page(
+                deployment, page=listing.clean_page(request.args.get("captures_page")), clamp=True
+            ),
             jobs=jobs,
             live_jobs=[status_context(job) for job in listing.unfinished(jobs)],
             can_regroup=project is not None and can("regroup_sessions_deployment", project),

@@ -136,11 +136,16 @@ def paginate(query, serialize) -> dict:
     page, page_size = paging.page, paging.page_size
     count = db.session.scalar(db.select(db.func.count()).select_from(query.order_by(None).subquery()))
     rows = db.session.scalars(query.limit(page_size).offset((page - 1) * page_size)).all()
+    return page_envelope(count, page, page_size, [serialize(row) for row in rows])
+
+
+def page_envelope(count: int, page: int, page_size: int, results: list) -> dict:
+    """The shape of every API list: `{count, next, previous, results}`."""
     return {
         "count": count,
         "next": _page_url(page + 1, page_size) if page * page_size < count else None,
         "previous": _page_url(page - 1, page_size) if page > 1 else None,
-        "results": [serialize(row) for row in rows],
+        "results": results,
     }
 
 
@@ -150,4 +155,4 @@ def _page_url(page: int, page_size: int) -> str:
     return f"{request.base_url}?{urlencode(args)}"
 
 
-from . import deployments, events, jobs, openapi, projects, storage  # noqa: E402,F401  (routes register on bp)
+from . import captures, deployments, events, jobs, openapi, projects, storage  # noqa: E402,F401  (routes register on bp)

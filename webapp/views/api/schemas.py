@@ -267,6 +267,23 @@ class Event(Output):
     end: LocalTime
     duration_seconds: float | None
     captures_count: int
+    gap_seconds: int | None = Field(None, description="The rule the session was cut with (null: not recorded)")
+    keying: str | None = None
+    max_session_seconds: int | None = None
+
+
+class CaptureFilter(Input):
+    deployment: Annotated[Id, BeforeValidator(whole_number(1))]
+    event: Annotated[Id | None, BeforeValidator(_optional(whole_number(1)))] = None
+
+
+class Capture(Output):
+    id: Id
+    deployment_id: Id
+    event_id: int | None = Field(description="The session whose span holds the timestamp, or null")
+    timestamp: LocalTime
+    path: str
+    thumbnails: dict[str, str]
 
 
 class Param(Output):

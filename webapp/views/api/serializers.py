@@ -1,6 +1,5 @@
 """Model rows → JSON answers, built through the response schemas of `schemas.py`."""
-from ...models import Deployment, Event, Job, Membership, Project, StorageSource, param_key
-from ...services.deployments import effective_gap
+from ...models import Capture, Deployment, Event, Job, Membership, Project, StorageSource, param_key
 from ...services.storage import display_path
 from . import schemas
 
@@ -18,14 +17,22 @@ def membership(m: Membership) -> dict:
 
 
 def deployment(d: Deployment) -> dict:
-    gap, gap_source = effective_gap(d)
+    rule = d.grouping_rule
     return _dump(
         schemas.Deployment,
         **{name: getattr(d, name) for name in schemas.Deployment.model_fields if hasattr(d, name)},
-        effective_session_time_gap_seconds=gap,
-        effective_session_time_gap_source=gap_source,
+        effective_session_time_gap_seconds=rule.gap_seconds,
+        effective_session_time_gap_source=rule.gap_source,
         # How pages and logs name the source: relative to its storage source.
         data_source_display=display_path(d.project, d.data_source),
+    )
+
+
+def capture(c: Capture, event_id: int | None) -> dict:
+    """A capture with the session whose span holds it (`event_id`, found by the caller's range join)."""
+    return _dump(
+        schemas.Capture, id=c.id, deployment_id=c.deployment_id, event_id=event_id, timestamp=c.timestamp, path=c.path,
+        thumbnails={},
     )
 
 

@@ -1,0 +1,78 @@
+"""GET /api/v2/captures/: a station's captures (or one session's) in time order, each with the
+session whose span holds it, paged like every list."""
+from datetime import datetime, timedelta
+
+import pytest
+
+from tests.api_helpers import call, token_for
+from tests.conftest import add_deployment, add_project
+from tests.test_regroup import CROSS_MIDNIGHT, add_captures
+from webapp.extensions import db
+from webapp.models import Event
+from webapp.services.regroup import regroup_deployment
+
+
+@pytest.fixture
+def token(manager):
+    return token_for(manager)
+
+
+@pytest.fixture
+def grouped(project):
+    station = add_deployment(project)
+    add_captures(station, CROSS_MIDNIGHT + [None])
+    regroup_deployment(station)
+    # A capture that arrived after the regroup, outside every span.
+    add_captures(station, [CROSS_MIDNIGHT[-1] + timedelta(days=2)], prefix="late")
+    return station
+
+
+def _sessions(station):
+    db.session.expire_all()
+    return db.session.scalars(db.select(Event).filter_by(deployment_id=station.id).order_by(Event.start)).all()
+
+
+def test_captures_of_a_station_in_time_order_with_their_session(app, client, token, grouped):
+    first, second = _sessions(grouped)
+    body = call(client, "GET", f"/captures/?deployment={grouped.id}&page_size=100", token).get_json()
+    assert body["count"] == 14 and body["next"] is None and body["previous"] is None
+    results = body["results"]
+    assert set(results[0]) == {"id", "deployment_id", "event_id", "timestamp", "path", "thumbnails"}
+    stamped = [r for r in results if r["timestamp"] is not None]
+    assert [r["timestamp"] for r in stamped] == sorted(r["timestamp"] for r in stamped)
+    assert [r["event_id"] for r in stamped] == [first.id] * 6 + [second.id] * 6 + [None]
+    # The capture without a time comes last and belongs to no session.
+    assert results[-1]["timestamp"] is None and results[-1]["event_id"] is None
+    assert all(r["thumbnails"] == {} and r["deployment_id"] == grouped.id for r in results)
+
+
+def test_captures_of_one_session_and_paging(app, client, token, grouped):
+    first, second = _sessions(grouped)
+    page = call(client, "GET", f"/captures/?deployment={grouped.id}&event={second.id}&page_size=4", token).get_json()
+    assert page["count"] == 6 and len(page["results"]) == 4 and "page=2" in page["next"]
+    assert {r["event_id"] for r in page["results"]} == {second.id}
+    assert page["results"][0]["timestamp"] == second.start.isoformat()
+    rest = call(client, "GET", f"/captures/?deployment={grouped.id}&event={second.id}&page=2&page_size=4", token)
+    assert [r["timestamp"] for r in rest.get_json()["results"]][-1] == second.end.isoformat()
+
+
+def test_bad_parameters_are_400_and_other_stations_404(app, client, token, grouped):
+    other_project = add_project("Other")
+    elsewhere = add_deployment(other_project, "Elsewhere")
+    add_captures(elsewhere, [datetime(2026, 1, 1)])
+    regroup_deployment(elsewhere)
+    foreign = _sessions(elsewhere)[0]
+    for query, field in (("", "deployment"), ("deployment=abc", "deployment"), ("deployment=1&page=0", "page"),
+                         (f"deployment={grouped.id}&event=x", "event"),
+                         (f"deployment={grouped.id}&event={foreign.id}", "event"),
+                         (f"deployment={grouped.id}&event=999999", "event")):
+        response = call(client, "GET", f"/captures/?{query}", token)
+        assert response.status_code == 400, (query, response.get_json())
+        assert field in response.get_json()["errors"], query
+    assert call(client, "GET", f"/captures/?deployment={elsewhere.id}", token).status_code == 404
+    assert call(client, "GET", "/captures/?deployment=99999999999", token).status_code == 404
+    huge = "9" * 40
+    assert call(client, "GET", f"/captures/?deployment={grouped.id}&event={huge}", token).status_code == 400
+    beyond = call(client, "GET", f"/captures/?deployment={grouped.id}&page={huge}", token)
+    assert beyond.status_code == 200 and beyond.get_json()["results"] == []
+    assert call(client, "GET", f"/captures/?deployment={grouped.id}", None).status_code == 401
