@@ -209,7 +209,7 @@ class Deployment(db.Model):
     # IANA name of the station's clock; only adds the UTC offset where a time leaves the site.
     time_zone = db.Column(db.String(64), nullable=False, default="UTC", server_default="UTC")
     # Set while a delete job removes the station's data in batches: no job may start on it.
-    deleting = db.Column(db.Boolean, nullable=False, default=False, server_default=db.false())
+    deleting = db.Column(db.Boolean, nullable=False, default=False, server_default="0")
 
     captures_count = db.Column(db.Integer, nullable=False, default=0)
     events_count = db.Column(db.Integer, nullable=False, default=0)

@@ -18,7 +18,10 @@ depends_on = None
 def upgrade():
     with op.batch_alter_table('deployment', schema=None) as batch_op:
         batch_op.add_column(sa.Column('time_zone', sa.String(length=64), server_default='UTC', nullable=False))
-        batch_op.add_column(sa.Column('deleting', sa.Boolean(), server_default=sa.false(), nullable=False))
+        # A plain-text default lets SQLite add the column in place: rebuilding the
+        # table would drop the old one, and its ON DELETE CASCADE would take every
+        # station's sessions and captures with it.
+        batch_op.add_column(sa.Column('deleting', sa.Boolean(), server_default='0', nullable=False))
 
     with op.batch_alter_table('api_token', schema=None) as batch_op:
         batch_op.add_column(sa.Column('name', sa.String(length=100), server_default='', nullable=False))
