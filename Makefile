@@ -48,12 +48,13 @@ serve: $(VENV)/.server-installed
 test: test-deps
 	$(BIN)/pytest
 
-## bench: grouping, thumbnail and hostile-input benchmarks (print ratios against a floor and a baseline)
+## bench: grouping, thumbnail, hostile-input and station-delete benchmarks (print ratios against a floor and a baseline)
 bench: install
 	$(BIN)/python -m benchmarks.regroup
 	$(BIN)/python -m benchmarks.preview
 	$(BIN)/python -m benchmarks.thumbnails
 	$(BIN)/python -m benchmarks.bounded_input
+	$(BIN)/python -m benchmarks.station_delete
 
 ## load: locust against a throw-away PostgreSQL site on 127.0.0.1 (1,000 stations, 1M captures;
 ## LOAD_USERS, LOAD_SECONDS); prints p50/p95/p99 and errors per route

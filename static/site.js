@@ -57,3 +57,45 @@ document.addEventListener("change", function (event) {
     if (event.key === "ArrowLeft") { event.preventDefault(); show(current - 1); }
   });
 })();
+// "Copy" button beside a value shown once (a new API token): data-copy-from names the element.
+document.addEventListener("click", function (event) {
+  var button = event.target.closest && event.target.closest("button[data-copy-from]");
+  if (!button) return;
+  var source = document.getElementById(button.dataset.copyFrom);
+  var status = document.getElementById(button.getAttribute("aria-describedby") || "");
+  if (!source) return;
+  var text = source.textContent.trim();
+  function done(message) { if (status) status.textContent = message; }
+  if (navigator.clipboard && window.isSecureContext) {
+    navigator.clipboard.writeText(text).then(function () { done("Copied."); }, function () { done("Select the token and copy it."); });
+    return;
+  }
+  var range = document.createRange();
+  range.selectNodeContents(source);
+  var selection = window.getSelection();
+  selection.removeAllRanges();
+  selection.addRange(range);
+  var copied = false;
+  try { copied = document.execCommand("copy"); } catch (e) { copied = false; }
+  done(copied ? "Copied." : "Selected: press Ctrl+C to copy.");
+});
+
+// A delete button stays disabled until the station's name is typed exactly (the server checks it too).
+document.addEventListener("input", function (event) {
+  var input = event.target;
+  if (!input.matches || !input.matches("input[data-confirm-value]")) return;
+  var button = input.form && input.form.querySelector("button[data-confirm-button]");
+  if (button) button.disabled = input.value.trim() !== input.dataset.confirmValue.trim();
+});
+
+// The data-source picker's "Use" buttons put a folder into the form's field.
+document.addEventListener("click", function (event) {
+  var button = event.target.closest && event.target.closest("button[data-pick-value]");
+  if (!button) return;
+  var field = document.getElementById(button.dataset.pickTarget);
+  if (!field) return;
+  field.value = button.dataset.pickValue;
+  field.dispatchEvent(new Event("change", { bubbles: true }));
+  var status = document.getElementById("picked");
+  if (status) status.textContent = "Data source set to " + button.dataset.pickLabel + ".";
+});

@@ -16,7 +16,7 @@ from PIL import Image
 
 from tests.conftest import FreshGlobalsClient, add_deployment, add_project, csrf_token_from, grant_data_root
 from webapp.extensions import db
-from webapp.models import Capture, Event, Thumbnail, User
+from webapp.models import ApiToken, Capture, Event, Membership, Thumbnail, User
 from webapp.permissions import ROLE_PERMISSIONS, ROLES
 from webapp.services import jobs
 from webapp.services.thumbnail_storage import storage_for
@@ -80,6 +80,8 @@ class Context:
     deployment: int
     event: int
     capture: int
+    manager_membership: int
+    token: int
     job: int
     data_folder: str
     source: int
@@ -118,6 +120,31 @@ PAGES = {
     "station sync": ("deployments.sync", "POST", "/deployments/{deployment}/sync", {}, needs("sync_deployment", 303)),
     "session": ("events.detail", "GET", "/events/{event}/", None, members(200)),
     "thumbnail file": ("thumbnails.file", "GET", "/thumbnails/{capture}/small.jpg", None, members(200)),
+    "new project form": ("projects.new", "GET", "/projects/new", None, signed_in(200)),
+    "create project": ("projects.new", "POST", "/projects/new",
+                       {"name": "", "session_gap_hours": "2", "session_keying": "date"}, signed_in(400)),
+    "members": ("members.index", "GET", "/projects/{project}/members", None, members(200)),
+    "add member": ("members.index", "POST", "/projects/{project}/members",
+                   {"email": "nobody@example.org", "role": "BasicMember"}, needs("manage_members", 400)),
+    "change role": ("members.role", "POST", "/projects/{project}/members/{manager_membership}/role",
+                    {"role": "BasicMember"}, needs("manage_members", 400)),
+    "remove member": ("members.remove", "POST", "/projects/{project}/members/{manager_membership}/remove", {},
+                      needs("manage_members", 400)),
+    "api tokens": ("account.tokens", "GET", "/account/tokens", None, signed_in(200)),
+    "create api token": ("account.tokens", "POST", "/account/tokens", {"name": "script"}, signed_in(303)),
+    "revoke api token": ("account.revoke", "POST", "/account/tokens/{token}/revoke", {}, signed_in(404)),
+    "new station form": ("stations.new", "GET", "/projects/{project}/stations/new", None, needs("create_deployment", 200)),
+    "add station": ("stations.new", "POST", "/projects/{project}/stations/new",
+                    {"name": "", "data_source": "{data_folder}", "session_gap_hours": "", "time_zone": "UTC"},
+                    needs("create_deployment", 400)),
+    "station folders": ("stations.browse", "GET", "/projects/{project}/stations/folders", None,
+                        needs("create_deployment", 200)),
+    "edit station form": ("stations.edit", "GET", "/deployments/{deployment}/edit", None, needs("update_deployment", 200)),
+    "edit station": ("stations.edit", "POST", "/deployments/{deployment}/edit",
+                     {"name": "", "data_source": "{data_folder}", "session_gap_hours": "", "time_zone": "UTC"},
+                     needs("update_deployment", 400)),
+    "delete station": ("stations.delete", "POST", "/deployments/{deployment}/delete", {"confirm_name": "not its name"},
+                       needs("delete_deployment", 400)),
     "jobs": ("jobs.index", "GET", "/jobs/", None, signed_in(200)),
     "job": ("jobs.detail", "GET", "/jobs/{job}/", None, members(200)),
     "job status": ("jobs.status", "GET", "/jobs/{job}/status", None, members(200)),
@@ -170,6 +197,10 @@ def _users():
     stored = storage_for(current_app.config["THUMBNAIL_ROOT"]).local_path("permissions/small.jpg")
     stored.parent.mkdir(parents=True, exist_ok=True)
     Image.new("RGB", (240, 160), "white").save(stored, "JPEG")
+    # Someone else's API token: nobody here may revoke it.
+    owner = User(email="owner@example.org", password_hash="!")
+    db.session.add(owner)
+    owner.new_api_token()
     db.session.commit()
     return users, project, deployment, event, capture, folder, source.id
 
@@ -194,8 +225,12 @@ def _answer(response) -> int | str:
 def test_page_permission_matrix(app, case):
     endpoint, method, template, form, who = PAGES[case]
     users, project, deployment, event, capture, folder, source_id = _users()
+    manager_membership = db.session.scalar(
+        db.select(Membership.id).filter_by(project_id=project.id, user_id=users["ProjectManager"].id)
+    )
+    token = db.session.scalar(db.select(ApiToken.id).join(User).filter(User.email == "owner@example.org"))
     ids = {"project": project.id, "deployment": deployment.id, "event": event.id, "capture": capture.id,
-           "data_folder": str(folder), "source": source_id}
+           "manager_membership": manager_membership, "token": token, "data_folder": str(folder), "source": source_id}
     expected, actual = {}, {}
     for actor in ACTORS:
         job = jobs.create_job("regroup_events", db.session.get(type(deployment), ids["deployment"]))

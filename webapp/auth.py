@@ -3,8 +3,9 @@ from flask import g, request
 from werkzeug.exceptions import TooManyRequests
 
 from .extensions import db, login_manager
-from .models import ApiToken, User, hash_token
+from .models import User
 from .services import throttle
+from .services.tokens import user_for_token
 
 
 def _look_up_token() -> tuple[User | None, int | None]:
@@ -16,9 +17,7 @@ def _look_up_token() -> tuple[User | None, int | None]:
     wait = throttle.token_retry_after(address)
     if wait is not None:
         return None, wait
-    user = db.session.scalar(
-        db.select(User).join(ApiToken).where(ApiToken.token_hash == hash_token(token.strip()))
-    )
+    user = user_for_token(token.strip())
     if user is None:
         throttle.record_token_failure(address)
     return user, None

@@ -54,11 +54,11 @@ def set_password_command(email: str, password: str):
 @click.command("create-token")
 @click.argument("email")
 def create_token_command(email: str):
-    """Print a new API token for the user; the user's earlier tokens keep working."""
+    """Print a new API token for the user, named "cli" (earlier tokens keep working)."""
     user = db.session.scalar(db.select(User).filter_by(email=email.strip().lower()))
     if user is None:
         raise click.ClickException(f"No user with email {email}.")
-    token = user.new_api_token()
+    token = user.new_api_token("cli")
     db.session.commit()
     click.echo(token)
 

@@ -55,10 +55,10 @@ class User(UserMixin, db.Model):
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
 
-    def new_api_token(self) -> str:
+    def new_api_token(self, name: str = "cli") -> str:
         """Issue one more API token for the user; only its hash is stored."""
         token = secrets.token_urlsafe(32)
-        self.api_tokens.append(ApiToken(token_hash=hash_token(token)))
+        self.api_tokens.append(ApiToken(name=name, token_hash=hash_token(token)))
         return token
 
     def __repr__(self) -> str:
@@ -69,7 +69,10 @@ class ApiToken(db.Model):
     id = db.Column(db.Integer, primary_key=True)
     user_id = db.Column(db.Integer, db.ForeignKey("user.id", ondelete="CASCADE"), nullable=False, index=True)
     token_hash = db.Column(db.String(64), nullable=False, unique=True)
+    name = db.Column(db.String(100), nullable=False, default="", server_default="")
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    # Written at most once a minute per token (see services/tokens.py), never per request.
+    last_used_at = db.Column(db.DateTime)
 
     user = db.relationship("User", back_populates="api_tokens")
 
@@ -203,6 +206,10 @@ class Deployment(db.Model):
     data_source = db.Column(db.String(1024), nullable=False, default="")
     # None means "use the project's gap".
     session_time_gap_seconds = db.Column(db.Integer)
+    # IANA name of the station's clock; only adds the UTC offset where a time leaves the site.
+    time_zone = db.Column(db.String(64), nullable=False, default="UTC", server_default="UTC")
+    # Set while a delete job removes the station's data in batches: no job may start on it.
+    deleting = db.Column(db.Boolean, nullable=False, default=False, server_default="0")
 
     captures_count = db.Column(db.Integer, nullable=False, default=0)
     events_count = db.Column(db.Integer, nullable=False, default=0)
@@ -338,6 +345,8 @@ class Job(db.Model):
     deployment_id = db.Column(
         db.Integer, db.ForeignKey("deployment.id", ondelete="SET NULL"), index=True
     )
+    # The station's name, kept when the station is deleted so the job still says what it was for.
+    deployment_name = db.Column(db.String(200))
     project_id = db.Column(db.Integer, db.ForeignKey("project.id", ondelete="SET NULL"), index=True)
     created_by_id = db.Column(db.Integer, db.ForeignKey("user.id", ondelete="SET NULL"))
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)

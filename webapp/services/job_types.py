@@ -23,6 +23,7 @@ REGROUP_PARAMS = (
 )
 SYNC_PARAMS = ("Total files", "Captures added", "Failed", "Files missing from source", "Unreadable files")
 THUMBNAIL_PARAMS = ("Generated", "Reused", "Failed")
+DELETE_PARAMS = ("Captures deleted", "Sessions deleted", "Thumbnails deleted", "Jobs unlinked")
 
 
 def job_task_id(job_id: int) -> str:
@@ -58,6 +59,8 @@ class JobType:
     name: str
     stages: tuple[Stage, ...]
     run: Callable[[Deployment, JobRecorder], None] = field(repr=False)
+    # What the log says when the job is cancelled while running.
+    cancelled_note: str = "Cancelled while running; the station's previous data is kept."
 
     def stages_in(self, config) -> list[Stage]:
         """The stages a job of this type has under `config`."""
@@ -82,6 +85,12 @@ def _run_sync(deployment: Deployment, recorder: JobRecorder) -> None:
     sync_deployment(deployment, job=recorder)
 
 
+def _run_delete(deployment: Deployment, recorder: JobRecorder) -> None:
+    from .station_delete import delete_station
+
+    delete_station(deployment, recorder)
+
+
 JOB_TYPES: dict[str, JobType] = {
     job_type.key: job_type
     for job_type in (
@@ -100,6 +109,14 @@ JOB_TYPES: dict[str, JobType] = {
                 Stage("thumbnails", "Thumbnails", THUMBNAIL_PARAMS, enabled=_thumbnails_configured),
             ),
             _run_sync,
+        ),
+        JobType(
+            "delete_deployment",
+            "Delete station",
+            (Stage("delete_deployment", "Delete station", DELETE_PARAMS),),
+            _run_delete,
+            cancelled_note="Cancelled while running; what was deleted before the cancel stays deleted, "
+            "the rest of the station is kept.",
         ),
     )
 }

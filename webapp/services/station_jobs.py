@@ -18,6 +18,8 @@ def blocker(job_type_key: str, deployment: Deployment) -> str | None:
     """Why this station cannot get a job of this type now, or None if it can."""
     if deployment.project_id is None:
         return "no project"
+    if deployment.deleting:
+        return "being deleted"
     if job_type_key == "data_storage_sync" and not (deployment.data_source or "").strip():
         return "no data source"
     return None
@@ -32,6 +34,8 @@ def start_job(job_type_key: str, deployment: Deployment, user: User | None, queu
     reason = blocker(job_type_key, deployment)
     if reason == "no project":
         raise JobError(f"Station “{deployment.name}” belongs to no project; assign it to a project first.")
+    if reason == "being deleted":
+        raise JobError(f"Station “{deployment.name}” is being deleted; no job can start on it.")
     if reason == "no data source":
         raise JobError(f"Station “{deployment.name}” has no data source to sync from.")
     job = create_job(job_type_key, deployment, user)

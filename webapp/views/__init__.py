@@ -2,7 +2,7 @@
 
 
 def register_blueprints(app):
-    from . import admin, api, auth, deployments, events, jobs, projects, thumbnails
+    from . import account, admin, api, auth, deployments, events, jobs, members, projects, stations, thumbnails
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(projects.bp)
@@ -12,3 +12,6 @@ def register_blueprints(app):
     app.register_blueprint(thumbnails.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(stations.bp)
+    app.register_blueprint(members.bp)
+    app.register_blueprint(account.bp)

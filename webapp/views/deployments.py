@@ -8,7 +8,7 @@ from ..extensions import db
 from ..filters import hours
 from ..models import Deployment
 from ..permissions import can, require, role_of, start_job_permission
-from ..services import capture_listing, listing, session_captures, station_jobs, thumbnails
+from ..services import capture_listing, listing, session_captures, station_delete, station_jobs, thumbnails
 from ..services.charts import gap_histogram, session_timeline
 from ..services.deployments import update_deployment
 from ..services.history import regroup_history
@@ -58,6 +58,9 @@ def _detail_page(deployment: Deployment, gap_value: str | None = None, gap_error
             can_regroup=project is not None and can("regroup_sessions_deployment", project),
             can_sync=project is not None and can("sync_deployment", project),
             can_edit=can("update_deployment", project),
+            can_delete=can("delete_deployment", project),
+            delete_stalled=station_delete.delete_stalled(deployment),
+            never_synced=not deployment.captures_count and not any(j.job_type_key == "data_storage_sync" for j in jobs),
             gap_value=gap_value,
             gap_errors=list(gap_errors),
             role=role_of(current_user, project),

@@ -189,6 +189,7 @@ class Deployment(Output):
     grouped_gap_seconds: int | None
     grouped_keying: str | None
     created_at: UtcTime
+    deleting: bool
 
 
 # -- storage sources ---------------------------------------------------------------------
