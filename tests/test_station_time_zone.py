@@ -40,3 +40,18 @@ def test_a_station_defaults_to_utc_and_keeps_a_changed_zone(project, app):
     assert list(raised.value.errors) == ["time_zone"]
     db.session.rollback()
     assert db.session.get(Deployment, station.id).time_zone == "Asia/Tokyo"
+
+
+def test_the_api_sets_and_refuses_time_zones(app, client, project, manager):
+    from tests.api_helpers import call, token_for
+    from tests.conftest import add_deployment, grant_data_root
+
+    grant_data_root(project)
+    station = add_deployment(project, "Dune")
+    token = token_for(manager)
+    response = call(client, "PATCH", f"/deployments/{station.id}/", token, json={"time_zone": "Europe/Paris"})
+    assert response.status_code == 200 and response.get_json()["time_zone"] == "Europe/Paris"
+    for wrong in ("Mars/Olympus", "localtime", "../etc/passwd", 5):
+        response = call(client, "PATCH", f"/deployments/{station.id}/", token, json={"time_zone": wrong})
+        assert response.status_code == 400 and "time_zone" in response.get_json()["errors"], wrong
+    assert call(client, "GET", f"/deployments/{station.id}/", token).get_json()["time_zone"] == "Europe/Paris"

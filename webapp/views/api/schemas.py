@@ -16,6 +16,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSeriali
 from ...grouping import KEYINGS
 from ...models import JOB_STATUSES
 from ...permissions import ROLES
+from ...services.deployments import clean_time_zone
 from ...services.jobs import JOB_TYPES
 from ...services.projects import (
     MAX_GAP_SECONDS,
@@ -159,17 +160,27 @@ OptionalGap = Annotated[
 ]
 
 
+TimeZone = Annotated[
+    str,
+    BeforeValidator(clean_time_zone),
+    Field(max_length=64, description="IANA name of the station's clock (default UTC); it only adds the UTC offset "
+                                     "where a time leaves the site"),
+]
+
+
 class DeploymentCreate(Input):
     project_id: Annotated[Id, BeforeValidator(parse_id)]
     name: Name
     data_source: Annotated[DataSource, BeforeValidator(_text)]
     session_time_gap_seconds: OptionalGap = None
+    time_zone: TimeZone = "UTC"
 
 
 class DeploymentUpdate(Input):
     name: Name = None
     data_source: Annotated[DataSource, BeforeValidator(_text)] = None
     session_time_gap_seconds: OptionalGap = None
+    time_zone: TimeZone = None
 
 
 class Deployment(Output):
@@ -179,6 +190,7 @@ class Deployment(Output):
     data_source: str
     data_source_display: Annotated[str, Field(description="The data source relative to its storage source")]
     session_time_gap_seconds: int | None
+    time_zone: str
     effective_session_time_gap_seconds: int | None
     effective_session_time_gap_source: str
     captures_count: int
