@@ -61,9 +61,13 @@ serve: $(VENV)/.server-installed
 test: test-deps
 	$(BIN)/pytest
 
-## bench: grouping and stations-list benchmarks (print ratios against a floor, a baseline or a target)
+## bench: grouping, thumbnail, hostile-input, station-delete and stations-list benchmarks (print ratios against a floor, a baseline or a target)
 bench: install
 	$(BIN)/python -m benchmarks.regroup
+	$(BIN)/python -m benchmarks.preview
+	$(BIN)/python -m benchmarks.thumbnails
+	$(BIN)/python -m benchmarks.bounded_input
+	$(BIN)/python -m benchmarks.station_delete
 	$(BIN)/python -m benchmarks.stations
 
 ## load: locust against a throw-away PostgreSQL site on 127.0.0.1 (1,000 stations, 1M captures;

@@ -13,7 +13,7 @@ os.environ.setdefault("HUEY_URL", "memory://")
 
 from webapp import create_app  # noqa: E402
 from webapp.extensions import db  # noqa: E402
-from webapp.models import Deployment, Membership, Project, User  # noqa: E402
+from webapp.models import Deployment, Membership, Project, StorageSource, User  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://127.0.0.1:5432/test")
 CSRF_META = re.compile(r'name="csrf-token" content="([^"]+)"')
@@ -194,6 +194,24 @@ def add_deployment(project=None, name="Station 1", **fields) -> Deployment:
     db.session.add(deployment)
     db.session.commit()
     return deployment
+
+
+def add_source(location, *projects, name=None, **fields):
+    """A storage source registered as a superuser would, granted to `projects`."""
+    from webapp.services import storage
+
+    count = db.session.scalar(db.select(db.func.count()).select_from(StorageSource))
+    source = storage.register_source({"name": name or f"Source {count + 1}", "location": str(location), **fields})
+    for project in projects:
+        storage.grant(source, project)
+    return source
+
+
+def grant_data_root(project):
+    """The whole data root as one storage source granted to `project`: stations may use any folder in it."""
+    from flask import current_app
+
+    return add_source(current_app.config["DATA_SOURCE_ROOTS"][0], project, name=f"Data root for {project.name}")
 
 
 @pytest.fixture

@@ -42,7 +42,8 @@ def seed(manager, missing_folder: str = "/nonexistent/ami-sessions-station") -> 
     """Create the project and its states; `manager` becomes its ProjectManager."""
     project = Project(name="Étang survey", session_time_gap_seconds=7200, session_keying="date")
     db.session.add(project)
-    db.session.add(Membership(user=manager, project=project, role="ProjectManager"))
+    membership = Membership(user=manager, project=project, role="ProjectManager")
+    db.session.add(membership)
     regrouped = Deployment(name="Étang Nord", project=project)
     skipped = Deployment(name="Marais <Est>", project=project)
     running = Deployment(name="Prairie", project=project)
@@ -77,6 +78,7 @@ def seed(manager, missing_folder: str = "/nonexistent/ami-sessions-station") -> 
     session = db.session.scalar(db.select(Event).where(Event.deployment_id == regrouped.id).order_by(Event.id))
     return {
         "project": project.id,
+        "membership": membership.id,
         "regrouped": regrouped.id,
         "skipped": skipped.id,
         "running": running.id,

@@ -43,7 +43,10 @@ def test_captures_of_a_station_in_time_order_with_their_session(app, client, tok
     assert [r["event_id"] for r in stamped] == [first.id] * 6 + [second.id] * 6 + [None]
     # The capture without a time comes last and belongs to no session.
     assert results[-1]["timestamp"] is None and results[-1]["event_id"] is None
-    assert all(r["thumbnails"] == {} and r["deployment_id"] == grouped.id for r in results)
+    assert all(r["deployment_id"] == grouped.id for r in results)
+    # Every configured size, as the thumbnail endpoint's URL.
+    assert all(set(r["thumbnails"]) == {"small", "medium"} for r in results)
+    assert results[0]["thumbnails"]["small"].endswith(f"/api/v2/captures/thumbnails/{results[0]['id']}/?label=small")
 
 
 def test_captures_of_one_session_and_paging(app, client, token, grouped):

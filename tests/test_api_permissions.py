@@ -7,7 +7,7 @@ from flask import current_app, request
 from werkzeug.exceptions import Unauthorized
 
 from tests.api_helpers import call, token_for, user_with_token
-from tests.conftest import add_deployment, add_project, add_user
+from tests.conftest import add_deployment, add_project, add_user, grant_data_root
 from webapp.extensions import db, login_manager
 from webapp.models import Job
 from webapp.permissions import ROLES
@@ -27,6 +27,7 @@ def _setup(app):
         users[actor] = user
     project = add_project("Private", members=[(users[role], role) for role in ROLES])
     add_user("newcomer@example.org")
+    grant_data_root(project)
     folder = Path(current_app.config["DATA_SOURCE_ROOTS"][0]) / "station"
     folder.mkdir(exist_ok=True)
     deployment = add_deployment(project, "Station", data_source=str(folder))

@@ -19,7 +19,7 @@ import pytest
 from tests.test_browser_admin import CHROMIUM, CHROMIUM_ARGS, FLASK, REPO, _free_port, _run, _stop
 
 AXE = REPO / "tests" / "tools" / "node_modules" / "axe-core" / "axe.min.js"
-EMAIL, PASSWORD = "manager@a11y.test", "pw-a11y"
+EMAIL, PASSWORD = "manager@a11y.test", "pw-a11y-long-enough"
 ADMIN_EMAIL = "admin@a11y.test"
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
 SCHEMES = ("light", "dark")

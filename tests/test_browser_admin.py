@@ -116,21 +116,30 @@ def page(browser, site):
     context = browser.new_context(base_url=site["url"], viewport={"width": 1200, "height": 900})
     page = context.new_page()
     page.set_default_timeout(JOB_TIMEOUT_MS)
-    page.goto("/login")
+    # The pages run under a strict Content-Security-Policy: whatever it blocks is a defect.
+    violations = []
+    page.on("console", lambda message: violations.append(message.text)
+            if "Content Security Policy" in message.text else None)
+    response = page.goto("/login")
+    assert "default-src 'self'" in response.headers["content-security-policy"]
     page.get_by_label("Email").fill(EMAIL)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/projects/")
     yield page
     context.close()
+    assert violations == []
 
 
 def _regroup_and_wait(page):
     """Click "Regroup sessions" and wait for the new job's fragment to finish; returns it."""
+    from playwright.sync_api import expect
+
     before = page.locator("#live-jobs .job-status").count()
     page.get_by_role("button", name="Regroup sessions").click()
     fragment = page.locator("#live-jobs .job-status").first
-    page.wait_for_function(f"document.querySelectorAll('#live-jobs .job-status').length > {before}")
+    # A locator, not a JS string: the CSP forbids evaluating strings in the page.
+    expect(page.locator("#live-jobs .job-status")).to_have_count(before + 1)
     fragment.and_(page.locator("[data-status=SUCCESS]")).wait_for()
     return fragment
 

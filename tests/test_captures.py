@@ -4,11 +4,9 @@ from datetime import datetime
 import pytest
 
 from webapp.services.captures import (
-    DataSourceError,
     list_local_files,
     timestamp_from_exif,
     timestamp_from_name,
-    validate_data_source,
 )
 
 
@@ -52,33 +50,6 @@ def test_list_local_files_is_recursive_and_filters_extensions(tmp_path):
         (tmp_path / rel).write_bytes(b"x" * 3)
     paths = [entry.path for entry in list_local_files(str(tmp_path))]
     assert paths == ["1.jpg", "a/2.JPEG", "a/b/3.tiff", "a/b/4.PNG", "a/b/5.tif"]
-
-
-def test_validate_data_source(tmp_path):
-    root = tmp_path / "root"
-    inside = root / "station"
-    inside.mkdir(parents=True)
-    outside = tmp_path / "elsewhere"
-    outside.mkdir()
-    roots = [str(root)]
-    assert validate_data_source(str(inside), roots) == str(inside.resolve())
-    assert validate_data_source("s3://bucket-name/some/prefix", roots) == "s3://bucket-name/some/prefix"
-    with pytest.raises(DataSourceError, match="outside"):
-        validate_data_source(str(outside), roots)
-    with pytest.raises(DataSourceError, match="outside"):
-        validate_data_source(str(inside / ".." / ".." / "elsewhere"), roots)
-    link = inside / "sneaky"
-    os.symlink(outside, link)
-    with pytest.raises(DataSourceError, match="outside"):
-        validate_data_source(str(link), roots)
-    with pytest.raises(DataSourceError, match="does not exist"):
-        validate_data_source(str(root / "missing"), roots)
-    (inside / "file.jpg").write_bytes(b"")
-    with pytest.raises(DataSourceError, match="not a folder"):
-        validate_data_source(str(inside / "file.jpg"), roots)
-    for bad in ("", "http://x/y", "s3://", "s3://Bad_Bucket/x"):
-        with pytest.raises(DataSourceError):
-            validate_data_source(bad, roots)
 
 
 def test_list_local_files_leaves_out_links_that_point_outside(tmp_path):

@@ -3,18 +3,18 @@ from webapp.models import Capture, Deployment, Event, Job, Membership, Project, 
 
 
 def test_create_user_then_again_fails(runner):
-    result = runner.invoke(args=["create-user", "A@Example.org", "--password", "pw1"])
+    result = runner.invoke(args=["create-user", "A@Example.org", "--password", "pw1-long-enough"])
     assert result.exit_code == 0, result.output
     user = db.session.scalar(db.select(User).filter_by(email="a@example.org"))
-    assert user is not None and not user.is_superuser and user.check_password("pw1")
+    assert user is not None and not user.is_superuser and user.check_password("pw1-long-enough")
 
-    again = runner.invoke(args=["create-user", "a@example.org", "--password", "pw2"])
+    again = runner.invoke(args=["create-user", "a@example.org", "--password", "pw2-long-enough"])
     assert again.exit_code == 1
     assert "already exists" in again.output
 
 
 def test_create_superuser(runner):
-    result = runner.invoke(args=["create-user", "root@example.org", "--password", "pw", "--superuser"])
+    result = runner.invoke(args=["create-user", "root@example.org", "--password", "pw-root-long", "--superuser"])
     assert result.exit_code == 0
     assert db.session.scalar(db.select(User.is_superuser).filter_by(email="root@example.org")) is True
 

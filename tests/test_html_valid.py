@@ -32,6 +32,7 @@ ARGS = {
     "deployment_id": "regrouped",
     "job_id": "warned_job",
     "event_id": "event",
+    "membership_id": "membership",
 }
 # Extra GET variants: (endpoint, URL arguments over ARGS, query string).
 VARIANTS = [
@@ -52,6 +53,10 @@ POSTED = [
     ("deployments.regroup", {"deployment_id": "empty"}, {}, True),
     ("deployments.sync", {"deployment_id": "empty"}, {}, True),
     ("jobs.cancel_job", {"job_id": "finished_job"}, {}, True),
+    ("stations.delete", {"deployment_id": "empty"}, {"confirm_name": "not its name"}, False),
+    ("members.role", {}, {"role": "Nobody"}, False),
+    # The only ProjectManager cannot be removed: the members page with the row's error.
+    ("members.remove", {}, {}, False),
 ]
 # Routes that never answer HTML (redirects, JSON, files), with why.
 NO_HTML = {
@@ -60,6 +65,10 @@ NO_HTML = {
     "auth.logout": "signs out and redirects",
     "projects.bulk_jobs": "queues jobs and redirects back to the list",
     "projects.regroup_all": "queues jobs and redirects to the settings",
+    "thumbnails.file": "JPEG files (or a redirect to signed storage URLs)",
+    "admin.storage_grant": "grants a source to a project and redirects to the storage page",
+    "admin.storage_open": "opens a source to every project and redirects to the storage page",
+    "account.revoke": "revokes a token and redirects to the tokens page",
 }
 ERROR_PAGES = ["/projects/2147483000/", "/jobs/2147483000/"]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import add_deployment
+from tests.conftest import add_deployment, add_source, grant_data_root
 from webapp.extensions import db
 from webapp.models import Capture, Event, Job, Lock, utcnow
 from webapp.services import job_runner, jobs
@@ -43,6 +43,7 @@ def data_dir(app):
 
 @pytest.fixture
 def deployment(project, data_dir):
+    grant_data_root(project)
     return add_deployment(project, data_source=str(data_dir))
 
 
@@ -63,6 +64,7 @@ def test_sync_adds_captures_then_regroups_in_two_stages(deployment):
     assert [(s["key"], s["status"], s["progress"]) for s in job.stages] == [
         ("data_storage_sync", "SUCCESS", 1.0),
         ("regroup_sessions", "SUCCESS", 1.0),
+        ("thumbnails", "SUCCESS", 1.0),
     ]
     assert params(job, "data_storage_sync") == {
         "total_files": 7, "captures_added": 7, "failed": 1, "files_missing_from_source": 0, "unreadable_files": 0,
@@ -71,6 +73,8 @@ def test_sync_adds_captures_then_regroups_in_two_stages(deployment):
         "captures_grouped": 6, "events_created": 2, "events_touched": 2, "empty_events_deleted": 0,
         "duplicate_timestamps": 1, "ungrouped_captures": 0, "captures_missing_timestamp": 1,
     }
+    # The test files are empty: every example capture's thumbnail fails, is counted and logged.
+    assert params(job, "thumbnails") == {"generated": 0, "reused": 0, "failed": 5}
     stdout = job.logs["stdout"]
     found = next(i for i, line in enumerate(stdout) if "Found 7 files" in line)
     grouped = next(i for i, line in enumerate(stdout) if "Regrouped deployment" in line and ": 6 captures in 2 sessions" in line)
@@ -115,13 +119,15 @@ def test_sync_uses_exif_when_the_name_has_no_time(deployment, data_dir):
 
 
 def test_sync_of_a_source_outside_the_roots_fails_clearly(project, tmp_path):
+    grant_data_root(project)
     outside = tmp_path / "elsewhere"
     outside.mkdir()
     write_files(outside, NIGHT_1)
     deployment = add_deployment(project, data_source=str(outside))
     job = run("data_storage_sync", deployment)
     assert job.status == "FAILURE"
-    assert "outside the allowed data source roots" in job.logs["stdout"][-1]
+    assert "not inside a storage source of this project" in job.logs["stdout"][-1]
+    assert str(tmp_path) not in str(job.logs)
     assert job.stage("data_storage_sync")["status"] == "FAILURE"
     assert job.stage("regroup_sessions")["status"] == "CREATED"
     assert db.session.scalar(db.select(db.func.count(Capture.id))) == 0
@@ -247,7 +253,7 @@ def test_cancel_during_the_sync_stage_stops_before_the_next_batch(deployment, ca
     cancel_when_logged("Found 7 files")
     job = run("data_storage_sync", deployment)
     assert job.status == "REVOKED" and job.finished_at
-    assert [s["status"] for s in job.stages] == ["REVOKED", "CREATED"]
+    assert [s["status"] for s in job.stages] == ["REVOKED", "CREATED", "CREATED"]
     assert "Cancelled while running" in job.logs["stdout"][-1]
     assert db.session.scalar(db.select(db.func.count(Capture.id))) == 0
 
@@ -256,7 +262,7 @@ def test_cancel_during_the_regroup_stage_rolls_the_regroup_back(deployment, canc
     cancel_when_logged("Added 7 captures")
     job = run("data_storage_sync", deployment)
     assert job.status == "REVOKED"
-    assert [s["status"] for s in job.stages] == ["SUCCESS", "REVOKED"]
+    assert [s["status"] for s in job.stages] == ["SUCCESS", "REVOKED", "CREATED"]
     # The sync's committed batches stay; the cancelled regroup wrote nothing.
     assert db.session.scalar(db.select(db.func.count(Capture.id))) == 7
     assert db.session.scalar(db.select(db.func.count(Event.id))) == 0
@@ -437,25 +443,33 @@ def s3_endpoint():
 
 @pytest.fixture
 def s3(s3_endpoint, monkeypatch):
+    """A bucket on the moto server; the server's own environment points nowhere useful,
+    so a sync can only succeed through its storage source's endpoint and keys."""
     import boto3
 
     for name, value in {
-        "AWS_ENDPOINT_URL": s3_endpoint,
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+        "AWS_ACCESS_KEY_ID": "server-own-key",
+        "AWS_SECRET_ACCESS_KEY": "server-own-secret",
+        "AWS_DEFAULT_REGION": "eu-west-3",
     }.items():
         monkeypatch.setenv(name, value)
-    client = boto3.client("s3")
+    client = boto3.client("s3", endpoint_url=s3_endpoint, aws_access_key_id="test", aws_secret_access_key="test",
+                          region_name="us-east-1")
     bucket = f"traps-{uuid.uuid4().hex[:12]}"
     client.create_bucket(Bucket=bucket)
     return client, bucket
 
 
-def test_sync_from_s3(project, s3):
+def s3_source(location, endpoint, *projects):
+    return add_source(location, *projects, endpoint_url=endpoint, access_key="test", secret_key="test")
+
+
+def test_sync_from_s3(project, s3, s3_endpoint):
     from PIL import Image
 
     client, bucket = s3
+    s3_source(f"s3://{bucket}", s3_endpoint, project)
     for name in NIGHT_1 + NIGHT_2 + NO_TIME + ["notes.txt"]:
         client.put_object(Bucket=bucket, Key=f"station9/{name}", Body=b"x" * 3)
     client.put_object(Bucket=bucket, Key="station99/20240601_220000.jpg", Body=b"")
@@ -482,9 +496,20 @@ def test_sync_from_s3(project, s3):
     assert params(again, "data_storage_sync")["captures_added"] == 0
 
 
-def test_sync_from_a_missing_bucket_fails_clearly(project, s3):
+def test_keys_stored_under_another_secret_key_fail_the_sync_clearly(app, project, s3, s3_endpoint):
+    _, bucket = s3
+    s3_source(f"s3://{bucket}", s3_endpoint, project)
+    deployment = add_deployment(project, data_source=f"s3://{bucket}/station9")
+    app.config["SECRET_KEY"] = "another-secret"
+    job = run("data_storage_sync", deployment)
+    assert job.status == "FAILURE"
+    assert "cannot be read with this SECRET_KEY" in job.logs["stdout"][-1]
+
+
+def test_sync_from_a_missing_bucket_fails_clearly(project, s3, s3_endpoint):
+    s3_source("s3://no-such-bucket-here", s3_endpoint, project)
     deployment = add_deployment(project, data_source="s3://no-such-bucket-here/x")
     job = run("data_storage_sync", deployment)
     assert job.status == "FAILURE"
-    assert "Cannot list s3://no-such-bucket-here/x" in job.logs["stdout"][-1]
+    assert "Cannot list Source 1/x" in job.logs["stdout"][-1]
     assert "NoSuchBucket" in job.logs["stdout"][-1]

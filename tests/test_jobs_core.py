@@ -16,7 +16,8 @@ def deployment(project):
 def test_create_job_has_stages_and_params_at_zero(deployment, manager):
     job = jobs.create_job("data_storage_sync", deployment, manager)
     assert job.status == "CREATED" and job.name == "Data storage sync"
-    assert [s["key"] for s in job.stages] == ["data_storage_sync", "regroup_sessions"]
+    assert [s["key"] for s in job.stages] == ["data_storage_sync", "regroup_sessions", "thumbnails"]
+    assert [p["key"] for p in job.stage("thumbnails")["params"]] == ["generated", "reused", "failed"]
     regroup = job.stage("regroup_sessions")
     assert [p["key"] for p in regroup["params"]] == [
         "captures_grouped", "events_created", "events_touched", "empty_events_deleted",
@@ -24,6 +25,12 @@ def test_create_job_has_stages_and_params_at_zero(deployment, manager):
     ]
     assert all(p["value"] == 0 for p in regroup["params"])
     assert job.project_id == deployment.project_id and job.created_by_id == manager.id
+
+
+def test_sync_has_no_thumbnails_stage_when_thumbnails_are_off(app, deployment):
+    app.config["THUMBNAIL_SIZES"] = {}
+    job = jobs.create_job("data_storage_sync", deployment)
+    assert [s["key"] for s in job.stages] == ["data_storage_sync", "regroup_sessions"]
 
 
 def test_create_job_refuses_station_without_project(app):
@@ -66,7 +73,7 @@ def test_recorder_progress_is_visible_while_the_job_runs(deployment):
     finally:
         other.close()
     assert row.progress["stages"][0]["progress"] == 0.5
-    assert row.progress["summary"]["progress"] == 0.25
+    assert row.progress["summary"]["progress"] == pytest.approx(0.5 / len(row.progress["stages"]))
     assert row.logs["stdout"][-1].endswith("INFO halfway")
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import add_deployment, add_project
+from tests.conftest import add_deployment, add_project, add_source
 from tests.stack import Site, pg_redis_site
 from webapp.extensions import db
 from webapp.models import Capture, Event, Job
@@ -59,7 +59,9 @@ def station_folder(site, files) -> Path:
 
 
 def new_station(site, folder) -> object:
-    return add_deployment(add_project(name=f"P {folder.name}"), data_source=str(folder))
+    project = add_project(name=f"P {folder.name}")
+    add_source(folder, project)
+    return add_deployment(project, data_source=str(folder))
 
 
 def wait_for(site, job_id, until, what, timeout=20.0) -> Job:
@@ -92,7 +94,9 @@ def test_sync_then_regroup_through_a_worker(ctx):
     deployment = new_station(ctx, folder)
     sync = finished(ctx, jobs.enqueue(jobs.create_job("data_storage_sync", deployment), queue=ctx.queue))
     assert sync.status == "SUCCESS", sync.logs
-    assert [s["status"] for s in sync.stages] == ["SUCCESS", "SUCCESS"]
+    assert [s["status"] for s in sync.stages] == ["SUCCESS", "SUCCESS", "SUCCESS"]
+    # The files are empty: each example thumbnail fails, is counted, and the sync still succeeds.
+    assert params(sync, "thumbnails") == {"generated": 0, "reused": 0, "failed": 6}
     assert params(sync, "data_storage_sync")["captures_added"] == 9
     assert params(sync, "data_storage_sync")["failed"] == 1
     assert params(sync, "regroup_sessions")["captures_grouped"] == 8
@@ -142,7 +146,7 @@ def test_running_job_shows_its_log_beats_and_cancels(ctx):
     feed_fifo(fifo)
     job = finished(ctx, job)
     assert job.status == "REVOKED", job.logs
-    assert [s["status"] for s in job.stages] == ["REVOKED", "CREATED"]
+    assert [s["status"] for s in job.stages] == ["REVOKED", "CREATED", "CREATED"]
     # The cancel is seen inside the first batch (checked by time, not per batch): nothing was added.
     assert db.session.scalar(db.select(db.func.count(Capture.id)).filter_by(deployment_id=deployment.id)) == 0
     assert "Cancelled while running" in job.logs["stdout"][-1]

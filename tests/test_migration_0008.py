@@ -13,7 +13,7 @@ def test_upgrade_to_0008_folds_existing_names_and_keeps_sessions(tmp_path, backe
         url = request.getfixturevalue("pg_url").rsplit("/", 1)[0] + "/" + _fresh_pg_database(request)
     app = create_app({"INSTANCE_PATH": tmp_path, "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "x"})
     with app.app_context():
-        upgrade(revision="0002")
+        upgrade(revision="0006")
         with db.engine.begin() as conn:
             conn.exec_driver_sql(
                 "INSERT INTO project (id, name, description, session_time_gap_seconds, session_keying, created_at) "

@@ -1,6 +1,6 @@
 import pytest
 
-from tests.conftest import add_deployment, add_project, add_user
+from tests.conftest import add_deployment, add_project, add_user, grant_data_root
 from webapp.extensions import db
 from webapp.models import Deployment, Membership
 from webapp.services import deployments as deployments_service
@@ -59,16 +59,16 @@ def test_set_member(app, project):
 
 
 def test_create_deployment_validates_data_source(app, project, tmp_path):
-    roots = app.config["DATA_SOURCE_ROOTS"]
+    grant_data_root(project)
     folder = tmp_path / "data" / "st1"
     folder.mkdir()
-    deployment = deployments_service.create_deployment(project, {"name": "St 1", "data_source": str(folder)}, roots)
+    deployment = deployments_service.create_deployment(project, {"name": "St 1", "data_source": str(folder)})
     assert deployment.data_source == str(folder.resolve())
     with pytest.raises(ValidationError) as raised:
-        deployments_service.create_deployment(project, {"name": "", "data_source": "/etc"}, roots)
+        deployments_service.create_deployment(project, {"name": "", "data_source": "/etc"})
     assert set(raised.value.errors) == {"name", "data_source"}
     with pytest.raises(ValidationError):
-        deployments_service.create_deployment(project, {"name": "x", "data_source": 5}, roots)
+        deployments_service.create_deployment(project, {"name": "x", "data_source": 5})
 
 
 def test_effective_gap_and_stations_needing_regroup(app, project):
@@ -77,10 +77,10 @@ def test_effective_gap_and_stations_needing_regroup(app, project):
     assert projects_service.stations_needing_regroup(project) == []
     projects_service.update_project(project, {"session_time_gap_seconds": 14400})
     assert projects_service.stations_needing_regroup(project) == [station]
-    deployments_service.update_deployment(station, {"session_time_gap_seconds": 7200}, [])
+    deployments_service.update_deployment(station, {"session_time_gap_seconds": 7200})
     assert (station.grouping_rule.gap_seconds, station.grouping_rule.gap_source) == (7200, "station")
     assert projects_service.stations_needing_regroup(project) == []
-    deployments_service.update_deployment(station, {"session_time_gap_seconds": None}, [])
+    deployments_service.update_deployment(station, {"session_time_gap_seconds": None})
     assert (station.grouping_rule.gap_seconds, station.grouping_rule.gap_source) == (14400, "project")
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.conftest import add_deployment
-from tests.test_jobs import params, run, s3, s3_endpoint  # noqa: F401  (fixtures)
+from tests.conftest import add_deployment, grant_data_root
+from tests.test_jobs import params, run, s3, s3_endpoint, s3_source  # noqa: F401  (fixtures)
 from webapp.extensions import db
 from webapp.models import Capture
 from webapp.services.captures import UnreadableFile, timestamp_from_exif
@@ -64,6 +64,7 @@ def test_a_half_written_local_file_is_retried_by_the_next_sync(project, app):
     (folder / "20240601_220000.jpg").write_bytes(b"")
     whole = jpeg_with_exif_time()
     (folder / "IMG_0002.jpg").write_bytes(whole[: len(whole) // 3])  # still being uploaded
+    grant_data_root(project)
     deployment = add_deployment(project, data_source=str(folder))
 
     first = run("data_storage_sync", deployment)
@@ -93,8 +94,9 @@ class DeleteWhenLogged(logging.Handler):
             self.client.delete_object(Bucket=self.bucket, Key=self.key)
 
 
-def test_an_s3_read_error_is_retried_by_the_next_sync(project, s3):  # noqa: F811
+def test_an_s3_read_error_is_retried_by_the_next_sync(project, s3, s3_endpoint):  # noqa: F811
     client, bucket = s3
+    s3_source(f"s3://{bucket}", s3_endpoint, project)
     key = "station7/IMG_0002.jpg"
     client.put_object(Bucket=bucket, Key=key, Body=jpeg_with_exif_time())
     client.put_object(Bucket=bucket, Key="station7/20240601_220000.jpg", Body=b"x")

@@ -185,8 +185,9 @@ def test_sync_job_fragment_has_a_bar_and_params_per_stage(client, auth, project,
     job = _job(station, "STARTED", key="data_storage_sync", values={"total_files": 12})
     auth.login()
     html = client.get(f"/jobs/{job.id}/status").get_data(as_text=True)
-    assert html.count("<progress") == 2
+    assert html.count("<progress") == 3
     assert 'data-stage="data_storage_sync"' in html and 'data-stage="regroup_sessions"' in html
+    assert 'data-stage="thumbnails"' in html
     assert '<th scope="row">Total files</th><td class="num">12</td>' in html
 
 

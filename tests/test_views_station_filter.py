@@ -12,7 +12,7 @@ from tests.conftest import add_deployment
 
 
 def _rows(html):
-    return re.findall(r'<td><a href="/deployments/\d+/">([^<]+)</a></td>', html)
+    return re.findall(r'<td><a href="/deployments/\d+/">([^<]+)</a>(?: <span class="badge badge-deleting">being deleted</span>)?</td>', html)
 
 
 def _names(html):
@@ -52,7 +52,7 @@ def test_name_matches_ignoring_case_and_accents(client, auth, project):
 def test_search_name_follows_every_way_a_name_is_saved(app, project):
     station = add_deployment(project, "Forêt")
     assert station.search_name == "foret"
-    update_deployment(station, {"name": "Clairière Œste"}, app.config["DATA_SOURCE_ROOTS"])
+    update_deployment(station, {"name": "Clairière Œste"})
     assert db.session.scalar(db.select(Deployment.search_name).where(Deployment.id == station.id)) == "clairiere œste"
     db.session.execute(db.insert(Deployment.__table__), [{"name": "Été", "project_id": project.id, "data_source": ""}])
     assert db.session.scalar(db.select(Deployment.search_name).where(Deployment.name == "Été")) == "ete"

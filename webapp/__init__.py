@@ -7,7 +7,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.pool import Pool
 
 from . import config as config_module
-from .extensions import csrf, db, login_manager, migrate, principal
+from .extensions import csrf, db, limiter, login_manager, migrate, principal
 
 MIGRATIONS_DIR = str(config_module.REPO_ROOT / "migrations")
 
@@ -40,10 +40,15 @@ def create_app(config: dict | None = None) -> Flask:
     csrf.init_app(app)
     login_manager.init_app(app)
     principal.init_app(app)
+    limiter.init_app(app)
 
     import tasks
 
-    from . import auth, cli, errors, filters, permissions
+    from . import auth, cli, errors, filters, headers, permissions
+    from .services import thumbnails
+    from .services.throttle import check_settings
+
+    check_settings(app.config)
     from .views import register_blueprints
 
     tasks.init_app(app)
@@ -51,8 +56,10 @@ def create_app(config: dict | None = None) -> Flask:
     auth.init_app(app)
     permissions.init_app(app)
     errors.init_app(app)
+    headers.init_app(app)
     filters.init_app(app)
     cli.init_app(app)
+    thumbnails.init_app(app)
     register_blueprints(app)
     return app
 

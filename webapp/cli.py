@@ -22,27 +22,43 @@ def init_db_command():
 @click.option("--password", required=True, help="The new user's password.")
 @click.option("--superuser", is_flag=True, help="Allow this user everything.")
 def create_user_command(email: str, password: str, superuser: bool):
-    """Create a user; fails if the email is taken."""
-    email = email.strip().lower()
-    if db.session.scalar(db.select(User).filter_by(email=email)):
-        raise click.ClickException(f"A user with email {email} already exists.")
-    if not password:
-        raise click.ClickException("The password must not be empty.")
-    user = User(email=email, is_superuser=superuser)
-    user.set_password(password)
-    db.session.add(user)
-    db.session.commit()
-    click.echo(f"Created {'superuser' if superuser else 'user'} {email}.")
+    """Create a user; fails if the email is taken or invalid, or the password is under 10 characters."""
+    from .services import accounts
+    from .services.projects import ValidationError
+
+    try:
+        user = accounts.create_user(email, password, superuser=superuser)
+    except ValidationError as error:
+        raise click.ClickException(" ".join(m for messages in error.errors.values() for m in messages)) from None
+    click.echo(f"Created {'superuser' if superuser else 'user'} {user.email}.")
+
+
+@click.command("set-password")
+@click.argument("email")
+@click.option("--password", required=True, help="The new password (at least 10 characters).")
+def set_password_command(email: str, password: str):
+    """Change a user's password; every session of the user ends."""
+    from .services import accounts
+    from .services.projects import ValidationError
+
+    user = db.session.scalar(db.select(User).filter_by(email=email.strip().lower()))
+    if user is None:
+        raise click.ClickException(f"No user with email {email}.")
+    try:
+        accounts.change_password(user, password)
+    except ValidationError as error:
+        raise click.ClickException(" ".join(error.errors["password"])) from None
+    click.echo(f"Password of {user.email} changed; their sessions have ended.")
 
 
 @click.command("create-token")
 @click.argument("email")
 def create_token_command(email: str):
-    """Print a new API token for the user; the user's earlier tokens keep working."""
+    """Print a new API token for the user, named "cli" (earlier tokens keep working)."""
     user = db.session.scalar(db.select(User).filter_by(email=email.strip().lower()))
     if user is None:
         raise click.ClickException(f"No user with email {email}.")
-    token = user.new_api_token()
+    token = user.new_api_token("cli")
     db.session.commit()
     click.echo(token)
 
@@ -125,6 +141,7 @@ def init_app(app):
     for command in (
         init_db_command,
         create_user_command,
+        set_password_command,
         create_token_command,
         seed_demo_command,
         worker_command,

@@ -1,5 +1,6 @@
 """Configuration from the environment over safe defaults (the README lists every variable)."""
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -8,6 +9,25 @@ INSTANCE_PATH = REPO_ROOT / "instance"
 
 DEFAULT_SESSION_GAP_SECONDS = 7200
 DEFAULT_MAX_SESSION_SECONDS = 24 * 3600
+DEFAULT_THUMBNAIL_SIZES = "small:240,medium:1024"
+_THUMBNAIL_SIZE = re.compile(r"^([a-z][a-z0-9_-]{0,31}):([1-9][0-9]{0,4})$")
+
+
+def parse_thumbnail_sizes(text: str) -> dict[str, int]:
+    """`label:width` pairs in their configured order; an empty text turns thumbnails off.
+
+    A malformed pair stops the app from starting: a typo must not silently
+    serve no thumbnails.
+    """
+    sizes = {}
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        match = _THUMBNAIL_SIZE.match(item)
+        if match is None:
+            raise ValueError(f"THUMBNAIL_SIZES: {item!r} is not label:width (lower-case label, width 1–99999).")
+        sizes[match[1]] = int(match[2])
+    return sizes
 
 
 def _persisted_secret_key(instance_path: Path) -> str:
@@ -23,15 +43,47 @@ def _persisted_secret_key(instance_path: Path) -> str:
     return key
 
 
+def _int_setting(env, name: str, default: int, minimum: int = 0) -> int:
+    """A whole-number setting; a malformed or out-of-range value stops the start with its name."""
+    text = env.get(name)
+    if text is None or not text.strip():
+        return default
+    if not text.strip().isdigit() or len(text.strip()) > 15 or int(text) < minimum:
+        raise ValueError(f"{name} must be a whole number of at least {minimum}, not {text!r}.")
+    return int(text)
+
+
+def _flag_setting(env, name: str) -> bool:
+    return (env.get(name) or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _ratelimit_storage(env, huey_url: str) -> str:
+    """Where throttling counts live: set explicitly, else the queue's Redis, else this process's memory."""
+    if env.get("RATELIMIT_STORAGE_URI"):
+        return env["RATELIMIT_STORAGE_URI"]
+    if huey_url.startswith(("redis://", "rediss://")):
+        return huey_url
+    return "memory://"
+
+
 def from_environment(instance_path: Path = INSTANCE_PATH) -> dict:
     env = os.environ
     roots = env.get("DATA_SOURCE_ROOTS") or str(instance_path / "data")
+    huey_url = env.get("HUEY_URL") or f"sqlite:///{instance_path / 'huey.db'}"
     return {
         "SECRET_KEY": env.get("SECRET_KEY") or _persisted_secret_key(instance_path),
         "SQLALCHEMY_DATABASE_URI": env.get("DATABASE_URL")
         or f"sqlite:///{instance_path / 'app.db'}",
-        "HUEY_URL": env.get("HUEY_URL") or f"sqlite:///{instance_path / 'huey.db'}",
+        "HUEY_URL": huey_url,
         "HUEY_NAME": env.get("HUEY_NAME") or "ami-sessions",
+        "RATELIMIT_STORAGE_URI": _ratelimit_storage(env, huey_url),
+        # Set on every app: the limiter is one object, and an app that leaves
+        # the key out would inherit the previous app's choice.
+        "RATELIMIT_ENABLED": True,
+        "RATELIMIT_STRATEGY": "moving-window",
+        "SIGN_IN_ACCOUNT_LIMIT": env.get("SIGN_IN_ACCOUNT_LIMIT") or "10 per 15 minutes",
+        "SIGN_IN_IP_LIMIT": env.get("SIGN_IN_IP_LIMIT") or "30 per 15 minutes",
+        "TOKEN_FAILURE_LIMIT": env.get("TOKEN_FAILURE_LIMIT") or "30 per 15 minutes",
         "REGROUP_LOCK_TTL_SECONDS": int(env.get("REGROUP_LOCK_TTL_SECONDS", "660")),
         "JOB_TIME_LIMIT_SECONDS": int(env.get("JOB_TIME_LIMIT_SECONDS", "600")),
         "JOB_HEARTBEAT_SECONDS": int(env.get("JOB_HEARTBEAT_SECONDS", "30")),
@@ -44,7 +96,12 @@ def from_environment(instance_path: Path = INSTANCE_PATH) -> dict:
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "DATA_SOURCE_ROOTS": [p for p in roots.split(":") if p],
         "MAX_SESSION_SECONDS": DEFAULT_MAX_SESSION_SECONDS,
+        "MAX_CONTENT_LENGTH": _int_setting(env, "MAX_CONTENT_LENGTH", 1048576, minimum=1024),
+        "SESSION_COOKIE_SECURE": _flag_setting(env, "SESSION_COOKIE_SECURE"),
+        "REMEMBER_COOKIE_SECURE": _flag_setting(env, "SESSION_COOKIE_SECURE"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,
+        "THUMBNAIL_SIZES": parse_thumbnail_sizes(env.get("THUMBNAIL_SIZES", DEFAULT_THUMBNAIL_SIZES)),
+        "THUMBNAIL_ROOT": env.get("THUMBNAIL_ROOT") or str(instance_path / "thumbnails"),
     }

@@ -1,5 +1,5 @@
 """Error pages in the site's layout, and JSON `{"detail": …}` for the API."""
-from flask import jsonify, render_template, request, url_for
+from flask import current_app, jsonify, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -28,6 +28,9 @@ def error_response(status: int, detail: str, errors: dict | None = None):
 
 
 def _detail(error: HTTPException) -> str:
+    if error.code == 413:
+        limit = current_app.config.get("MAX_CONTENT_LENGTH")
+        return f"The request is too large: at most {limit} bytes are accepted." if limit else "The request is too large."
     description = error.description or ""
     if description and description != type(error).description:
         return description
@@ -50,12 +53,16 @@ def init_app(app):
             response = error_response(error.code, _detail(error))
             if error.code == 405 and error.valid_methods:
                 response.headers["Allow"] = ", ".join(error.valid_methods)
-            return response
-        if error.code == 401 and request.headers.get("HX-Request"):
+        elif error.code == 401 and request.headers.get("HX-Request"):
             response = app.response_class(status=401)
             response.headers["HX-Redirect"] = url_for("auth.login", next=request.full_path)
-            return response
-        return render_template("errors/error.html", code=error.code, detail=_detail(error)), error.code
+        else:
+            response = app.make_response(
+                (render_template("errors/error.html", code=error.code, detail=_detail(error)), error.code)
+            )
+        if error.code == 429 and getattr(error, "retry_after", None):
+            response.headers["Retry-After"] = str(error.retry_after)
+        return response
 
     @app.errorhandler(InternalServerError)
     def server_error(error):

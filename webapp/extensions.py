@@ -1,4 +1,6 @@
 """Flask extensions, created unbound and initialised by the application factory."""
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_principal import Principal
@@ -20,3 +22,6 @@ migrate = Migrate()
 login_manager = LoginManager()
 principal = Principal(use_sessions=False, skip_static=True)
 csrf = CSRFProtect()
+# No request-wide limits: services/throttle.py counts failed sign-ins and
+# tokens with this limiter's strategy and storage.
+limiter = Limiter(key_func=get_remote_address)

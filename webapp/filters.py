@@ -1,6 +1,8 @@
 """Jinja filters shared by every template."""
 from datetime import datetime
 
+from .gaps import format_seconds
+
 
 def hours(seconds) -> str:
     """Seconds shown as hours, without a trailing `.0` (5400 → "1.5")."""
@@ -23,7 +25,13 @@ def duration(seconds) -> str:
     return f"{h} h {m:02d} min" if h else f"{m} min {s:02d} s"
 
 
+def gap(seconds) -> str:
+    """A gap for people, in s, min, h or d."""
+    return "—" if seconds is None else format_seconds(seconds)
+
+
 def init_app(app):
     app.add_template_filter(hours)
     app.add_template_filter(dt)
     app.add_template_filter(duration)
+    app.add_template_filter(gap)

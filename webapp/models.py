@@ -40,6 +40,9 @@ class User(UserMixin, db.Model):
     email = db.Column(db.String(254), nullable=False, unique=True)
     password_hash = db.Column(db.String(256), nullable=False)
     is_superuser = db.Column(db.Boolean, nullable=False, default=False)
+    # Part of the login id kept in the session cookie: raising it ends every
+    # session of the user (sign-out, password change).
+    session_version = db.Column(db.Integer, nullable=False, default=1, server_default="1")
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
 
     memberships = db.relationship("Membership", back_populates="user", cascade="all, delete-orphan")
@@ -48,13 +51,16 @@ class User(UserMixin, db.Model):
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)
 
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_version or 1}"
+
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
 
-    def new_api_token(self) -> str:
+    def new_api_token(self, name: str = "cli") -> str:
         """Issue one more API token for the user; only its hash is stored."""
         token = secrets.token_urlsafe(32)
-        self.api_tokens.append(ApiToken(token_hash=hash_token(token)))
+        self.api_tokens.append(ApiToken(name=name, token_hash=hash_token(token)))
         return token
 
     def __repr__(self) -> str:
@@ -65,7 +71,10 @@ class ApiToken(db.Model):
     id = db.Column(db.Integer, primary_key=True)
     user_id = db.Column(db.Integer, db.ForeignKey("user.id", ondelete="CASCADE"), nullable=False, index=True)
     token_hash = db.Column(db.String(64), nullable=False, unique=True)
+    name = db.Column(db.String(100), nullable=False, default="", server_default="")
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    # Written at most once a minute per token (see services/tokens.py), never per request.
+    last_used_at = db.Column(db.DateTime)
 
     user = db.relationship("User", back_populates="api_tokens")
 
@@ -91,6 +100,51 @@ class Project(db.Model):
 
     def __repr__(self) -> str:
         return f"<Project {self.id} {self.name}>"
+
+
+class StorageSource(db.Model):
+    """A place a station's data may come from: a folder under DATA_SOURCE_ROOTS or `s3://bucket/prefix`.
+
+    Registered by a superuser; a project's stations may use it once granted
+    (or when it is open to all projects). S3 credentials are stored encrypted
+    (see services/storage.py) and never shown back.
+    """
+
+    id = db.Column(db.Integer, primary_key=True)
+    name = db.Column(db.String(200), nullable=False, unique=True)
+    location = db.Column(db.String(1024), nullable=False)
+    endpoint_url = db.Column(db.String(1024))
+    access_key_encrypted = db.Column(db.Text)
+    secret_key_encrypted = db.Column(db.Text)
+    open_to_all_projects = db.Column(db.Boolean, nullable=False, default=False)
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+
+    grants = db.relationship("StorageGrant", back_populates="source", cascade="all, delete-orphan")
+
+    @property
+    def is_s3(self) -> bool:
+        return self.location.startswith("s3://")
+
+    @property
+    def has_credentials(self) -> bool:
+        return bool(self.access_key_encrypted)
+
+    def __repr__(self) -> str:
+        return f"<StorageSource {self.id} {self.name}>"
+
+
+class StorageGrant(db.Model):
+    """A project's permission to use a storage source for its stations."""
+
+    id = db.Column(db.Integer, primary_key=True)
+    source_id = db.Column(db.Integer, db.ForeignKey("storage_source.id", ondelete="CASCADE"), nullable=False)
+    project_id = db.Column(db.Integer, db.ForeignKey("project.id", ondelete="CASCADE"), nullable=False, index=True)
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+
+    source = db.relationship("StorageSource", back_populates="grants")
+    project = db.relationship("Project")
+
+    __table_args__ = (UniqueConstraint("source_id", "project_id"),)
 
 
 class Membership(db.Model):
@@ -159,6 +213,8 @@ class Deployment(db.Model):
     data_source = db.Column(db.String(1024), nullable=False, default="")
     # None means "use the project's gap".
     session_time_gap_seconds = db.Column(db.Integer)
+    # IANA name of the station's clock; only adds the UTC offset where a time leaves the site.
+    time_zone = db.Column(db.String(64), nullable=False, default="UTC", server_default="UTC")
 
     captures_count = db.Column(db.Integer, nullable=False, default=0)
     events_count = db.Column(db.Integer, nullable=False, default=0)
@@ -213,6 +269,9 @@ class Capture(db.Model):
     path = db.Column(db.String(1024), nullable=False)
     timestamp = db.Column(db.DateTime)
     size = db.Column(db.BigInteger, nullable=False, default=0)
+    # The source file's modification time as the sync saw it (None for captures
+    # synced before it was recorded): thumbnails older than it are remade.
+    last_modified = db.Column(db.DateTime)
 
     __table_args__ = (
         UniqueConstraint("deployment_id", "path"),
@@ -248,11 +307,37 @@ class Event(db.Model):
         Index("ix_event_deployment_start", "deployment_id", "start_time"),
     )
 
+    deployment = db.relationship("Deployment")
+
+    @property
+    def project(self) -> "Project | None":
+        """The project whose permissions apply: the station's (sessions follow their station)."""
+        return self.deployment.project if self.deployment is not None else None
+
     @property
     def duration_seconds(self) -> float | None:
         if self.start is None or self.end is None:
             return None
         return (self.end - self.start).total_seconds()
+
+
+class Thumbnail(db.Model):
+    """A generated thumbnail of one capture at one configured size (label)."""
+
+    id = db.Column(db.Integer, primary_key=True)
+    capture_id = db.Column(db.Integer, db.ForeignKey("capture.id", ondelete="CASCADE"), nullable=False)
+    label = db.Column(db.String(32), nullable=False)
+    # The configured width it was made for, not the encoder's (which can be
+    # 1–2 px less): a changed configuration is detected by comparing it.
+    width = db.Column(db.Integer, nullable=False)
+    height = db.Column(db.Integer, nullable=False)
+    # The storage key under THUMBNAIL_ROOT; empty means it must be made again.
+    path = db.Column(db.String(1024), nullable=False, default="")
+    source_mtime = db.Column(db.DateTime)
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    updated_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("capture_id", "label"),)
 
 
 JOB_STATUSES = ("CREATED", "PENDING", "STARTED", "SUCCESS", "FAILURE", "CANCELING", "REVOKED")
@@ -272,6 +357,8 @@ class Job(db.Model):
     deployment_id = db.Column(
         db.Integer, db.ForeignKey("deployment.id", ondelete="SET NULL"), index=True
     )
+    # The station's name, kept when the station is deleted so the job still says what it was for.
+    deployment_name = db.Column(db.String(200))
     project_id = db.Column(db.Integer, db.ForeignKey("project.id", ondelete="SET NULL"), index=True)
     created_by_id = db.Column(db.Integer, db.ForeignKey("user.id", ondelete="SET NULL"))
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
@@ -319,3 +406,24 @@ class Lock(db.Model):
     owner = db.Column(db.String(200), nullable=False, default="")
     acquired_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     expires_at = db.Column(db.DateTime, nullable=False)
+
+
+class RegroupRecord(db.Model):
+    """One regroup that did work: when, by whom, with which rule, sessions before → after."""
+
+    __tablename__ = "regroup_record"
+
+    id = db.Column(db.Integer, primary_key=True)
+    deployment_id = db.Column(db.Integer, db.ForeignKey("deployment.id", ondelete="CASCADE"), nullable=False)
+    job_id = db.Column(db.Integer, db.ForeignKey("job.id", ondelete="SET NULL"))
+    user_id = db.Column(db.Integer, db.ForeignKey("user.id", ondelete="SET NULL"))
+    finished_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    gap_seconds = db.Column(db.Integer, nullable=False)
+    keying = db.Column(db.String(16), nullable=False)
+    max_session_seconds = db.Column(db.Integer, nullable=False)
+    sessions_before = db.Column(db.Integer, nullable=False)
+    sessions_after = db.Column(db.Integer, nullable=False)
+
+    user = db.relationship("User")
+
+    __table_args__ = (Index("ix_regroup_record_deployment_finished", "deployment_id", "finished_at"),)

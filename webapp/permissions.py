@@ -18,12 +18,14 @@ from .models import Membership, Project
 ProjectNeed = namedtuple("ProjectNeed", ["codename", "project_id"])
 SUPERUSER_NEED = RoleNeed("superuser")
 
-JOB_TYPE_KEYS = ("regroup_events", "data_storage_sync")
+JOB_TYPE_KEYS = ("regroup_events", "data_storage_sync", "delete_deployment")
+# Job types whose running (and cancelling) data managers share with project managers.
+_DATA_JOB_TYPE_KEYS = ("regroup_events", "data_storage_sync")
 
 _BASIC = {"view_project", "create_job"}
 _ML_DATA_MANAGER = (
     _BASIC
-    | {f"run_{key}_job" for key in JOB_TYPE_KEYS}
+    | {f"run_{key}_job" for key in _DATA_JOB_TYPE_KEYS}
     | {"sync_deployment"}
 )
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
@@ -39,6 +41,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "create_deployment",
             "update_deployment",
             "delete_deployment",
+            "run_delete_deployment_job",
             "regroup_sessions_deployment",
         }
     ),
@@ -49,7 +52,11 @@ PERMISSION_DENIED = "You do not have permission to perform this action."
 
 # Starting a job on a station needs more than running that job type: the
 # reference gates its station actions with these codenames.
-START_JOB_PERMISSIONS = {"regroup_events": "regroup_sessions_deployment", "data_storage_sync": "sync_deployment"}
+START_JOB_PERMISSIONS = {
+    "regroup_events": "regroup_sessions_deployment",
+    "data_storage_sync": "sync_deployment",
+    "delete_deployment": "delete_deployment",
+}
 
 
 def start_job_permission(job_type_key: str) -> str:
@@ -140,3 +147,9 @@ def init_app(app):
     def on_identity_loaded(sender, identity):
         if current_user.is_authenticated and identity.id == current_user.id:
             identity.provides.update(_identity_needs(current_user))
+
+
+def require_superuser() -> None:
+    """403 unless the signed-in user is a superuser (site-wide settings such as storage sources)."""
+    if not can("manage_storage", None):
+        abort(403, PERMISSION_DENIED)

@@ -1,7 +1,8 @@
-"""Stations: a case- and accent-folded name to search on, a "being deleted" flag, and an index of each station's jobs by time
+"""Stations: a case- and accent-folded name to search on, and an index of each station's jobs by time
+(the "being deleted" flag came with 0005)
 
 Revision ID: 0008
-Revises: 0002
+Revises: 0006
 Create Date: 2026-11-25
 
 """
@@ -12,7 +13,7 @@ from webapp.text import search_key
 
 # revision identifiers, used by Alembic.
 revision = '0008'
-down_revision = '0002'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 
@@ -20,9 +21,6 @@ depends_on = None
 def upgrade():
     with op.batch_alter_table('deployment', schema=None) as batch_op:
         batch_op.add_column(sa.Column('search_name', sa.Text(), nullable=False, server_default=''))
-        # A plain-string default: with an expression (sa.false()) Alembic rebuilds the
-        # table on SQLite, and dropping the old one cascades to sessions and captures.
-        batch_op.add_column(sa.Column('deleting', sa.Boolean(), nullable=False, server_default='0'))
     with op.batch_alter_table('job', schema=None) as batch_op:
         batch_op.create_index('ix_job_deployment_created', ['deployment_id', 'created_at', 'id'], unique=False)
     deployment = sa.table('deployment', sa.column('id', sa.Integer), sa.column('name', sa.String), sa.column('search_name', sa.Text))
@@ -39,5 +37,4 @@ def downgrade():
     with op.batch_alter_table('job', schema=None) as batch_op:
         batch_op.drop_index('ix_job_deployment_created')
     with op.batch_alter_table('deployment', schema=None) as batch_op:
-        batch_op.drop_column('deleting')
         batch_op.drop_column('search_name')

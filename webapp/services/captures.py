@@ -3,9 +3,9 @@ adding new files as captures without ever duplicating one."""
 import os
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import BinaryIO, Iterable, Iterator
+from typing import BinaryIO, Iterator
 
 from sqlalchemy import func
 
@@ -32,6 +32,7 @@ class FileEntry:
     """One image file of a data source."""
     path: str  # relative to the data source, with "/" separators
     size: int
+    modified: datetime | None = None  # the file's modification time (UTC), where the source tells it
 
 
 # Tried in order; each captures year, month, day, hour, minute, second.
@@ -133,43 +134,6 @@ def is_image_name(name: str) -> bool:
     return name.lower().endswith(IMAGE_EXTENSIONS)
 
 
-def validate_data_source(value: str, roots: Iterable[str]) -> str:
-    """Return the normalised data source or raise DataSourceError.
-
-    A local source must be an existing, readable folder that lies (after
-    resolving symlinks) under one of the allowed roots, so no user can make
-    the server read its own files. `s3://bucket/prefix` is accepted as is.
-    """
-    value = (value or "").strip()
-    if not value:
-        raise DataSourceError("A data source is required.")
-    if value.startswith("s3://"):
-        if not S3_URL.match(value):
-            raise DataSourceError("Not a valid s3://bucket/prefix URL.")
-        return value
-    if "://" in value:
-        raise DataSourceError("Only local folders and s3:// URLs are supported.")
-    if "\x00" in value:
-        raise DataSourceError("The path contains a NUL character.")
-    try:
-        resolved = Path(value).resolve(strict=True)
-    except (OSError, RuntimeError):
-        raise DataSourceError("The folder does not exist.") from None
-    allowed = []
-    for root in roots:
-        try:
-            allowed.append(Path(root).resolve(strict=True))
-        except (OSError, RuntimeError):
-            continue
-    if not any(resolved == root or root in resolved.parents for root in allowed):
-        raise DataSourceError("The folder is outside the allowed data source roots.")
-    if not resolved.is_dir():
-        raise DataSourceError("The data source is not a folder.")
-    if not os.access(resolved, os.R_OK | os.X_OK):
-        raise DataSourceError("The folder is not readable by the server.")
-    return str(resolved)
-
-
 def list_local_files(root: str) -> Iterator[FileEntry]:
     """Every image file under `root`, recursively, in a stable order.
 
@@ -186,10 +150,11 @@ def list_local_files(root: str) -> Iterator[FileEntry]:
             try:
                 if full.is_symlink() and base not in full.resolve(strict=True).parents:
                     continue
-                size = full.stat().st_size
+                stat = full.stat()
             except (OSError, RuntimeError):
                 continue
-            yield FileEntry(full.relative_to(base).as_posix(), size)
+            modified = datetime.fromtimestamp(stat.st_mtime, timezone.utc).replace(tzinfo=None)
+            yield FileEntry(full.relative_to(base).as_posix(), stat.st_size, modified)
 
 
 def existing_paths(deployment: Deployment) -> set[str]:
@@ -199,7 +164,7 @@ def existing_paths(deployment: Deployment) -> set[str]:
 
 
 def insert_captures(deployment: Deployment, rows: list[dict]) -> int:
-    """Insert capture rows (`path`, `size`, `timestamp`); a path already present is skipped.
+    """Insert capture rows (`path`, `size`, `timestamp`, optional `last_modified`); a path already present is skipped.
 
     Returns how many rows were added. Bumps the station's `captures_version`
     in the same transaction whenever rows were added, so a running regroup

@@ -1,31 +1,76 @@
-"""Stations (deployments): creating them and their own session gap."""
+"""Stations (deployments): creating them, their own session gap and their time zone."""
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
 from ..extensions import db
 from ..models import Deployment, Project
-from .captures import DataSourceError, validate_data_source
+from .captures import DataSourceError
 from .projects import ValidationError, clean_fields, clean_gap_seconds, clean_name
-
-MAX_DATA_SOURCE_LENGTH = Deployment.data_source.type.length
+from .storage import check_data_source
 
 
 def _clean_optional_gap(value):
     return None if value is None else clean_gap_seconds(value)
 
 
-def _clean_station_fields(data: dict, roots: list[str], required: tuple[str, ...] = ()) -> dict:
-    """Validate the station fields present in `data`; every error is collected at once."""
+MAX_TIME_ZONE_LENGTH = Deployment.time_zone.type.length
+
+
+def clean_time_zone(value) -> str:
+    """An IANA time zone name (e.g. "Europe/Paris", "UTC"), trimmed.
+
+    Only names of the IANA database are accepted: a path-like or legacy name
+    that zoneinfo could still open (e.g. "posixrules") is refused, so what is
+    stored is always a name other programs (exports, Camtrap DP) understand.
+    """
+    if not isinstance(value, str):
+        raise ValueError("Must be an IANA time zone name, for example Europe/Paris or UTC.")
+    value = value.strip()
+    if not value:
+        raise ValueError("Enter a time zone, for example Europe/Paris or UTC.")
+    if len(value) > MAX_TIME_ZONE_LENGTH or value not in _iana_names():
+        raise ValueError(f"“{value[:80]}” is not an IANA time zone name; use one like Europe/Paris, America/Toronto or UTC.")
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"The time zone “{value}” is not installed on the server.") from None
+    return value
+
+
+_IANA_NAMES: frozenset[str] | None = None
+
+
+# Files of the system's zone folder that are not zone names.
+_NOT_ZONES = {"localtime", "posixrules", "Factory"}
+
+
+def _iana_names() -> frozenset[str]:
+    global _IANA_NAMES
+    if _IANA_NAMES is None:
+        _IANA_NAMES = frozenset(available_timezones() - _NOT_ZONES)
+    return _IANA_NAMES
+
+
+def time_zone_names() -> list[str]:
+    """Every IANA time zone name the server knows, sorted (for a form's suggestions)."""
+    return sorted(_iana_names())
+
+
+def _clean_station_fields(project: Project | None, data: dict, required: tuple[str, ...] = ()) -> dict:
+    """Validate the station fields present in `data`; every error is collected at once.
+
+    The data source must lie inside a storage source the project may use.
+    """
     errors = {field: [f"A {field.replace('_', ' ')} is required."] for field in required if field not in data}
     try:
-        cleaned = clean_fields(data, {"name": clean_name, "session_time_gap_seconds": _clean_optional_gap})
+        cleaned = clean_fields(
+            data, {"name": clean_name, "session_time_gap_seconds": _clean_optional_gap, "time_zone": clean_time_zone}
+        )
     except ValidationError as error:
         errors.update(error.errors)
         cleaned = {}
     if "data_source" in data:
         try:
-            if not isinstance(data["data_source"], str):
-                raise DataSourceError("Must be a folder path or an s3:// URL.")
-            if len(data["data_source"]) > MAX_DATA_SOURCE_LENGTH:
-                raise DataSourceError(f"At most {MAX_DATA_SOURCE_LENGTH} characters.")
-            cleaned["data_source"] = validate_data_source(data["data_source"], roots)
+            cleaned["data_source"] = check_data_source(project, data["data_source"])
         except DataSourceError as error:
             errors["data_source"] = [str(error)]
     if errors:
@@ -33,17 +78,31 @@ def _clean_station_fields(data: dict, roots: list[str], required: tuple[str, ...
     return cleaned
 
 
-def create_deployment(project: Project, data: dict, roots: list[str]) -> Deployment:
-    """Create a station; its data source must be an allowed local folder or an s3:// URL."""
-    deployment = Deployment(project=project, **_clean_station_fields(data, roots, required=("name", "data_source")))
+def check_station_fields(project: Project | None, data: dict) -> dict:
+    """The station fields of `data`, cleaned, or ValidationError with every field's errors; saves nothing."""
+    return _clean_station_fields(project, data)
+
+
+def create_deployment(project: Project, data: dict) -> Deployment:
+    """Create a station; its data source must lie inside a storage source granted to the project."""
+    deployment = Deployment(project=project, **_clean_station_fields(project, data, required=("name", "data_source")))
     db.session.add(deployment)
     db.session.commit()
     return deployment
 
 
-def update_deployment(deployment: Deployment, data: dict, roots: list[str]) -> Deployment:
-    """Change a station's name, data source or own gap (`None` = use the project's gap)."""
-    for field, value in _clean_station_fields(data, roots).items():
+class StationBeingDeleted(ValueError):
+    """A change asked of a station whose delete job is running."""
+
+
+def update_deployment(deployment: Deployment, data: dict) -> Deployment:
+    """Change a station's name, data source, time zone or own gap (`None` = use the project's gap).
+
+    Refused with StationBeingDeleted while the station is being deleted.
+    """
+    if deployment.deleting:
+        raise StationBeingDeleted(f"Station “{deployment.name}” is being deleted; it can no longer be changed.")
+    for field, value in _clean_station_fields(deployment.project, data).items():
         setattr(deployment, field, value)
     db.session.commit()
     return deployment

@@ -18,11 +18,17 @@ member and the API can read): the log gets the error message, and the
 traceback is kept under `logs["traceback"]`, shown to superusers only.
 """
 import logging
+import os
+import re
+import sys
 import time
 import traceback
 from copy import deepcopy
 
+from flask import current_app, has_app_context
 from sqlalchemy.exc import OperationalError
+
+from ..config import REPO_ROOT
 
 from ..extensions import db
 from ..models import FINISHED_STATUSES, Job, param_key, utcnow
@@ -41,6 +47,27 @@ class JobCancelled(Exception):
 
 class JobTimeLimitExceeded(Exception):
     """Raised inside a job's work when it ran past its time limit."""
+
+
+def _server_folders() -> list[tuple[re.Pattern, str]]:
+    """The server's own folders and how logs name them instead, innermost first."""
+    folders = {str(REPO_ROOT): "<app>"}
+    for prefix in {sys.prefix, sys.base_prefix, sys.exec_prefix}:
+        folders.setdefault(prefix, "<python>")
+    if has_app_context():
+        folders[current_app.instance_path] = "<instance>"
+        for root in current_app.config.get("DATA_SOURCE_ROOTS", ()):
+            folders[root] = folders[os.path.realpath(root)] = "<data>"
+    ordered = sorted(((path.rstrip("/"), label) for path, label in folders.items() if len(path) > 1),
+                     key=lambda item: -len(item[0]))
+    return [(re.compile(re.escape(path) + r"(?=[/\s'\":,)]|$)"), label) for path, label in ordered]
+
+
+def scrub_paths(text: str, folders: list[tuple[re.Pattern, str]]) -> str:
+    """`text` with the server's own folders replaced by their names (members read job logs)."""
+    for pattern, label in folders:
+        text = pattern.sub(label, text)
+    return text
 
 
 def log_line(level: str, message: str) -> str:
@@ -65,6 +92,7 @@ class JobRecorder:
     """In-memory copy of one job's progress and logs, flushed to its row."""
 
     def __init__(self, job: Job):
+        self._folders = _server_folders()
         self.job_id = job.id
         self.status = job.status
         self.progress = deepcopy(job.progress) or {}
@@ -134,7 +162,7 @@ class JobRecorder:
 
     # -- logs ----------------------------------------------------------------
     def append_log(self, level: str, message: str, stderr: bool = False) -> None:
-        line = log_line(level, message)
+        line = log_line(level, scrub_paths(message, self._folders))
         for stream in ("stdout", "stderr") if stderr else ("stdout",):
             lines = self.logs[stream]
             lines.append(line)
@@ -143,8 +171,9 @@ class JobRecorder:
 
     def record_exception(self, error: BaseException) -> None:
         """The error message to the log; the traceback to `logs["traceback"]` (superusers only)."""
-        self.last_error = traceback.format_exception_only(type(error), error)[-1].strip()
-        self.logs["traceback"] = "".join(traceback.format_exception(error))[-MAX_TRACEBACK_CHARS:]
+        self.last_error = scrub_paths(traceback.format_exception_only(type(error), error)[-1].strip(), self._folders)
+        traceback_text = scrub_paths("".join(traceback.format_exception(error)), self._folders)
+        self.logs["traceback"] = traceback_text[-MAX_TRACEBACK_CHARS:]
         self.append_log("ERROR", self.last_error, stderr=True)
 
     # -- status ----------------------------------------------------------------

@@ -99,7 +99,7 @@ def _work(job: Job, recorder: JobRecorder, time_limit: float) -> None:
         job_type.run(deployment, recorder)
     except JobCancelled:
         db.session.rollback()
-        recorder.logger.warning("Cancelled while running; the station's previous data is kept.")
+        recorder.logger.warning(job_type.cancelled_note)
         recorder.finish("REVOKED")
     except BaseException as error:
         db.session.rollback()

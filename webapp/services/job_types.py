@@ -22,6 +22,8 @@ REGROUP_PARAMS = (
     "Captures missing timestamp",
 )
 SYNC_PARAMS = ("Total files", "Captures added", "Failed", "Files missing from source", "Unreadable files")
+THUMBNAIL_PARAMS = ("Generated", "Reused", "Failed")
+DELETE_PARAMS = ("Captures deleted", "Sessions deleted", "Thumbnails deleted", "Jobs unlinked")
 
 
 def job_task_id(job_id: int) -> str:
@@ -43,6 +45,11 @@ class Stage:
     key: str
     name: str
     params: tuple[str, ...] = ()
+    # Whether a job created under this configuration has the stage (None: always).
+    enabled: Callable[[dict], bool] | None = field(default=None, repr=False)
+
+    def enabled_in(self, config) -> bool:
+        return self.enabled is None or self.enabled(config)
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,12 @@ class JobType:
     name: str
     stages: tuple[Stage, ...]
     run: Callable[[Deployment, JobRecorder], None] = field(repr=False)
+    # What the log says when the job is cancelled while running.
+    cancelled_note: str = "Cancelled while running; the station's previous data is kept."
+
+    def stages_in(self, config) -> list[Stage]:
+        """The stages a job of this type has under `config`."""
+        return [stage for stage in self.stages if stage.enabled_in(config)]
 
 
 def _run_regroup(deployment: Deployment, recorder: JobRecorder) -> None:
@@ -60,10 +73,22 @@ def _run_regroup(deployment: Deployment, recorder: JobRecorder) -> None:
     regroup_deployment(deployment, job=recorder, stage_key="regroup_events")
 
 
+def _thumbnails_configured(config) -> bool:
+    from .thumbnails import configured_sizes
+
+    return bool(configured_sizes(config))
+
+
 def _run_sync(deployment: Deployment, recorder: JobRecorder) -> None:
     from .sync import sync_deployment
 
     sync_deployment(deployment, job=recorder)
+
+
+def _run_delete(deployment: Deployment, recorder: JobRecorder) -> None:
+    from .station_delete import delete_station
+
+    delete_station(deployment, recorder)
 
 
 JOB_TYPES: dict[str, JobType] = {
@@ -81,8 +106,17 @@ JOB_TYPES: dict[str, JobType] = {
             (
                 Stage("data_storage_sync", "Data storage sync", SYNC_PARAMS),
                 Stage("regroup_sessions", "Regroup sessions", REGROUP_PARAMS),
+                Stage("thumbnails", "Thumbnails", THUMBNAIL_PARAMS, enabled=_thumbnails_configured),
             ),
             _run_sync,
+        ),
+        JobType(
+            "delete_deployment",
+            "Delete station",
+            (Stage("delete_deployment", "Delete station", DELETE_PARAMS),),
+            _run_delete,
+            cancelled_note="Cancelled while running; what was deleted before the cancel stays deleted, "
+            "the rest of the station is kept.",
         ),
     )
 }

@@ -20,11 +20,13 @@ from ..models import FINISHED_STATUSES, Deployment, Job, User, param_key, utcnow
 from .job_recorder import JobCancelled, JobRecorder, JobTimeLimitExceeded, log_line  # noqa: F401  (part of this API)
 from .job_runner import reap_stale_jobs, reloaded, run_job  # noqa: F401  (the worker side, for callers of this API)
 from .job_types import (  # noqa: F401  (part of this API)
+    DELETE_PARAMS,
     JOB_TYPES,
     QUEUED_STATUSES,
     REGROUP_PARAMS,
     RUNNING_STATUSES,
     SYNC_PARAMS,
+    THUMBNAIL_PARAMS,
     JobError,
     JobType,
     QueueUnavailable,
@@ -55,9 +57,9 @@ def job_queue(queue=None) -> JobQueue:
 
 
 def _new_progress(job_type: JobType) -> dict:
-    """A job's progress before it runs: every stage present, CREATED, with its params at 0."""
+    """A job's progress before it runs: every stage this configuration has, CREATED, with its params at 0."""
     recorder_state = {"summary": {"status": "CREATED", "progress": 0.0}, "stages": []}
-    for stage in job_type.stages:
+    for stage in job_type.stages_in(current_app.config):
         recorder_state["stages"].append(
             {
                 "key": stage.key,
@@ -80,6 +82,7 @@ def create_job(job_type_key: str, deployment: Deployment, user: User | None = No
         job_type_key=job_type.key,
         status="CREATED",
         deployment_id=deployment.id,
+        deployment_name=deployment.name,
         project_id=deployment.project_id,
         created_by_id=user.id if user is not None else None,
         progress=_new_progress(job_type),

@@ -16,6 +16,7 @@ from ..models import FINISHED_STATUSES, MAX_DB_ID, JOB_STATUSES, Deployment, Eve
 from ..permissions import visible_projects
 from ..text import search_key
 from .jobs import JOB_TYPES
+from .numbers import parse_whole
 
 STATIONS_PER_PAGE = 50
 SESSIONS_PER_PAGE = 100
@@ -35,11 +36,9 @@ DEFAULT_STATION_SORT = "name"
 
 def clean_page(value) -> int:
     """A page number from a query string; anything else is page 1."""
-    try:
-        page = int(value)
-    except (TypeError, ValueError):
-        return 1
-    return max(page, 1)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return max(value, 1)
+    return parse_whole(value, 1, MAX_DB_ID) or 1
 
 
 def clean_sort(sort, direction) -> tuple[str, str]:
@@ -219,11 +218,7 @@ class JobFilters:
         """Unknown or malformed values are dropped, never an error."""
 
         def as_id(name):
-            try:
-                value = int(args.get(name, ""))
-            except ValueError:
-                return None
-            return value if 0 < value <= MAX_DB_ID else None
+            return parse_whole(args.get(name), 1, MAX_DB_ID)
 
         job_type = args.get("type")
         status = args.get("status")

@@ -13,7 +13,9 @@ is ever written. A pass has four steps:
    when they differ, in one short transaction (on SQLite it takes the write
    lock, BEGIN IMMEDIATE, only for this step). A regroup that changes nothing
    writes no row at all;
-4. report — the stage params and one log line.
+4. report — the stage params, one log line, a WARNING when the station's
+   schedule has a regular off-window within ±10 % of the gap (gaps.schedule_fit),
+   and, once the regroup's passes are done, its history row (services/history.py).
 
 Anything that raises before the commit rolls the pass back: the previous
 sessions stay exactly as they were.
@@ -45,10 +47,12 @@ from sqlalchemy import select
 
 from ..config import DEFAULT_MAX_SESSION_SECONDS
 from ..extensions import db
+from ..gaps import schedule_fit
 from ..grouping import SessionSpans, from_microseconds, group_spans, to_microseconds
 from ..models import Deployment, Event, GroupingRule, utcnow
-from . import locks
+from . import history, locks
 from .jobs import REGROUP_PARAMS
+from .station_times import StationTimes
 
 log = logging.getLogger(__name__)
 
@@ -151,10 +155,19 @@ def regroup_deployment(deployment: Deployment, job=None, stage_key: str = "regro
     if job is not None:
         job.set_stage(stage_key, status="STARTED", progress=0.0)
 
+    # Counted before the lock and its read closed at once: a read left open in
+    # this session while the passes run would hold SQLite's snapshot and keep a
+    # concurrent regroup from seeing the lock it must skip on.
+    sessions_before = history.sessions_count(deployment_id)
+    db.session.commit()
     token = locks.acquire(key, ttl, owner)
     if token is None:
         return _report_skipped(deployment, logger, job, stage_key)
     result = _passes_until_settled(deployment, token, owner, ttl, logger, job, stage_key)
+    history.record_regroup(
+        deployment, job.job_id if job is not None else None, sessions_before,
+        int(current_app.config.get("MAX_SESSION_SECONDS", DEFAULT_MAX_SESSION_SECONDS)),
+    )
     if job is not None:
         job.set_params(stage_key, result.stats)
         job.set_stage(stage_key, status="SUCCESS", progress=1.0)
@@ -432,6 +445,9 @@ def _report(deployment, logger, rule, timestamps, spans: SessionSpans, plan: _Pl
             ", ".join(str(sample) for sample in spans.duplicate_samples),
         )
     grouped = len(timestamps.values)
+    fit = schedule_fit(StationTimes(timestamps.values).long_gaps_seconds(), rule.gap_seconds)
+    if fit is not None:
+        logger.warning(fit.message())
     logger.info(
         "Regrouped deployment %s with a %d s gap and %s keying: %d captures in %d sessions "
         "(%d created, %d updated, %d deleted; write %.0f ms).",

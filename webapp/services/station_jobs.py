@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from ..extensions import db
 from ..models import MAX_DB_ID, Deployment, Job, Project, User
 from .jobs import JobError, JobQueue, QueueUnavailable, create_job, enqueue
+from .numbers import parse_whole
 
 # The job a station action starts: the page's action name → the job type key.
 ACTIONS = {"regroup": "regroup_events", "sync": "data_storage_sync"}
@@ -17,6 +18,8 @@ def blocker(job_type_key: str, deployment: Deployment) -> str | None:
     """Why this station cannot get a job of this type now, or None if it can."""
     if deployment.project_id is None:
         return "no project"
+    if deployment.deleting:
+        return "being deleted"
     if job_type_key == "data_storage_sync" and not (deployment.data_source or "").strip():
         return "no data source"
     return None
@@ -31,6 +34,8 @@ def start_job(job_type_key: str, deployment: Deployment, user: User | None, queu
     reason = blocker(job_type_key, deployment)
     if reason == "no project":
         raise JobError(f"Station “{deployment.name}” belongs to no project; assign it to a project first.")
+    if reason == "being deleted":
+        raise JobError(f"Station “{deployment.name}” is being deleted; no job can start on it.")
     if reason == "no data source":
         raise JobError(f"Station “{deployment.name}” has no data source to sync from.")
     job = create_job(job_type_key, deployment, user)
@@ -91,11 +96,8 @@ def start_jobs(
     result = BulkResult()
     wanted: list[int] = []
     for raw in deployment_ids:
-        try:
-            value = int(str(raw).strip())
-        except ValueError:
-            value = 0
-        if 0 < value <= MAX_DB_ID:
+        value = parse_whole(raw, 1, MAX_DB_ID)
+        if value is not None:
             wanted.append(value)
         else:
             result.skipped.append((repr(str(raw))[:40], "not a station id"))

@@ -1,25 +1,23 @@
 """Sync a station with its data source: list the files, add the new ones as
 captures, then regroup the station (the two stages of a data_storage_sync job).
 
-A local data source is re-validated against DATA_SOURCE_ROOTS at every sync
-(it may have become a symlink out of bounds since it was saved). An
-`s3://bucket/prefix` source is listed through boto3, which reads its endpoint
-and credentials from the environment (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID,
-AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION).
+A station's data source is checked again at every sync against the storage
+sources its project may use (a grant may have been revoked, or a folder
+turned into a symlink out of bounds, since it was saved). An
+`s3://bucket/prefix` source is listed through boto3 with the endpoint and
+credentials of its storage source, never the server's own. Logs name the
+source by its path inside the storage source.
 """
 import io
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterator
-
-from flask import current_app
 
 from ..extensions import db
 from ..models import Deployment
 from .captures import (
-    S3_URL,
     DataSourceError,
     FileEntry,
     UnreadableFile,
@@ -30,12 +28,13 @@ from .captures import (
     refresh_deployment_stats,
     timestamp_from_exif,
     timestamp_from_name,
-    validate_data_source,
 )
+from . import storage
 from .job_recorder import JobCancelled, JobRecorder
 
 SYNC_STAGE = "data_storage_sync"
 REGROUP_STAGE = "regroup_sessions"
+THUMBNAIL_STAGE = "thumbnails"
 BATCH_SIZE = 1000
 # EXIF sits at the start of a JPEG/TIFF; reading this much of an S3 object is enough.
 EXIF_HEAD_BYTES = 128 * 1024
@@ -72,14 +71,12 @@ def _local_source(folder: str) -> _Source:
     return _Source(lambda: list_local_files(folder), lambda rel: timestamp_from_exif(base / rel))
 
 
-def _s3_source(url: str) -> _Source:
-    import boto3
+def _s3_source(url: str, source, shown: str) -> _Source:
     from botocore.exceptions import BotoCoreError, ClientError
 
-    match = S3_URL.match(url)
-    bucket, prefix = match["bucket"], (match["prefix"] or "").strip("/")
+    bucket, prefix = storage.s3_parts(url)
     prefix = f"{prefix}/" if prefix else ""
-    client = boto3.client("s3")
+    client = storage.s3_client(source)
 
     def files() -> Iterator[FileEntry]:
         try:
@@ -87,9 +84,12 @@ def _s3_source(url: str) -> _Source:
                 for item in page.get("Contents", []):
                     rel = item["Key"][len(prefix) :]
                     if rel and is_image_name(rel):
-                        yield FileEntry(rel, int(item["Size"]))
+                        modified = item.get("LastModified")
+                        if modified is not None and modified.tzinfo is not None:
+                            modified = modified.astimezone(timezone.utc).replace(tzinfo=None)
+                        yield FileEntry(rel, int(item["Size"]), modified)
         except (BotoCoreError, ClientError) as error:
-            raise SyncError(f"Cannot list {url}: {error}") from None
+            raise SyncError(f"Cannot list {shown}: {error}") from None
 
     def exif_time(rel: str) -> datetime | None:
         try:
@@ -103,13 +103,26 @@ def _s3_source(url: str) -> _Source:
     return _Source(files, exif_time)
 
 
-def open_source(data_source: str, roots) -> _Source:
-    """The station's data source, validated; raises SyncError if it must not or cannot be read."""
+def open_source(deployment: Deployment) -> _Source:
+    """The station's data source, checked against its project's storage sources.
+
+    Raises SyncError, in words a member may read, if it must not or cannot be read.
+    """
+    shown = storage.display_path(deployment.project, deployment.data_source)
     try:
-        valid = validate_data_source(data_source, roots)
+        valid = storage.check_data_source(deployment.project, deployment.data_source)
     except DataSourceError as error:
-        raise SyncError(f"The data source {data_source!r} cannot be synced: {error}") from None
-    return _s3_source(valid) if valid.startswith("s3://") else _local_source(valid)
+        if str(error) == storage.NOT_INSIDE:
+            raise SyncError(
+                f"The data source {shown} is {storage.NOT_INSIDE} (was its grant revoked?); nothing was synced."
+            ) from None
+        raise SyncError(f"The data source {shown} cannot be synced: {error}") from None
+    if valid.startswith("s3://"):
+        try:
+            return _s3_source(valid, storage.source_of(deployment.project, valid), shown)
+        except DataSourceError as error:
+            raise SyncError(str(error)) from None
+    return _local_source(valid)
 
 
 def _named(paths: list[str]) -> str:
@@ -136,6 +149,9 @@ class _CaptureReader:
     def __init__(self, source: _Source, stats: dict, job: JobRecorder):
         self.source, self.stats, self.job = source, stats, job
         self.last_check = time.monotonic()
+        # The span of the new captures' times: the sessions the thumbnails stage warms.
+        self.earliest: datetime | None = None
+        self.latest: datetime | None = None
 
     def rows(self, entries: list[FileEntry]) -> list[dict]:
         """The capture rows of a batch of files; an unreadable file has none."""
@@ -153,12 +169,18 @@ class _CaptureReader:
             if timestamp is None:
                 self.stats["Failed"] += 1
                 self.job.logger.warning("No capture time in the name or EXIF of %s; added without timestamp.", entry.path)
-            rows.append({"path": entry.path, "size": entry.size, "timestamp": timestamp})
+            else:
+                self.earliest = timestamp if self.earliest is None else min(self.earliest, timestamp)
+                self.latest = timestamp if self.latest is None else max(self.latest, timestamp)
+            rows.append({"path": entry.path, "size": entry.size, "timestamp": timestamp, "last_modified": entry.modified})
         return rows
 
 
-def _add_captures(deployment: Deployment, new: list[FileEntry], source: _Source, stats: dict, job: JobRecorder) -> None:
-    """Insert the new files as captures, one committed batch at a time, checking for cancel as it reads.
+def _add_captures(
+    deployment: Deployment, new: list[FileEntry], source: _Source, stats: dict, job: JobRecorder
+) -> tuple[datetime | None, datetime | None]:
+    """Insert the new files as captures, one committed batch at a time, checking for cancel as it reads;
+    return the earliest and latest time among them.
 
     A cancel or an error keeps the batches already committed (and says so).
     """
@@ -187,6 +209,7 @@ def _add_captures(deployment: Deployment, new: list[FileEntry], source: _Source,
             refresh_deployment_stats(deployment)
             db.session.commit()
         raise
+    return reader.earliest, reader.latest
 
 
 def sync_deployment(deployment: Deployment, job: JobRecorder) -> SyncResult:
@@ -204,8 +227,8 @@ def sync_deployment(deployment: Deployment, job: JobRecorder) -> SyncResult:
 
     log = job.logger
     job.set_stage(SYNC_STAGE, status="STARTED", progress=0.0)
-    source = open_source(deployment.data_source, current_app.config["DATA_SOURCE_ROOTS"])
-    log.info("Listing %s", deployment.data_source)
+    source = open_source(deployment)
+    log.info("Listing %s", storage.display_path(deployment.project, deployment.data_source))
     listed = _listed(source, job)
     known = existing_paths(deployment)
     listed_paths = {entry.path for entry in listed}
@@ -223,7 +246,7 @@ def sync_deployment(deployment: Deployment, job: JobRecorder) -> SyncResult:
     if vanished:
         log.warning("%d files are gone from the data source; their captures are kept: %s", len(vanished), _named(vanished))
 
-    _add_captures(deployment, new, source, stats, job)
+    earliest, latest = _add_captures(deployment, new, source, stats, job)
     refresh_deployment_stats(deployment)
     db.session.commit()
     job.set_params(SYNC_STAGE, stats)
@@ -240,4 +263,31 @@ def sync_deployment(deployment: Deployment, job: JobRecorder) -> SyncResult:
             stats["Captures added"],
         )
     job.set_stage(REGROUP_STAGE, status="SUCCESS", progress=1.0)
+    if _has_stage(job, THUMBNAIL_STAGE):
+        _warm_thumbnails(deployment, job, earliest, latest)
     return SyncResult(stats=stats, regroup_skipped=result.skipped)
+
+
+def _has_stage(job: JobRecorder, key: str) -> bool:
+    try:
+        job.stage(key)
+    except KeyError:
+        return False
+    return True
+
+
+def _warm_thumbnails(deployment: Deployment, job: JobRecorder, since: datetime | None, until: datetime | None) -> None:
+    """Third stage: the sessions touched by the added captures open with their example thumbnails made."""
+    from .thumbnails import warm_session_examples
+
+    job.set_stage(THUMBNAIL_STAGE, status="STARTED")
+    if since is None:
+        job.logger.info("No captures with a time were added; no thumbnails to make.")
+        counts = {"Generated": 0, "Reused": 0, "Failed": 0}
+    else:
+        counts = warm_session_examples(deployment, since, until, logger=job.logger, check=job.check_cancelled)
+        job.logger.info(
+            "Example thumbnails: %d made, %d already there, %d failed.", counts["Generated"], counts["Reused"], counts["Failed"]
+        )
+    job.set_params(THUMBNAIL_STAGE, counts)
+    job.set_stage(THUMBNAIL_STAGE, status="SUCCESS", progress=1.0)

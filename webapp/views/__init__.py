@@ -2,10 +2,16 @@
 
 
 def register_blueprints(app):
-    from . import api, auth, deployments, jobs, projects
+    from . import account, admin, api, auth, deployments, events, jobs, members, projects, stations, thumbnails
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(projects.bp)
     app.register_blueprint(deployments.bp)
     app.register_blueprint(jobs.bp)
+    app.register_blueprint(events.bp)
+    app.register_blueprint(thumbnails.bp)
+    app.register_blueprint(admin.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(stations.bp)
+    app.register_blueprint(members.bp)
+    app.register_blueprint(account.bp)

@@ -1,14 +1,13 @@
 """Sign in and out."""
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, make_response, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
-from ..extensions import db
-from ..models import User
+from ..services import accounts, throttle
 
 bp = Blueprint("auth", __name__)
 
@@ -19,12 +18,20 @@ class LoginForm(FlaskForm):
 
 
 def _safe_next(target: str | None) -> str:
-    """Only same-site relative paths, so the login form cannot redirect off-site."""
-    if not target:
-        return url_for("projects.index")
+    """`target` if it is a clean path of this site, else the projects page.
+
+    Anything with a scheme or host, "//" or a backslash (which browsers read
+    as "/"), or a control character (CR/LF would split the Location header)
+    is ignored, so the login form can neither redirect off-site nor fail.
+    """
+    fallback = url_for("projects.index")
+    if not target or len(target) > 2000 or not target.startswith("/") or target.startswith("//"):
+        return fallback
+    if "\\" in target or any(ord(char) < 0x20 or ord(char) == 0x7F for char in target):
+        return fallback
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return url_for("projects.index")
+    if parts.scheme or parts.netloc:
+        return fallback
     return target
 
 
@@ -40,10 +47,24 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         email = form.email.data.strip().lower()
-        user = db.session.scalar(db.select(User).filter_by(email=email))
-        if user is not None and user.check_password(form.password.data):
+        address = request.remote_addr or ""
+        wait = throttle.sign_in_retry_after(email, address)
+        if wait is not None:
+            # While locked even the right password is refused, so guessing gains nothing.
+            minutes = max(1, round(wait / 60))
+            form.password.errors.append(
+                f"Too many failed sign-ins. Try again in {minutes} minute{'s' if minutes != 1 else ''}."
+            )
+            response = make_response(render_template("auth/login.html", form=form), 429)
+            response.headers["Retry-After"] = str(wait)
+            return response
+        user = accounts.authenticate(email, form.password.data)
+        if user is not None:
+            # A fresh session: nothing, the CSRF secret included, carries over from before sign-in.
+            session.clear()
             login_user(user)
             return redirect(_safe_next(request.args.get("next")))
+        throttle.record_sign_in_failure(email, address)
         form.password.errors.append("Email or password is not correct.")
     status = 400 if form.errors else 200
     return render_template("auth/login.html", form=form), status
@@ -52,6 +73,9 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
+    # Every session of the user ends, not only this browser's: copies of the cookie stop working.
+    accounts.end_sessions(current_user._get_current_object())
     logout_user()
+    session.clear()
     flash("You are signed out.", "info")
     return redirect(url_for("auth.login"))

@@ -1,14 +1,21 @@
 """One station: its counts, sessions and jobs, and the buttons that start jobs."""
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from datetime import date
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from ..extensions import db
 from ..filters import hours
 from ..models import Deployment
 from ..permissions import can, require, role_of, start_job_permission
-from ..services import capture_listing, listing, station_jobs
+from ..services import capture_listing, listing, session_captures, station_delete, station_jobs, thumbnails
+from ..services.charts import gap_histogram, session_timeline
 from ..services.deployments import update_deployment
+from ..services.history import regroup_history
+from ..services.preview import preview_regroup
+from ..services.schedule import station_schedule_fit
 from ..services.projects import ValidationError, clean_gap_hours
+from ..services.storage import display_path
 from ..services.jobs import JobError
 from .jobs import status_context, status_response
 from .lookup import get_visible
@@ -17,7 +24,21 @@ bp = Blueprint("deployments", __name__, url_prefix="/deployments")
 
 
 def _summary_context(deployment: Deployment) -> dict:
-    return {"deployment": deployment, "project": deployment.project, "rule": deployment.grouping_rule}
+    return {
+        "deployment": deployment,
+        "project": deployment.project,
+        "rule": deployment.grouping_rule,
+        "data_source_shown": display_path(deployment.project, deployment.data_source),
+    }
+
+
+def _sessions_context(deployment: Deployment, page) -> dict:
+    """A page of the station's sessions with their example captures' `small` thumbnails (one query)."""
+    sessions = listing.sessions_page(deployment, page)
+    sizes = thumbnails.configured_sizes()
+    label = "small" if "small" in sizes else next(iter(sizes), None)
+    examples = session_captures.example_captures(sessions.items, label) if label else {}
+    return {"sessions": sessions, "examples": examples, "example_label": label, "example_width": sizes.get(label)}
 
 
 def _detail_page(deployment: Deployment, gap_value: str | None = None, gap_errors: list[str] = (), status: int = 200):
@@ -29,7 +50,6 @@ def _detail_page(deployment: Deployment, gap_value: str | None = None, gap_error
     return (
         render_template(
             "deployments/detail.html",
-            sessions=listing.sessions_page(deployment, request.args.get("page", 1)),
             captures=capture_listing.captures_page(
                 deployment, page=listing.clean_page(request.args.get("captures_page")), clamp=True
             ),
@@ -38,9 +58,16 @@ def _detail_page(deployment: Deployment, gap_value: str | None = None, gap_error
             can_regroup=project is not None and can("regroup_sessions_deployment", project),
             can_sync=project is not None and can("sync_deployment", project),
             can_edit=can("update_deployment", project),
+            can_delete=can("delete_deployment", project),
+            delete_stalled=station_delete.delete_stalled(deployment),
+            never_synced=not deployment.captures_count and not any(j.job_type_key == "data_storage_sync" for j in jobs),
             gap_value=gap_value,
             gap_errors=list(gap_errors),
             role=role_of(current_user, project),
+            hist=gap_histogram(deployment, deployment.grouping_rule.gap_seconds),
+            fit=station_schedule_fit(deployment),
+            history=regroup_history(deployment),
+            **_sessions_context(deployment, request.args.get("page", 1)),
             **_summary_context(deployment),
         ),
         status,
@@ -62,7 +89,7 @@ def settings(deployment_id: int):
     try:
         # An empty field removes the station's own gap, so the project's applies again.
         gap_seconds = clean_gap_hours(typed) if typed.strip() else None
-        update_deployment(deployment, {"session_time_gap_seconds": gap_seconds}, current_app.config["DATA_SOURCE_ROOTS"])
+        update_deployment(deployment, {"session_time_gap_seconds": gap_seconds})
     except ValidationError as error:
         db.session.rollback()
         messages = [message for field_errors in error.errors.values() for message in field_errors]
@@ -74,6 +101,49 @@ def settings(deployment_id: int):
     else:
         flash(f"Station gap set to {hours(gap_seconds)} h.", "success")
     return redirect(url_for(".detail", deployment_id=deployment.id), code=303)
+
+
+@bp.route("/<int:deployment_id>/preview")
+@login_required
+def preview(deployment_id: int):
+    """What a regroup with the typed gap would do (an htmx fragment, with the histogram swapped out of band)."""
+    deployment = get_visible(Deployment, deployment_id)
+    typed = request.args.get("session_gap_hours", "").strip()
+    try:
+        gap_seconds = clean_gap_hours(typed) if typed else None
+    except ValueError as error:
+        return render_template("deployments/_preview.html", error=str(error)), 400
+    result = preview_regroup(deployment, gap_seconds=gap_seconds)
+    return render_template(
+        "deployments/_preview.html",
+        deployment=deployment,
+        preview=result,
+        fit=station_schedule_fit(deployment, result["gap_seconds"]),
+        hist=gap_histogram(deployment, deployment.grouping_rule.gap_seconds, result["gap_seconds"]),
+    )
+
+
+@bp.route("/<int:deployment_id>/timeline")
+@login_required
+def timeline(deployment_id: int):
+    deployment = get_visible(Deployment, deployment_id)
+    month = _month_arg(request.args.get("month", ""))
+    return render_template(
+        "deployments/timeline.html",
+        deployment=deployment,
+        project=deployment.project,
+        timeline=session_timeline(deployment, month),
+        role=role_of(current_user, deployment.project),
+    )
+
+
+def _month_arg(text: str) -> date | None:
+    """`YYYY-MM` → the month's first day; anything else → None (the station's last month)."""
+    try:
+        year, month = text.split("-")
+        return date(int(year), int(month), 1)
+    except ValueError:
+        return None
 
 
 @bp.route("/<int:deployment_id>/summary")
@@ -96,7 +166,7 @@ def sessions(deployment_id: int):
     return render_template(
         "deployments/_sessions.html",
         deployment=deployment,
-        sessions=listing.sessions_page(deployment, request.args.get("page", 1)),
+        **_sessions_context(deployment, request.args.get("page", 1)),
     )
 
 

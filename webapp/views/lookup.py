@@ -15,6 +15,18 @@ def get_or_404(model, object_id: int | None):
     return obj
 
 
+class ProjectRef:
+    """A project known only by its id, read together with the object it holds."""
+
+    def __init__(self, project_id: int):
+        self.id = project_id
+
+
+def require_on_project_id(project_id: int | None, codename: str = "view_project") -> None:
+    """`require` for a hot path that read its object's project id in the same query (404/403)."""
+    require(codename, ProjectRef(project_id) if project_id is not None else None)
+
+
 def get_visible(model, object_id: int, codename: str = "view_project"):
     """The object, after checking `codename` on its project (404 if invisible, 403 if not allowed)."""
     obj = get_or_404(model, object_id)

@@ -1,13 +1,24 @@
-"""Projects list, one project's stations (with bulk actions) and its settings."""
+"""Projects list, a new project, one project's stations (with bulk actions) and its settings."""
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from ..config import DEFAULT_SESSION_GAP_SECONDS
 from ..extensions import db
 from ..filters import hours
 from ..models import SESSION_KEYINGS, Project
 from ..permissions import can, require, role_of, start_job_permission, visible_projects
 from ..services import listing, station_jobs
-from ..services.projects import KEYING_HELP, ValidationError, clean_gap_hours, stations_needing_regroup, update_project
+from ..services.preview import preview_project
+from ..services.projects import (
+    KEYING_HELP,
+    PROJECT_FIELDS,
+    ValidationError,
+    clean_fields,
+    clean_gap_hours,
+    create_project,
+    stations_needing_regroup,
+    update_project,
+)
 from .lookup import get_visible
 
 bp = Blueprint("projects", __name__, url_prefix="/projects")
@@ -20,12 +31,51 @@ def index():
     return render_template("projects/index.html", projects=projects)
 
 
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def new():
+    """Any signed-in user creates a project and becomes its ProjectManager."""
+    if request.method == "GET":
+        values = {"name": "", "session_gap_hours": hours(DEFAULT_SESSION_GAP_SECONDS), "session_keying": "date"}
+        return _new_page(values, {})
+    values = {field: request.form.get(field, "") for field in ("name", "session_gap_hours", "session_keying")}
+    errors = {}
+    data = {"name": values["name"], "session_keying": values["session_keying"]}
+    try:
+        data["session_time_gap_seconds"] = clean_gap_hours(values["session_gap_hours"])
+    except ValueError as error:
+        errors["session_gap_hours"] = [str(error)]
+    try:
+        if errors:
+            # The gap is wrong: nothing is created, but the other fields' errors are shown too.
+            clean_fields(data, PROJECT_FIELDS)
+        else:
+            project = create_project(current_user, data)
+    except ValidationError as error:
+        db.session.rollback()
+        errors.update(error.errors)
+    if errors:
+        if "session_time_gap_seconds" in errors:
+            errors["session_gap_hours"] = errors.pop("session_time_gap_seconds")
+        return _new_page(values, errors, 400)
+    flash(f"Project “{project.name}” created; you are its ProjectManager. Add its first station.", "success")
+    return redirect(url_for(".detail", project_id=project.id), code=303)
+
+
+def _new_page(values: dict, errors: dict, status: int = 200):
+    return (
+        render_template("projects/new.html", values=values, errors=errors, keyings=SESSION_KEYINGS, keying_help=KEYING_HELP),
+        status,
+    )
+
+
 def _stations_context(project: Project, args) -> dict:
     filters = listing.StationFilters.from_args(args)
     return {
         "project": project,
         "filters": filters,
         "states": listing.STATION_STATES,
+        "can_add_station": can("create_deployment", project),
         "page": listing.stations_page(project, filters, args.get("page", 1)),
         "bulk_actions": [
             action for action, key in station_jobs.ACTIONS.items() if can(start_job_permission(key), project)
@@ -135,6 +185,23 @@ def settings(project_id: int):
         "success",
     )
     return redirect(url_for(".settings", project_id=project.id), code=303)
+
+
+@bp.route("/<int:project_id>/preview")
+@login_required
+def preview(project_id: int):
+    """What regrouping every station with the typed settings would do (an htmx fragment)."""
+    project = get_visible(Project, project_id)
+    typed = request.args.get("session_gap_hours", "").strip()
+    keying = request.args.get("session_keying") or project.session_keying
+    try:
+        gap_seconds = clean_gap_hours(typed) if typed else project.session_time_gap_seconds
+        if keying not in SESSION_KEYINGS:
+            raise ValueError(f"Choose a keying: {', '.join(SESSION_KEYINGS)}.")
+    except ValueError as error:
+        return render_template("projects/_preview.html", error=str(error)), 400
+    rows, more = preview_project(project, gap_seconds, keying)
+    return render_template("projects/_preview.html", rows=rows, more=more, gap_seconds=gap_seconds, keying=keying)
 
 
 @bp.route("/<int:project_id>/regroup-all", methods=["POST"])

@@ -127,16 +127,23 @@ def visible_project_ids():
     return db.select(Membership.project_id).where(Membership.user_id == current_user.id)
 
 
-def paginate(query, serialize) -> dict:
-    """`{count, next, previous, results}` for `?page=` and `?page_size=` (≤ 500)."""
+def paginate(query, serialize, serialize_page=None) -> dict:
+    """`{count, next, previous, results}` for `?page=` and `?page_size=` (≤ 500).
+
+    `serialize_page`, when given, turns the whole page of rows into results at
+    once (for shapes that need one more set-based query per page).
+    """
     from .operations import parse_query
     from .schemas import PageQuery
 
     paging = parse_query(PageQuery)
     page, page_size = paging.page, paging.page_size
     count = db.session.scalar(db.select(db.func.count()).select_from(query.order_by(None).subquery()))
-    rows = db.session.scalars(query.limit(page_size).offset((page - 1) * page_size)).all()
-    return page_envelope(count, page, page_size, [serialize(row) for row in rows])
+    # A page past the end is empty without asking the database (its offset may not even fit an SQL integer).
+    past_end = (page - 1) * page_size >= count
+    rows = [] if past_end else db.session.scalars(query.limit(page_size).offset((page - 1) * page_size)).all()
+    results = serialize_page(rows) if serialize_page else [serialize(row) for row in rows]
+    return page_envelope(count, page, page_size, results)
 
 
 def page_envelope(count: int, page: int, page_size: int, results: list) -> dict:
@@ -155,4 +162,4 @@ def _page_url(page: int, page_size: int) -> str:
     return f"{request.base_url}?{urlencode(args)}"
 
 
-from . import captures, deployments, events, jobs, openapi, projects  # noqa: E402,F401  (routes register on bp)
+from . import captures, deployments, events, exports, jobs, openapi, projects, storage, thumbnails  # noqa: E402,F401  (routes register on bp)

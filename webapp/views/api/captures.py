@@ -2,6 +2,7 @@
 from ...extensions import db
 from ...models import MAX_DB_ID, Event
 from ...services.capture_listing import captures_page
+from ..thumbnails import thumbnail_urls
 from . import BadRequest, bp, get_deployment, page_envelope, schemas, serializers
 from .operations import operation, parse_query
 
@@ -22,5 +23,8 @@ def capture_list(query: schemas.CaptureFilter):
         if event is None or event.deployment_id != deployment.id:
             raise BadRequest("Invalid query parameter 'event'.", {"event": [f"Not a session of station {deployment.id}."]})
     found = captures_page(deployment, event, paging.page, paging.page_size)
-    results = [serializers.capture(capture, session_id) for capture, session_id, _ in found.items]
+    results = [
+        serializers.capture(capture, session_id, thumbnail_urls(capture.id, external=True))
+        for capture, session_id, _ in found.items
+    ]
     return page_envelope(found.total, paging.page, paging.page_size, results)

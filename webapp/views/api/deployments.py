@@ -1,12 +1,12 @@
 """Stations: create, read, change their gap, sync, regroup, and preview a regroup."""
-from flask import current_app
 from flask_login import current_user
 
 from ...errors import error_response
 from ...extensions import db
 from ...permissions import start_job_permission
 from ...services import jobs, station_jobs
-from ...services.deployments import create_deployment, update_deployment
+from ...services.deployments import StationBeingDeleted, create_deployment, update_deployment
+from ...services.history import regroup_history
 from ...services.preview import preview_regroup
 from . import BadRequest, bp, get_deployment, get_project, schemas, serializers
 from .operations import operation, read_body
@@ -18,7 +18,7 @@ from .operations import operation, read_body
 def deployment_create():
     body = read_body()
     project = get_project(body.pop("project_id"), "create_deployment")
-    deployment = create_deployment(project, body, current_app.config["DATA_SOURCE_ROOTS"])
+    deployment = create_deployment(project, body)
     return serializers.deployment(deployment), 201
 
 
@@ -29,15 +29,21 @@ def deployment_detail(deployment_id: int):
 
 
 @bp.patch("/deployments/<int:deployment_id>/")
-@operation("Change a station (update_deployment)", body=schemas.DeploymentUpdate, response=schemas.Deployment)
+@operation("Change a station (update_deployment)", body=schemas.DeploymentUpdate, response=schemas.Deployment,
+           errors=(400, 401, 403, 404, 409))
 def deployment_update(deployment_id: int):
     deployment = get_deployment(deployment_id, "update_deployment")
-    deployment = update_deployment(deployment, read_body(), current_app.config["DATA_SOURCE_ROOTS"])
+    try:
+        deployment = update_deployment(deployment, read_body())
+    except StationBeingDeleted as error:
+        return error_response(409, str(error))
     return serializers.deployment(deployment)
 
 
 def _start_job(job_type_key: str, deployment_id: int):
     deployment = get_deployment(deployment_id, start_job_permission(job_type_key))
+    if station_jobs.blocker(job_type_key, deployment) == "being deleted":
+        return error_response(409, f"Station “{deployment.name}” is being deleted; no job can start on it.")
     try:
         job = station_jobs.start_job(job_type_key, deployment, current_user)
     except jobs.QueueUnavailable as error:
@@ -50,14 +56,14 @@ def _start_job(job_type_key: str, deployment_id: int):
 
 @bp.post("/deployments/<int:deployment_id>/sync/")
 @operation("Queue a data storage sync (sync_deployment)", response=schemas.JobAccepted, status=202,
-           errors=(400, 401, 403, 404, 503))
+           errors=(400, 401, 403, 404, 409, 503))
 def deployment_sync(deployment_id: int):
     return _start_job("data_storage_sync", deployment_id)
 
 
 @bp.post("/deployments/<int:deployment_id>/regroup-sessions/")
 @operation("Queue a regroup (regroup_sessions_deployment)", response=schemas.JobAccepted, status=202,
-           errors=(400, 401, 403, 404, 503))
+           errors=(400, 401, 403, 404, 409, 503))
 def deployment_regroup(deployment_id: int):
     return _start_job("regroup_events", deployment_id)
 
@@ -68,3 +74,10 @@ def deployment_regroup(deployment_id: int):
 def deployment_regroup_preview(deployment_id: int, query: schemas.PreviewQuery):
     deployment = get_deployment(deployment_id)
     return preview_regroup(deployment, gap_seconds=query.gap_seconds, keying=query.keying)
+
+
+@bp.get("/deployments/<int:deployment_id>/regroup-history/")
+@operation("Regroups of the station that did work, newest first (members)", response=schemas.RegroupHistory)
+def deployment_regroup_history(deployment_id: int):
+    records = regroup_history(get_deployment(deployment_id), limit=None)
+    return {"count": len(records), "results": [serializers.regroup_record(record) for record in records]}

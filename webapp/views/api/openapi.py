@@ -20,9 +20,11 @@ _STATUS_TEXT = {
     401: "No or bad credentials",
     403: "Not allowed",
     404: "Missing or not visible",
+    405: "Method not allowed",
     409: "Conflict with the object's state",
     413: "Request body too large",
     429: "Too many attempts",
+    502: "The capture's file or the thumbnail storage failed",
     503: "The job queue is unavailable",
 }
 _PAGING = [

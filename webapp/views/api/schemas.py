@@ -16,6 +16,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSeriali
 from ...grouping import KEYINGS
 from ...models import JOB_STATUSES
 from ...permissions import ROLES
+from ...services.deployments import clean_time_zone
 from ...services.jobs import JOB_TYPES
 from ...services.projects import (
     MAX_GAP_SECONDS,
@@ -159,17 +160,27 @@ OptionalGap = Annotated[
 ]
 
 
+TimeZone = Annotated[
+    str,
+    BeforeValidator(clean_time_zone),
+    Field(max_length=64, description="IANA name of the station's clock (default UTC); it only adds the UTC offset "
+                                     "where a time leaves the site"),
+]
+
+
 class DeploymentCreate(Input):
     project_id: Annotated[Id, BeforeValidator(parse_id)]
     name: Name
     data_source: Annotated[DataSource, BeforeValidator(_text)]
     session_time_gap_seconds: OptionalGap = None
+    time_zone: TimeZone = "UTC"
 
 
 class DeploymentUpdate(Input):
     name: Name = None
     data_source: Annotated[DataSource, BeforeValidator(_text)] = None
     session_time_gap_seconds: OptionalGap = None
+    time_zone: TimeZone = None
 
 
 class Deployment(Output):
@@ -177,7 +188,9 @@ class Deployment(Output):
     name: str
     project_id: int | None
     data_source: str
+    data_source_display: Annotated[str, Field(description="The data source relative to its storage source")]
     session_time_gap_seconds: int | None
+    time_zone: str
     effective_session_time_gap_seconds: int | None
     effective_session_time_gap_source: str
     captures_count: int
@@ -188,6 +201,44 @@ class Deployment(Output):
     grouped_gap_seconds: int | None
     grouped_keying: str | None
     created_at: UtcTime
+    deleting: bool
+
+
+# -- storage sources ---------------------------------------------------------------------
+
+OptionalText = Annotated[str | None, BeforeValidator(_optional(_text))]
+
+
+class StorageSourceCreate(Input):
+    name: Name
+    location: Annotated[
+        str, BeforeValidator(_text),
+        Field(max_length=1024, description="A folder under DATA_SOURCE_ROOTS, or s3://bucket/prefix"),
+    ]
+    open_to_all_projects: Annotated[bool, Field(strict=True)] = False
+    endpoint_url: Annotated[OptionalText, Field(description="S3 only: the service's http(s) URL")] = None
+    access_key: Annotated[OptionalText, Field(description="S3 only; stored encrypted, never returned")] = None
+    secret_key: Annotated[OptionalText, Field(description="S3 only; stored encrypted, never returned")] = None
+
+
+class StorageSource(Output):
+    id: Id
+    name: str
+    location: str
+    endpoint_url: str | None
+    has_credentials: bool
+    open_to_all_projects: bool
+    project_ids: list[int]
+    created_at: UtcTime
+
+
+class StorageGrantCreate(Input):
+    project_id: Annotated[Id, BeforeValidator(parse_id)]
+
+
+class StorageGrant(Output):
+    source_id: Id
+    project_id: Id
 
 
 def _gap_from_query(text) -> int:
@@ -210,6 +261,28 @@ class RegroupPreview(Output):
     sessions_before: int
     sessions_after: int
     longest_session_seconds: int
+    max_session_seconds: int
+    sessions_merged: int = Field(description="Current sessions that would share a session with another current one")
+    sessions_split: int = Field(description="Current sessions whose captures would spread over two or more sessions")
+    sessions_capped: int = Field(description="Sessions that would end at the maximum duration, not at a gap")
+    single_capture_sessions: int
+    captures_grouped: int
+
+
+class RegroupRecord(Output):
+    job_id: int | None
+    finished_at: UtcTime
+    user: str | None = Field(description="Email of who asked for the regroup")
+    gap_seconds: int
+    keying: str
+    max_session_seconds: int
+    sessions_before: int
+    sessions_after: int
+
+
+class RegroupHistory(Output):
+    count: int
+    results: list[RegroupRecord]
 
 
 # -- sessions and jobs -----------------------------------------------------------------
@@ -217,6 +290,15 @@ class RegroupPreview(Output):
 
 class DeploymentFilter(Input):
     deployment: Annotated[Id | None, BeforeValidator(_optional(whole_number(1)))] = None
+
+
+Thumbnails = Annotated[dict[str, str], Field(description="label → URL of the thumbnail endpoint, for every configured size")]
+
+
+class ExampleCapture(Output):
+    id: Id
+    timestamp: LocalTime
+    thumbnails: Thumbnails
 
 
 class Event(Output):
@@ -231,6 +313,14 @@ class Event(Output):
     gap_seconds: int | None = Field(None, description="The rule the session was cut with (null: not recorded)")
     keying: str | None = None
     max_session_seconds: int | None = None
+    example_captures: Annotated[
+        list[ExampleCapture],
+        Field(max_length=4, description="First, middle and last capture of the session and its largest file"),
+    ]
+
+
+class ThumbnailQuery(Input):
+    label: Annotated[str | None, Field(max_length=32, description="A configured size; default: the first")] = None
 
 
 class CaptureFilter(Input):
@@ -244,7 +334,7 @@ class Capture(Output):
     event_id: int | None = Field(description="The session whose span holds the timestamp, or null")
     timestamp: LocalTime
     path: str
-    thumbnails: dict[str, str]
+    thumbnails: Thumbnails
 
 
 class Param(Output):
@@ -288,6 +378,8 @@ class Job(Output):
     finished_at: UtcTime
     progress: Progress
     logs: Logs
+
+
 
 
 class PageQuery(Input):

@@ -1,5 +1,6 @@
 """Model rows → JSON answers, built through the response schemas of `schemas.py`."""
-from ...models import Capture, Deployment, Event, Job, Membership, Project, param_key
+from ...models import Capture, Deployment, Event, Job, Membership, Project, RegroupRecord, StorageSource, param_key
+from ...services.storage import display_path
 from . import schemas
 
 
@@ -22,19 +23,29 @@ def deployment(d: Deployment) -> dict:
         **{name: getattr(d, name) for name in schemas.Deployment.model_fields if hasattr(d, name)},
         effective_session_time_gap_seconds=rule.gap_seconds,
         effective_session_time_gap_source=rule.gap_source,
+        # How pages and logs name the source: relative to its storage source.
+        data_source_display=display_path(d.project, d.data_source),
     )
 
 
-def capture(c: Capture, event_id: int | None) -> dict:
+def capture(c: Capture, event_id: int | None, thumbnails: dict[str, str] | None = None) -> dict:
     """A capture with the session whose span holds it (`event_id`, found by the caller's range join)."""
     return _dump(
         schemas.Capture, id=c.id, deployment_id=c.deployment_id, event_id=event_id, timestamp=c.timestamp, path=c.path,
-        thumbnails={},
+        thumbnails=thumbnails or {},
     )
 
 
-def event(e: Event) -> dict:
-    return schemas.Event.model_validate(e).model_dump(mode="json")
+def example_capture(c, thumbnails: dict[str, str]) -> dict:
+    return _dump(schemas.ExampleCapture, id=c.id, timestamp=c.timestamp, thumbnails=thumbnails)
+
+
+def event(e: Event, examples: list[dict] | None = None) -> dict:
+    return _dump(
+        schemas.Event,
+        **{name: getattr(e, name) for name in schemas.Event.model_fields if name != "example_captures"},
+        example_captures=examples or [],
+    )
 
 
 def _stage(stage: dict) -> dict:
@@ -75,3 +86,28 @@ def job(j: Job) -> dict:
 
 def job_accepted(j: Job) -> dict:
     return _dump(schemas.JobAccepted, job_id=j.id, deployment_id=j.deployment_id, project_id=j.project_id)
+
+
+def regroup_record(r: RegroupRecord) -> dict:
+    return _dump(
+        schemas.RegroupRecord,
+        job_id=r.job_id,
+        finished_at=r.finished_at,
+        user=r.user.email if r.user is not None else None,
+        gap_seconds=r.gap_seconds,
+        keying=r.keying,
+        max_session_seconds=r.max_session_seconds,
+        sessions_before=r.sessions_before,
+        sessions_after=r.sessions_after,
+    )
+def storage_source(s: StorageSource, project_ids) -> dict:
+    """A storage source without its credentials: only whether it has some."""
+    return _dump(
+        schemas.StorageSource,
+        **{name: getattr(s, name) for name in schemas.StorageSource.model_fields if hasattr(s, name)},
+        project_ids=list(project_ids),
+    )
+
+
+def storage_grant(source_id: int, project_id: int) -> dict:
+    return _dump(schemas.StorageGrant, source_id=source_id, project_id=project_id)

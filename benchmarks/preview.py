@@ -1,0 +1,201 @@
+"""Live preview benchmark: `python -m benchmarks.preview [--stations 10] [--captures 100000] [--pg | --no-pg]`.
+
+Builds a project of N stations of night-burst captures (the regroup
+benchmark's generator) in a temporary database, regroups each once, then
+times, in the same run:
+
+- floor: one ordered read of every station's timestamps (raw cursor, no parsing);
+- baseline: the straightforward preview (SELECT DISTINCT, parse, grouping.group_sessions per station);
+- cold: the project's preview with empty caches (services.preview.preview_project);
+- new rule: the project's preview with another gap and keying, station times cached (typing);
+- cached: one station asked again with the same rule (the worst station).
+
+Targets (issue 12): cold ≤ 500 ms for 10 × 100k; cached ≤ 50 ms.
+"""
+import argparse
+import multiprocessing
+import os
+import sys
+import tempfile
+import time
+import uuid
+from datetime import datetime
+
+from benchmarks.regroup import PG_ADMIN_URL, _make_app, capture_rows
+
+COLD_TARGET_S = 0.5
+CACHED_TARGET_S = 0.05
+HEADER = (f"{'backend':<10} {'stations':>8} {'captures':>9} {'floor s':>8} {'baseline s':>10} {'cold s':>8} "
+          f"{'new rule s':>10} {'cached s':>9} {'cold/floor':>10} {'base/cold':>9}")
+
+
+def _load(stations: int, captures: int):
+    from webapp.extensions import db
+    from webapp.models import Deployment, Project
+    from webapp.services.captures import refresh_deployment_stats
+
+    db.create_all()
+    project = Project(name="Preview bench")
+    deployments = [Deployment(name=f"Station {i:02d}", project=project) for i in range(stations)]
+    db.session.add_all([project, *deployments])
+    db.session.commit()
+    raw = db.session.connection().connection.driver_connection
+    for number, deployment in enumerate(deployments):
+        rows = capture_rows(captures, deployment.id, seed=number + 1)
+        if db.engine.dialect.name == "postgresql":
+            with raw.cursor() as cursor:
+                with cursor.copy("COPY capture (deployment_id, path, timestamp, size) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+        else:
+            raw.executemany("INSERT INTO capture (deployment_id, path, timestamp, size) VALUES (?, ?, ?, ?)", rows)
+        db.session.commit()
+        refresh_deployment_stats(deployment)
+        db.session.commit()
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(db.text("ANALYZE capture"))
+        db.session.commit()
+    return project, deployments
+
+
+def _floor(deployments) -> float:
+    from webapp.extensions import db
+
+    raw = db.session.connection().connection.driver_connection
+    pg = db.engine.dialect.name == "postgresql"
+    p = "%s" if pg else "?"
+    began = time.perf_counter()
+    for deployment in deployments:
+        cursor = raw.cursor(name=f"floor{deployment.id}") if pg else raw.cursor()
+        cursor.execute(
+            f"SELECT timestamp FROM capture WHERE deployment_id = {p} AND timestamp IS NOT NULL ORDER BY timestamp",
+            (deployment.id,),
+        )
+        for _ in cursor:
+            pass
+        cursor.close()
+    elapsed = time.perf_counter() - began
+    db.session.commit()
+    return elapsed
+
+
+def _baseline(deployments, gap: int, keying: str) -> float:
+    """The straightforward preview: distinct timestamps as datetimes, then the pure grouping per station."""
+    from webapp.extensions import db
+    from webapp.grouping import group_sessions
+    from webapp.models import Capture
+
+    began = time.perf_counter()
+    for deployment in deployments:
+        rows = db.session.execute(
+            db.select(Capture.timestamp)
+            .where(Capture.deployment_id == deployment.id, Capture.timestamp.is_not(None))
+            .distinct()
+            .order_by(Capture.timestamp)
+        ).scalars()
+        group_sessions([value if isinstance(value, datetime) else datetime.fromisoformat(value) for value in rows],
+                       gap, keying)
+    return time.perf_counter() - began
+
+
+def _measure(url: str, stations: int, captures: int, out) -> None:
+    import logging
+
+    logging.getLogger("webapp.services.regroup").setLevel(logging.ERROR)
+    from webapp.extensions import db
+    from webapp.services.preview import preview_project, preview_regroup
+    from webapp.services.regroup import regroup_deployment
+    from webapp.services.station_times import clear_caches
+
+    with tempfile.TemporaryDirectory() as instance:
+        app = _make_app(url, instance)
+        with app.app_context():
+            project, deployments = _load(stations, captures)
+            for deployment in deployments:
+                regroup_deployment(deployment)
+            floor = _floor(deployments)
+            baseline = _baseline(deployments, 7200, "date")
+            clear_caches()
+            began = time.perf_counter()
+            preview_project(project, 7200, "date")
+            cold = time.perf_counter() - began
+            began = time.perf_counter()
+            preview_project(project, 5400, "night")
+            new_rule = time.perf_counter() - began
+            cached = 0.0
+            for deployment in deployments:
+                began = time.perf_counter()
+                preview_regroup(deployment, 7200, "date")
+                cached = max(cached, time.perf_counter() - began)
+            db.session.remove()
+            db.engine.dispose()
+    backend = url.split(":", 1)[0].split("+")[0]
+    out.put(
+        f"{backend:<10} {stations:>8} {stations * captures:>9} {floor:>8.3f} {baseline:>10.3f} {cold:>8.3f} "
+        f"{new_rule:>10.3f} {cached:>9.4f} {cold / floor:>10.2f} {baseline / cold:>9.2f}"
+        f"|{cold}|{cached}"
+    )
+
+
+def _run_child(url: str, stations: int, captures: int) -> str:
+    queue = multiprocessing.get_context("spawn").Queue()
+    child = multiprocessing.get_context("spawn").Process(target=_measure, args=(url, stations, captures, queue))
+    child.start()
+    line = queue.get()
+    child.join()
+    return line
+
+
+def _pg_url():
+    import psycopg
+
+    name = f"ami_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+    return name, f"{base}/{name}"
+
+
+def _drop_pg(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stations", type=int, default=10)
+    parser.add_argument("--captures", type=int, default=100_000, help="captures per station")
+    parser.add_argument("--pg", dest="pg", action="store_true", default=None)
+    parser.add_argument("--no-pg", dest="pg", action="store_false")
+    args = parser.parse_args(argv)
+    print(f"Live preview benchmark ({os.cpu_count()} CPUs; times are wall-clock server time)")
+    print(HEADER)
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        results.append(_run_child(f"sqlite:///{tmp}/bench.db", args.stations, args.captures))
+    if args.pg is not False:
+        try:
+            name, url = _pg_url()
+        except Exception as error:  # noqa: BLE001 - PostgreSQL is optional here
+            if args.pg:
+                raise
+            print(f"(PostgreSQL skipped: {error.__class__.__name__})")
+        else:
+            try:
+                results.append(_run_child(url, args.stations, args.captures))
+            finally:
+                _drop_pg(name)
+    for line in results:
+        text, cold, cached = line.split("|")
+        print(text)
+        verdict = "PASS" if float(cold) <= COLD_TARGET_S else "MISS"
+        print(f"{verdict} cold preview {float(cold) * 1000:.0f} ms (target ≤ {COLD_TARGET_S * 1000:.0f} ms)")
+        verdict = "PASS" if float(cached) <= CACHED_TARGET_S else "MISS"
+        print(f"{verdict} cached preview {float(cached) * 1000:.1f} ms (target ≤ {CACHED_TARGET_S * 1000:.0f} ms)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

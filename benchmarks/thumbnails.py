@@ -1,0 +1,249 @@
+"""Thumbnail benchmark: `python -m benchmarks.thumbnails [--size 9000x6000] [--rounds 5] [--requests 300]`.
+
+Times are CPU time of this process pinned to one core (`time.process_time`):
+on a shared machine, wall time mostly measures the neighbours. The warm
+figures show wall time beside it.
+
+Cold: on a noisy, photo-like JPEG generated here (never committed), the
+median of `--rounds` runs of
+  floor    — only the reduced-scale decode that `ours` does (no resize, no encode);
+  full     — decode the whole original, resize (LANCZOS), encode (the baseline);
+  no-draft — Pillow `thumbnail()` with reducing_gap=None (full decode, then a plain resize);
+  default  — Pillow `thumbnail()` as it comes (reducing_gap=2.0, so `draft` to 2 × the size);
+  gap 3    — `draft` + `thumbnail()` with reducing_gap=3.0;
+  ours     — `services.thumbnails.make_thumbnail` (draft + reducing_gap=REDUCING_GAP + encode);
+  vips     — pyvips `thumbnail` (shrink-on-load), only where pyvips is installed;
+for each configured size. Every column includes the same JPEG encode
+(quality 82, progressive, optimized).
+
+Warm: a real app on a temporary SQLite database, one capture whose thumbnail
+exists; `--requests` GETs of the endpoint through the WSGI test client with a
+token (authentication, the membership check and the one indexed query
+included); p50 and p95 of the time spent in the app.
+"""
+import argparse
+import io
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SIZES = {"small": 240, "medium": 1024}
+TARGETS_MS = {"small": 200, "medium": 300}
+WARM_P95_MS = 10
+SPEEDUP = 3
+
+
+def make_photo(path: Path, width: int, height: int) -> None:
+    """A photo-like JPEG: lit gradient, fine sensor noise and darker blotches, at camera quality."""
+    from PIL import Image, ImageDraw
+
+    light = Image.radial_gradient("L").resize((width, height))
+    channels = []
+    # Sensor noise at this level makes a JPEG of about 33 MB, the size of the issue's reference photo.
+    for sigma, base in ((40, 200), (36, 195), (44, 180)):
+        noise = Image.effect_noise((width, height), sigma)
+        channel = Image.blend(noise, Image.eval(light, lambda v, b=base: max(0, b - v // 2)), 0.4)
+        channels.append(channel)
+    image = Image.merge("RGB", channels)
+    draw = ImageDraw.Draw(image)
+    for i in range(60):
+        x, y = (i * 7919) % width, (i * 104729) % height
+        r = 40 + (i * 37) % 160
+        draw.ellipse((x, y, x + r * 2, y + r), fill=(60 + i % 40, 50, 40))
+    image.save(path, "JPEG", quality=92)
+
+
+def _encode(image) -> bytes:
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, "JPEG", quality=82, optimize=True, progressive=True)
+    return buffer.getvalue()
+
+
+def full_decode(path: Path, width: int) -> bytes:
+    from PIL import Image
+
+    with Image.open(path) as image:
+        image.load()
+        height = round(image.height * width / image.width)
+        return _encode(image.resize((width, height), Image.Resampling.LANCZOS))
+
+
+def pillow_thumbnail(path: Path, width: int, gap: float | None) -> bytes:
+    from PIL import Image
+
+    with Image.open(path) as image:
+        height = round(image.height * width / image.width)
+        if gap is not None:
+            image.draft("RGB", (int(width * gap), int(height * gap)))
+        image.thumbnail((width, height), Image.Resampling.BICUBIC, reducing_gap=gap)
+        return _encode(image)
+
+
+def floor(path: Path, width: int) -> None:
+    """Only the reduced-scale decode `ours` does: the entropy decoding no JPEG reader can skip."""
+    from PIL import Image
+
+    from webapp.services.thumbnails import REDUCING_GAP
+
+    with Image.open(path) as image:
+        height = round(image.height * width / image.width)
+        image.draft("RGB", (int(width * REDUCING_GAP), int(height * REDUCING_GAP)))
+        image.load()
+
+
+def pillow_default(path: Path, width: int) -> bytes:
+    from PIL import Image
+
+    with Image.open(path) as image:
+        image.thumbnail((width, round(image.height * width / image.width)))
+        return _encode(image)
+
+
+def ours(path: Path, width: int) -> bytes:
+    from webapp.services.thumbnails import make_thumbnail
+
+    return make_thumbnail(path, width).data
+
+
+def vips_thumbnail(path: Path, width: int) -> bytes:
+    import pyvips
+
+    return pyvips.Image.thumbnail(str(path), width).jpegsave_buffer(Q=82, interlace=True, optimize_coding=True)
+
+
+def _median_ms(function, rounds: int) -> float:
+    """Median CPU time of `function` in ms: on a shared machine, wall time measures the neighbours."""
+    function()  # imports and first-use set-up are not what is measured
+    times = []
+    for _ in range(rounds):
+        start = time.process_time()
+        function()
+        times.append(time.process_time() - start)
+    return statistics.median(times) * 1000
+
+
+def cold(path: Path, rounds: int) -> dict:
+    try:
+        import pyvips  # noqa: F401
+        methods_vips = True
+    except (ImportError, OSError):
+        methods_vips = False
+    results = {}
+    for label, width in SIZES.items():
+        row = {
+            "floor": _median_ms(lambda: floor(path, width), rounds),
+            "full": _median_ms(lambda: full_decode(path, width), rounds),
+            "no-draft": _median_ms(lambda: pillow_thumbnail(path, width, None), rounds),
+            "default": _median_ms(lambda: pillow_default(path, width), rounds),
+            "gap 3": _median_ms(lambda: pillow_thumbnail(path, width, 3.0), rounds),
+            "ours": _median_ms(lambda: ours(path, width), rounds),
+            "vips": _median_ms(lambda: vips_thumbnail(path, width), rounds) if methods_vips else None,
+        }
+        results[label] = row
+    return results
+
+
+def warm(folder: Path, requests: int) -> dict[str, float]:
+    """p50 and p95 (ms) of a warm thumbnail request through the whole app, CPU and wall time."""
+    from PIL import Image
+
+    from webapp import create_app
+    from webapp.extensions import db
+    from webapp.models import Capture, Deployment, Membership, Project, User
+
+    data = folder / "data" / "station"
+    data.mkdir(parents=True)
+    Image.new("RGB", (900, 600), (200, 190, 170)).save(data / "20240612220000.jpg", "JPEG")
+    app = create_app({
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'warm.db'}", "SECRET_KEY": "bench", "HUEY_URL": "memory://",
+        "INSTANCE_PATH": folder / "instance", "DATA_SOURCE_ROOTS": [str(folder / "data")],
+    })
+    with app.app_context():
+        db.create_all()
+        user = User(email="bench@example.org")
+        user.set_password("pw")
+        project = Project(name="Bench")
+        station = Deployment(name="Station", project=project, data_source=str(data))
+        db.session.add_all([user, project, station, Membership(user=user, project=project, role="BasicMember")])
+        db.session.flush()
+        from webapp.services import storage
+
+        storage.grant(storage.register_source({"name": "Bench data", "location": str(folder / "data")}), project)
+        capture = Capture(deployment_id=station.id, path="20240612220000.jpg", size=1)
+        db.session.add(capture)
+        token = user.new_api_token()
+        db.session.commit()
+        capture_id = capture.id
+        db.session.remove()
+    client = app.test_client()
+    url = f"/api/v2/captures/thumbnails/{capture_id}/?label=small"
+    headers = {"Authorization": f"Token {token}"}
+    assert client.get(url, headers=headers).status_code == 302  # cold, not timed
+    cpu, wall = [], []
+    for _ in range(requests):
+        start, start_wall = time.process_time(), time.perf_counter()
+        response = client.get(url, headers=headers)
+        cpu.append(time.process_time() - start)
+        wall.append(time.perf_counter() - start_wall)
+        assert response.status_code == 302
+    with app.app_context():
+        db.engine.dispose()
+    cpu.sort()
+    wall.sort()
+    p95 = int(0.95 * (len(cpu) - 1))
+    return {"p50": statistics.median(cpu) * 1000, "p95": cpu[p95] * 1000,
+            "wall p50": statistics.median(wall) * 1000, "wall p95": wall[p95] * 1000}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", default="9000x6000")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--requests", type=int, default=300)
+    args = parser.parse_args(argv)
+    width, height = (int(v) for v in args.size.lower().split("x"))
+    pinned = hasattr(os, "sched_setaffinity")
+    if pinned:
+        cores = os.sched_getaffinity(0)
+        os.sched_setaffinity(0, {min(cores)})  # one core, as the targets say
+    try:
+        _run(args, width, height)
+    finally:
+        if pinned:
+            os.sched_setaffinity(0, cores)
+    return 0
+
+
+def _run(args, width: int, height: int) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        photo = folder / "photo.jpg"
+        make_photo(photo, width, height)
+        print(f"thumbnail benchmark — one core of {os.cpu_count()}, source {width}x{height} JPEG "
+              f"{photo.stat().st_size / 1e6:.1f} MB, median CPU time of {args.rounds} runs")
+        results = cold(photo, args.rounds)
+        columns = ["floor", "full", "no-draft", "default", "gap 3", "ours", "vips"]
+        print(f"{'size':<8} {'width':>6} " + " ".join(f"{c + ' ms':>11}" for c in columns)
+              + f" {'full/ours':>10} {'ours/floor':>10}")
+        for label, row in results.items():
+            cells = " ".join(f"{row[c]:>11.1f}" if row[c] is not None else f"{'-':>11}" for c in columns)
+            print(f"{label:<8} {SIZES[label]:>6} {cells} {row['full'] / row['ours']:>10.2f} {row['ours'] / row['floor']:>10.2f}")
+        w = warm(folder, args.requests)
+        p95 = w["p95"]
+        print(f"warm 302: p50 {w['p50']:.2f} ms, p95 {p95:.2f} ms CPU (wall p50 {w['wall p50']:.2f}, "
+              f"p95 {w['wall p95']:.2f}) over {args.requests} requests (SQLite, token auth)")
+        full_size = (width, height) == (9000, 6000)
+        for label, row in results.items():
+            target = TARGETS_MS[label]
+            scope = "" if full_size else f" (at {args.size}, not the target's 9000x6000)"
+            print(f"{'PASS' if row['ours'] <= target else 'MISS'}  cold {label} <= {target} ms ({row['ours']:.0f} ms){scope}")
+            ratio = row["full"] / row["ours"]
+            print(f"{'PASS' if ratio >= SPEEDUP else 'MISS'}  cold {label} >= {SPEEDUP} x faster than full decode ({ratio:.2f}){scope}")
+        print(f"{'PASS' if p95 <= WARM_P95_MS else 'MISS'}  warm p95 <= {WARM_P95_MS} ms ({p95:.2f} ms)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,11 @@
+"""The preview benchmark runs end to end at a tiny size, so it cannot rot."""
+from benchmarks import preview as bench
+
+
+def test_preview_benchmark_runs_at_a_tiny_size(capsys):
+    assert bench.main(["--stations", "2", "--captures", "500", "--no-pg"]) == 0
+    out = capsys.readouterr().out
+    assert bench.HEADER in out
+    (line,) = [line for line in out.splitlines() if line.startswith("sqlite ")]
+    assert line.split()[1:3] == ["2", "1000"]
+    assert sum(line.startswith(("PASS", "MISS")) for line in out.splitlines()) == 2

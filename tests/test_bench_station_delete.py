@@ -1,0 +1,11 @@
+"""The station delete benchmark runs end to end at a tiny size, so it cannot rot."""
+from benchmarks import station_delete as bench
+
+
+def test_station_delete_benchmark_runs_at_a_tiny_size(capsys):
+    assert bench.main(["--sizes", "5000"]) == 0
+    out = capsys.readouterr().out
+    assert bench.HEADER in out
+    modes = [line.split()[0] for line in out.splitlines() if line.split() and line.split()[0] in ("floor", "batched", "baseline")]
+    assert modes == ["floor", "batched", "baseline"]
+    assert any(line.startswith(("PASS", "MISS")) for line in out.splitlines())

@@ -1,0 +1,31 @@
+"""The demo's captures look like light-trap photographs and carry their time in EXIF."""
+from pathlib import Path
+
+from PIL import Image, ImageChops, ImageStat
+
+from webapp.extensions import db
+from webapp.models import Capture, Deployment, Job
+from webapp.services.captures import timestamp_from_exif, timestamp_from_name
+
+
+def test_demo_photos_are_pale_sheets_with_changing_dark_shapes(runner, app):
+    assert runner.invoke(args=["seed-demo"]).exit_code == 0
+    station = db.session.scalars(db.select(Deployment).order_by(Deployment.id)).first()
+    captures = db.session.scalars(
+        db.select(Capture).filter_by(deployment_id=station.id).order_by(Capture.timestamp).limit(12)
+    ).all()
+    images = []
+    for capture in captures:
+        path = Path(station.data_source) / capture.path
+        assert timestamp_from_exif(path) == timestamp_from_name(path.name) == capture.timestamp
+        with Image.open(path) as image:
+            images.append(image.convert("L"))
+    for image in images:
+        stat = ImageStat.Stat(image)
+        assert stat.mean[0] > 170  # a pale sheet
+        assert image.getextrema()[0] < 90  # with dark shapes on it
+    # Consecutive shots differ (moths arrive, leave and shift), as a real trap's do.
+    assert all(ImageChops.difference(a, b).getbbox() is not None for a, b in zip(images, images[1:]))
+    # The demo's syncs made the example thumbnails of every session.
+    for job in db.session.scalars(db.select(Job)):
+        assert job.param("thumbnails", "generated") > 0 and job.param("thumbnails", "failed") == 0

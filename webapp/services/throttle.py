@@ -1,0 +1,85 @@
+"""Throttling of failed sign-ins and failed API tokens.
+
+Failures are counted with Flask-Limiter's strategy in its storage
+(RATELIMIT_STORAGE_URI: memory, or the Redis of HUEY_URL so every web process
+shares the counts), in moving windows whose sizes come from the configuration:
+
+- SIGN_IN_ACCOUNT_LIMIT (per email) and SIGN_IN_IP_LIMIT (per client address):
+  once either is used up, every sign-in for that account or from that address
+  is refused — the right password too — until the window moves on;
+- TOKEN_FAILURE_LIMIT (per client address): once used up, requests carrying
+  a token are refused without the token being looked up.
+"""
+import hashlib
+import math
+import time
+
+from flask import current_app
+from limits import RateLimitItem, parse
+
+from ..extensions import limiter
+
+LIMIT_SETTINGS = ("SIGN_IN_ACCOUNT_LIMIT", "SIGN_IN_IP_LIMIT", "TOKEN_FAILURE_LIMIT")
+
+
+def check_settings(config) -> None:
+    """Raise ValueError naming the setting if a configured limit cannot be read."""
+    for name in LIMIT_SETTINGS:
+        try:
+            parse(config[name])
+        except ValueError:
+            raise ValueError(f"{name} must be a limit such as '10 per 15 minutes', not {config[name]!r}.") from None
+
+
+def _limit(setting: str) -> RateLimitItem:
+    return parse(current_app.config[setting])
+
+
+def _account_key(email: str) -> str:
+    # A digest keeps addresses out of the shared counter storage.
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()
+
+
+def _retry_after(rules: list[tuple[RateLimitItem, str, str]]) -> int | None:
+    """Seconds until every used-up rule allows again, or None when none is used up."""
+    if not limiter.enabled:
+        return None
+    waits = []
+    for item, namespace, key in rules:
+        if not limiter.limiter.test(item, namespace, key):
+            reset_at = limiter.limiter.get_window_stats(item, namespace, key).reset_time
+            waits.append(max(1, math.ceil(reset_at - time.time())))
+    return max(waits) if waits else None
+
+
+def _hit(rules: list[tuple[RateLimitItem, str, str]]) -> None:
+    if limiter.enabled:
+        for item, namespace, key in rules:
+            limiter.limiter.hit(item, namespace, key)
+
+
+def _sign_in_rules(email: str, address: str):
+    return [
+        (_limit("SIGN_IN_ACCOUNT_LIMIT"), "sign-in-account", _account_key(email)),
+        (_limit("SIGN_IN_IP_LIMIT"), "sign-in-ip", address or "-"),
+    ]
+
+
+def sign_in_retry_after(email: str, address: str) -> int | None:
+    """Seconds this account or address must wait before any sign-in is checked, or None."""
+    return _retry_after(_sign_in_rules(email, address))
+
+
+def record_sign_in_failure(email: str, address: str) -> None:
+    """Count one failed sign-in against the account and the address."""
+    _hit(_sign_in_rules(email, address))
+
+
+def token_retry_after(address: str) -> int | None:
+    """Seconds this address must wait before a token it sends is looked up, or None."""
+    return _retry_after([(_limit("TOKEN_FAILURE_LIMIT"), "token-ip", address or "-")])
+
+
+def record_token_failure(address: str) -> None:
+    """Count one request with an unknown token against the address."""
+    _hit([(_limit("TOKEN_FAILURE_LIMIT"), "token-ip", address or "-")])

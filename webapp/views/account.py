@@ -1,0 +1,51 @@
+"""The signed-in user's own things: API tokens."""
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required
+
+from ..extensions import db
+from ..services.projects import ValidationError
+from ..services.tokens import TokenNotFound, issue_token, revoke_token, user_tokens
+
+bp = Blueprint("account", __name__, url_prefix="/account")
+
+# The new token crosses the redirect in the signed session cookie, and is
+# popped by the one page view that shows it.
+NEW_TOKEN_KEY = "new_api_token"
+
+
+def _page(values: dict, errors: dict, new_token: dict | None = None, status: int = 200):
+    return (
+        render_template(
+            "account/tokens.html", tokens=user_tokens(current_user), values=values, errors=errors, new_token=new_token
+        ),
+        status,
+    )
+
+
+@bp.route("/tokens", methods=["GET", "POST"])
+@login_required
+def tokens():
+    if request.method == "GET":
+        body, status = _page({"name": ""}, {}, session.pop(NEW_TOKEN_KEY, None))
+        # The page may show a secret: no cache may keep it.
+        return body, status, {"Cache-Control": "no-store"}
+    values = {"name": request.form.get("name", "")}
+    try:
+        row, token = issue_token(current_user, values["name"])
+    except ValidationError as error:
+        db.session.rollback()
+        return _page(values, error.errors, status=400)
+    session[NEW_TOKEN_KEY] = {"id": row.id, "name": row.name, "token": token}
+    flash(f"Token “{row.name}” created. Copy it now: it is shown only once.", "success")
+    return redirect(url_for(".tokens"), code=303)
+
+
+@bp.route("/tokens/<int:token_id>/revoke", methods=["POST"])
+@login_required
+def revoke(token_id: int):
+    try:
+        token = revoke_token(current_user, token_id)
+    except TokenNotFound:
+        abort(404)
+    flash(f"Token “{token.name or 'unnamed'}” revoked; requests with it are refused from now on.", "success")
+    return redirect(url_for(".tokens"), code=303)
