@@ -19,6 +19,15 @@ pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 DEMO_LOGIN = ("manager@demo.ami", "demo-manager")
 
 
+def _wait_until(page, expression: str, timeout: float = 15.0) -> None:
+    """Poll a JS expression from the test side: Playwright's wait_for_function compiles its
+    predicate in the page, which the site's CSP (no eval) rightly refuses."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"never true: {expression}"
+        time.sleep(0.1)
+
+
 @pytest.fixture(scope="module")
 def demo_site(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("thumbs-site")
@@ -90,7 +99,7 @@ def test_session_page_images_load_and_arrows_step_the_viewer(page, demo_site):
     # Lazy images load as they scroll into view: bring each one in, then check they all decoded.
     for index in range(grid.count()):
         grid.nth(index).scroll_into_view_if_needed()
-    page.wait_for_function(f"({LOADED})(Array.from(document.querySelectorAll('.gallery img')))")
+    _wait_until(page, f"({LOADED})(Array.from(document.querySelectorAll('.gallery img')))")
     widths = grid.evaluate_all("imgs => imgs.map(i => i.naturalWidth)")
     assert set(widths) == {240}
 
@@ -98,12 +107,12 @@ def test_session_page_images_load_and_arrows_step_the_viewer(page, demo_site):
     viewer = page.locator("#viewer")
     expect(viewer).to_have_attribute("data-index", "0")
     expect(viewer).to_have_attribute("open", "")
-    page.wait_for_function("document.getElementById('viewer-image').naturalWidth > 240")
+    _wait_until(page, "document.getElementById('viewer-image').naturalWidth > 240")
     first_src = page.locator("#viewer-image").get_attribute("src")
     page.keyboard.press("ArrowRight")
     expect(viewer).to_have_attribute("data-index", "1")
     assert page.locator("#viewer-image").get_attribute("src") != first_src
-    page.wait_for_function("document.getElementById('viewer-image').complete && document.getElementById('viewer-image').naturalWidth > 240")
+    _wait_until(page, "document.getElementById('viewer-image').complete && document.getElementById('viewer-image').naturalWidth > 240")
     expect(page.locator("#viewer-caption")).to_contain_text("2 of")
     page.keyboard.press("ArrowLeft")
     expect(viewer).to_have_attribute("data-index", "0")
@@ -121,6 +130,6 @@ def test_station_page_rows_show_loaded_example_thumbnails(page, demo_site):
     assert examples.count() >= 4
     for index in range(examples.count()):
         examples.nth(index).scroll_into_view_if_needed()
-    page.wait_for_function(f"({LOADED})(Array.from(document.querySelectorAll('#sessions .examples img')))")
+    _wait_until(page, f"({LOADED})(Array.from(document.querySelectorAll('#sessions .examples img')))")
     page.locator("#sessions tbody a").first.click()
     page.wait_for_url("**/events/*/")

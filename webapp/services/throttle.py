@@ -11,6 +11,7 @@ shares the counts), in moving windows whose sizes come from the configuration:
   a token are refused without the token being looked up.
 """
 import hashlib
+import logging
 import math
 import time
 
@@ -20,6 +21,8 @@ from limits import RateLimitItem, parse
 from ..extensions import limiter
 
 LIMIT_SETTINGS = ("SIGN_IN_ACCOUNT_LIMIT", "SIGN_IN_IP_LIMIT", "TOKEN_FAILURE_LIMIT")
+
+log = logging.getLogger(__name__)
 
 
 def check_settings(config) -> None:
@@ -41,21 +44,34 @@ def _account_key(email: str) -> str:
 
 
 def _retry_after(rules: list[tuple[RateLimitItem, str, str]]) -> int | None:
-    """Seconds until every used-up rule allows again, or None when none is used up."""
+    """Seconds until every used-up rule allows again, or None when none is used up.
+
+    When the counts cannot be read (their Redis is down), nothing is throttled
+    and a warning is logged: a lost counter store must not turn every API call
+    and sign-in into a server error.
+    """
     if not limiter.enabled:
         return None
     waits = []
-    for item, namespace, key in rules:
-        if not limiter.limiter.test(item, namespace, key):
-            reset_at = limiter.limiter.get_window_stats(item, namespace, key).reset_time
-            waits.append(max(1, math.ceil(reset_at - time.time())))
+    try:
+        for item, namespace, key in rules:
+            if not limiter.limiter.test(item, namespace, key):
+                reset_at = limiter.limiter.get_window_stats(item, namespace, key).reset_time
+                waits.append(max(1, math.ceil(reset_at - time.time())))
+    except Exception as error:  # the storage backend's own connection errors
+        log.warning("Throttling counts cannot be read (%s); not throttling this request.", error)
+        return None
     return max(waits) if waits else None
 
 
 def _hit(rules: list[tuple[RateLimitItem, str, str]]) -> None:
-    if limiter.enabled:
+    if not limiter.enabled:
+        return
+    try:
         for item, namespace, key in rules:
             limiter.limiter.hit(item, namespace, key)
+    except Exception as error:  # the storage backend's own connection errors
+        log.warning("A throttling count could not be recorded (%s).", error)
 
 
 def _sign_in_rules(email: str, address: str):
