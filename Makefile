@@ -3,10 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
+TEST_TOOLS := tests/tools
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install test-deps browser run serve test bench load clean
+.PHONY: install test-deps browser java run serve test bench load clean
 
 ## install: the virtual environment and the project (runtime extras included)
 install: $(VENV)/.installed
@@ -17,10 +18,16 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 ## test-deps: what the test suite needs on top of the project
-test-deps: $(VENV)/.test-installed browser
+test-deps: $(VENV)/.test-installed browser java $(TEST_TOOLS)/node_modules/.installed
 
 $(VENV)/.test-installed: $(VENV)/.installed
 	$(BIN)/pip install -q --disable-pip-version-check -e '.[pg,redis,s3,server,test]'
+	touch $@
+
+## test tools: the Nu HTML validator (run on the machine's JDK) and axe-core, pinned by
+## tests/tools/package-lock.json; install scripts are skipped, so vnu-jar never fetches a JRE
+$(TEST_TOOLS)/node_modules/.installed: $(TEST_TOOLS)/package.json $(TEST_TOOLS)/package-lock.json
+	npm ci --prefix $(TEST_TOOLS) --ignore-scripts --no-audit --no-fund --loglevel=error
 	touch $@
 
 ## browser: Debian's Chromium for the browser tests (never a downloaded build)
@@ -28,6 +35,12 @@ browser:
 	@command -v chromium >/dev/null || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; }
+
+## java: a Java runtime for the Nu HTML validator (Debian's package)
+java:
+	@command -v java >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q default-jre-headless; }
 
 ## run: database, demo data, a worker of two processes and the web server; Ctrl-C stops both
 run: install
@@ -48,13 +61,14 @@ serve: $(VENV)/.server-installed
 test: test-deps
 	$(BIN)/pytest
 
-## bench: grouping, thumbnail, hostile-input and station-delete benchmarks (print ratios against a floor and a baseline)
+## bench: grouping, thumbnail, hostile-input, station-delete and stations-list benchmarks (print ratios against a floor, a baseline or a target)
 bench: install
 	$(BIN)/python -m benchmarks.regroup
 	$(BIN)/python -m benchmarks.preview
 	$(BIN)/python -m benchmarks.thumbnails
 	$(BIN)/python -m benchmarks.bounded_input
 	$(BIN)/python -m benchmarks.station_delete
+	$(BIN)/python -m benchmarks.stations
 
 ## load: locust against a throw-away PostgreSQL site on 127.0.0.1 (1,000 stations, 1M captures;
 ## LOAD_USERS, LOAD_SECONDS); prints p50/p95/p99 and errors per route
@@ -70,4 +84,4 @@ $(VENV)/.load-installed: $(VENV)/.server-installed
 	touch $@
 
 clean:
-	rm -rf $(VENV) *.egg-info
+	rm -rf $(VENV) *.egg-info $(TEST_TOOLS)/node_modules

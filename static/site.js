@@ -18,6 +18,83 @@ document.addEventListener("change", function (event) {
   });
 });
 
+// A live job's status is read out once per change. The polled fragments sit in
+// no live region (they are replaced every second); this remembers each job's
+// last status and writes to the page's one polite region only when it differs.
+var jobStatuses = {};
+
+function jobSummary(fragment) {
+  var title = fragment.querySelector("h2");
+  var text = (title ? title.textContent.trim() : "Job " + fragment.dataset.jobId) + ": " + fragment.dataset.status;
+  if (fragment.querySelector(".warning-box")) text += ", with a warning";
+  return text;
+}
+
+function noteJobStatuses(root, announceChanges) {
+  var fragments = [];
+  if (root.matches && root.matches(".job-status[data-job-id]")) fragments.push(root);
+  if (root.querySelectorAll) fragments = fragments.concat(Array.prototype.slice.call(root.querySelectorAll(".job-status[data-job-id]")));
+  var changes = [];
+  fragments.forEach(function (fragment) {
+    var id = fragment.dataset.jobId, status = fragment.dataset.status;
+    if (jobStatuses[id] !== status) {
+      jobStatuses[id] = status;
+      changes.push(jobSummary(fragment));
+    }
+  });
+  if (announceChanges && changes.length) announce(changes.join(". "));
+}
+
+document.addEventListener("DOMContentLoaded", function () { noteJobStatuses(document, false); });
+
+// After a swap, focus stays where the user was (htmx refocuses an element whose
+// id survives the swap); if the focused element is gone, focus moves to what
+// replaced the part it was in. Kept per target: other swaps may settle between.
+var focusWasIn = {};
+
+function announce(text) {
+  var announcer = document.getElementById("announcer");
+  if (announcer && text) announcer.textContent = text;
+}
+
+// A disclosure the user opened or closed keeps that state when its fragment is polled again.
+var disclosures = {};
+
+document.addEventListener("click", function (event) {
+  var summary = event.target.closest && event.target.closest("details[id] > summary");
+  if (!summary) return;
+  var details = summary.parentElement;
+  // The click toggles the disclosure after this handler; read the state it lands in.
+  setTimeout(function () { disclosures[details.id] = details.open; }, 0);
+});
+
+document.addEventListener("htmx:beforeSwap", function (event) {
+  var target = event.detail.target;
+  if (target && target.id && document.activeElement !== document.body && target.contains(document.activeElement)) {
+    focusWasIn[target.id] = true;
+  }
+});
+
+document.addEventListener("htmx:afterSettle", function (event) {
+  noteJobStatuses(event.detail.elt, true);
+  // A swapped list says how many rows it now holds (e.g. the stations filter).
+  var summary = event.detail.elt.querySelector && event.detail.elt.querySelector("[data-announce]");
+  if (event.detail.elt.matches && event.detail.elt.matches("[data-announce]")) summary = event.detail.elt;
+  if (summary) announce(summary.textContent.trim());
+  Object.keys(disclosures).forEach(function (id) {
+    var details = document.getElementById(id);
+    if (details && details.open !== disclosures[id]) details.open = disclosures[id];
+  });
+  Object.keys(focusWasIn).forEach(function (id) {
+    var landed = document.getElementById(id);
+    if (!landed) return;
+    delete focusWasIn[id];
+    if (document.activeElement && document.activeElement !== document.body) return;
+    if (!landed.hasAttribute("tabindex")) landed.setAttribute("tabindex", "-1");
+    landed.focus();
+  });
+});
+
 // Session page: a capture opens in a viewer; the arrow keys step through the page's captures.
 (function () {
   var viewer = document.getElementById("viewer");
@@ -98,4 +175,11 @@ document.addEventListener("click", function (event) {
   field.dispatchEvent(new Event("change", { bubbles: true }));
   var status = document.getElementById("picked");
   if (status) status.textContent = "Data source set to " + button.dataset.pickLabel + ".";
+});
+
+// Session timeline: a click on a band opens its session (the picture holds no links, so nothing in it takes
+// focus; the table below the picture links the same sessions for the keyboard).
+document.addEventListener("click", function (event) {
+  var band = event.target.closest && event.target.closest(".band-link[data-href]");
+  if (band) window.location.href = band.dataset.href;
 });

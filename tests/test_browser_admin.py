@@ -171,7 +171,7 @@ def test_change_gap_in_hours_then_regroup_station(page, site):
     expect(page.locator("#sessions tbody tr td").nth(1)).to_have_text("2024-06-12 22:00:00")
     expect(page.locator("#sessions tbody tr td").nth(2)).to_have_text("2024-06-13 02:30:00")
     # A finished fragment no longer polls.
-    expect(fragment).not_to_have_attribute("hx-trigger", "every 1s")
+    expect(fragment).not_to_have_attribute("data-hx-trigger", "every 1s")
 
     # Down to a tablet's width nothing but the wide tables' own wrappers scrolls sideways.
     page.set_viewport_size({"width": 768, "height": 1024})
@@ -221,7 +221,7 @@ def test_a_regroup_that_finds_the_station_locked_shows_the_warning_live(page, si
 def test_long_job_log_lines_wrap_instead_of_scrolling_sideways(page, site):
     page.goto(f"/deployments/{site['small']}/")
     fragment = _regroup_and_wait(page)
-    fragment.locator("h3 a").click()
+    fragment.locator("h2 a").click()
     page.wait_for_url("**/jobs/*/")
     page.set_viewport_size({"width": 480, "height": 900})
     log = page.locator("#job-log")

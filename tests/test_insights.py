@@ -240,11 +240,11 @@ def test_timeline_draws_a_band_per_session_and_night(app, client, auth, project,
     html = client.get(f"/deployments/{station.id}/timeline?month=2026-06").get_data(as_text=True)
     svg = svg_of(html, "session-timeline")
     assert svg.find(f"{SVG}title").text == "Sessions of Mothbox, June 2026"
-    links = svg.findall(f".//{SVG}a")
+    links = svg.findall(f".//{SVG}g[@class='band-link']")
     ids = db.session.scalars(db.select(Event.id).where(Event.deployment_id == station.id).order_by(Event.start)).all()
     assert len(ids) == 6
     # Each night's two runs sit in one noon-to-noon row: six bands, three rows, every band links to its session.
-    assert [a.get("href") for a in links] == [f"/events/{i}/" for i in ids]
+    assert [a.get("data-href") for a in links] == [f"/events/{i}/" for i in ids]
     assert len(svg.findall(f".//{SVG}g[@class='night']")) == 3
     assert len(svg.findall(f".//{SVG}path[@class='capture-ticks']")) == 3
 

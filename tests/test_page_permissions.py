@@ -99,6 +99,7 @@ PAGES = {
                      {"action": "regroup", "deployment_ids": "{deployment}"}, needs("regroup_sessions_deployment", 303)),
     "bulk sync": ("projects.bulk_jobs", "POST", "/projects/{project}/stations/jobs",
                   {"action": "sync", "deployment_ids": "{deployment}"}, needs("sync_deployment", 303)),
+    "stations list": ("projects.stations", "GET", "/projects/{project}/stations?q=a", None, members(200)),
     "settings": ("projects.settings", "GET", "/projects/{project}/settings", None, members(200)),
     "save settings": ("projects.settings", "POST", "/projects/{project}/settings",
                       {"session_gap_hours": "3", "session_keying": "date"}, needs("update_project", 303)),

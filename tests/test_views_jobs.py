@@ -73,10 +73,10 @@ def test_station_page_shows_counts_gap_source_sessions_and_jobs(client, auth, pr
     # Sessions ordered by start, with durations.
     assert html.index("2024-06-12 22:00:00") < html.index("2024-06-13 01:35:00")
     assert "1 h 00 min" in html and "55 min 00 s" in html
-    assert 'hx-trigger="sessions-changed from:body"' in html
+    assert 'data-hx-trigger="sessions-changed from:body"' in html
     assert f'href="/jobs/{job.id}/"' in html
     assert "Regroup sessions" in html and "Sync captures" in html
-    assert 'hx-post="/deployments/%d/regroup"' % station.id in html
+    assert 'data-hx-post="/deployments/%d/regroup"' % station.id in html
     assert 'name="csrf_token"' in html
     assert "ProjectManager" in html
 
@@ -158,12 +158,12 @@ def test_running_job_fragment_polls_with_200(client, auth, project, station):
     response = client.get(f"/jobs/{job.id}/status", headers=HX)
     html = response.get_data(as_text=True)
     assert response.status_code == 200
-    assert f'hx-get="/jobs/{job.id}/status"' in html and 'hx-trigger="every 1s"' in html and 'hx-swap="outerHTML"' in html
+    assert f'data-hx-get="/jobs/{job.id}/status"' in html and 'data-hx-trigger="every 1s"' in html and 'data-hx-swap="outerHTML"' in html
     assert "HX-Trigger" not in response.headers
     assert "STARTED" in html and 'value="50"' in html
     assert "Regrouping 40 captures" in html
     assert "warning-box" not in html
-    assert f'hx-post="/jobs/{job.id}/cancel"' in html
+    assert f'data-hx-post="/jobs/{job.id}/cancel"' in html
 
 
 def test_finished_job_fragment_stops_polling_with_286_and_refreshes_sessions(client, auth, project, station):
@@ -299,9 +299,9 @@ def test_station_summary_and_jobs_fragments_refresh_with_the_sessions(client, au
     auth.login()
     page = client.get(f"/deployments/{station.id}/").get_data(as_text=True)
     for url in (f"/deployments/{station.id}/summary", f"/deployments/{station.id}/jobs", f"/deployments/{station.id}/sessions"):
-        assert f'hx-get="{url}' in page
+        assert f'data-hx-get="{url}' in page
     summary = client.get(f"/deployments/{station.id}/summary", headers=HX).get_data(as_text=True)
     assert summary.lstrip().startswith('<div id="station-summary"') and "<html" not in summary
-    assert 'hx-trigger="sessions-changed from:body"' in summary and ">40<" in summary
+    assert 'data-hx-trigger="sessions-changed from:body"' in summary and ">40<" in summary
     jobs = client.get(f"/deployments/{station.id}/jobs", headers=HX).get_data(as_text=True)
     assert f'href="/jobs/{job.id}/"' in jobs and "<html" not in jobs

@@ -12,11 +12,13 @@ from datetime import datetime, timezone
 
 from flask_login import UserMixin
 from sqlalchemy import Index, UniqueConstraint
+from sqlalchemy.orm import validates
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .config import DEFAULT_SESSION_GAP_SECONDS
 from .extensions import db
 from .grouping import DEFAULT_KEYING, KEYINGS
+from .text import search_key
 
 SESSION_KEYINGS = KEYINGS
 # Ids are PostgreSQL `integer`s: a larger number names nothing (and must not reach the database).
@@ -202,14 +204,17 @@ class Deployment(db.Model):
 
     id = db.Column(db.Integer, primary_key=True)
     name = db.Column(db.String(200), nullable=False)
+    # `name` folded for searching (see text.search_key); kept in step with `name`
+    # on every ORM assignment, and on Core inserts through the column default.
+    search_name = db.Column(
+        db.Text, nullable=False, default=lambda context: search_key(context.get_current_parameters().get("name"))
+    )
     project_id = db.Column(db.Integer, db.ForeignKey("project.id", ondelete="SET NULL"), index=True)
     data_source = db.Column(db.String(1024), nullable=False, default="")
     # None means "use the project's gap".
     session_time_gap_seconds = db.Column(db.Integer)
     # IANA name of the station's clock; only adds the UTC offset where a time leaves the site.
     time_zone = db.Column(db.String(64), nullable=False, default="UTC", server_default="UTC")
-    # Set while a delete job removes the station's data in batches: no job may start on it.
-    deleting = db.Column(db.Boolean, nullable=False, default=False, server_default="0")
 
     captures_count = db.Column(db.Integer, nullable=False, default=0)
     events_count = db.Column(db.Integer, nullable=False, default=0)
@@ -224,8 +229,15 @@ class Deployment(db.Model):
     # meanwhile (services/regroup.py says why a counter and not max(id)).
     captures_version = db.Column(db.Integer, nullable=False, default=0, server_default="0")
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    # Set while a delete job removes the station's data in batches: no job may start on it.
+    deleting = db.Column(db.Boolean, nullable=False, default=False, server_default=db.false())
 
     project = db.relationship("Project", back_populates="deployments")
+
+    @validates("name")
+    def _keep_search_name(self, key, name):
+        self.search_name = search_key(name)
+        return name
 
     @property
     def grouping_rule(self) -> "GroupingRule":
@@ -360,6 +372,9 @@ class Job(db.Model):
     deployment = db.relationship("Deployment")
     project = db.relationship("Project")
     created_by = db.relationship("User")
+
+    # A station's newest jobs: its page's recent jobs, the list's "last job failed".
+    __table_args__ = (Index("ix_job_deployment_created", "deployment_id", "created_at", "id"),)
 
     @property
     def is_finished(self) -> bool:

@@ -1,5 +1,5 @@
 """Projects list, a new project, one project's stations (with bulk actions) and its settings."""
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from ..config import DEFAULT_SESSION_GAP_SECONDS
@@ -69,27 +69,42 @@ def _new_page(values: dict, errors: dict, status: int = 200):
     )
 
 
+def _stations_context(project: Project, args) -> dict:
+    filters = listing.StationFilters.from_args(args)
+    return {
+        "project": project,
+        "filters": filters,
+        "states": listing.STATION_STATES,
+        "can_add_station": can("create_deployment", project),
+        "page": listing.stations_page(project, filters, args.get("page", 1)),
+        "bulk_actions": [
+            action for action, key in station_jobs.ACTIONS.items() if can(start_job_permission(key), project)
+        ],
+    }
+
+
 @bp.route("/<int:project_id>/")
 @login_required
 def detail(project_id: int):
     project = get_visible(Project, project_id)
-    page, sort, direction = listing.stations_page(
-        project, request.args.get("sort"), request.args.get("dir"), request.args.get("page", 1)
-    )
-    bulk_actions = [
-        action for action, key in station_jobs.ACTIONS.items() if can(start_job_permission(key), project)
-    ]
     return render_template(
         "projects/detail.html",
-        project=project,
-        page=page,
-        sort=sort,
-        direction=direction,
-        bulk_actions=bulk_actions,
         can_edit=can("update_project", project),
-        can_add_station=can("create_deployment", project),
         role=role_of(current_user, project),
+        **_stations_context(project, request.args),
     )
+
+
+@bp.route("/<int:project_id>/stations")
+@login_required
+def stations(project_id: int):
+    """The stations list alone, for the filter box; the address bar shows the full page's URL with the same filters."""
+    context = _stations_context(get_visible(Project, project_id), request.args)
+    response = make_response(render_template("projects/_stations.html", **context))
+    response.headers["HX-Replace-Url"] = url_for(
+        ".detail", project_id=project_id, **context["filters"].as_args(page=context["page"].page if context["page"].page > 1 else None)
+    )
+    return response
 
 
 @bp.route("/<int:project_id>/stations/jobs", methods=["POST"])
@@ -100,8 +115,8 @@ def bulk_jobs(project_id: int):
     if action not in station_jobs.ACTIONS:
         abort(400, "Choose an action: regroup or sync.")
     require(start_job_permission(station_jobs.ACTIONS[action]), project)
-    sort, direction = listing.clean_sort(request.form.get("sort"), request.form.get("dir"))
-    back = url_for(".detail", project_id=project.id, sort=sort, dir=direction, page=listing.clean_page(request.form.get("page")))
+    filters = listing.StationFilters.from_args(request.form)
+    back = url_for(".detail", project_id=project.id, **filters.as_args(page=listing.clean_page(request.form.get("page"))))
     selected = request.form.getlist("deployment_ids")
     if not selected:
         flash("Select at least one station first.", "warning")
