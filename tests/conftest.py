@@ -222,3 +222,12 @@ def manager(app):
 @pytest.fixture
 def project(app, manager):
     return add_project(members=[(manager, "ProjectManager")])
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium for one browser test module (see tests/browser_site.py)."""
+    from tests.browser_site import chromium
+
+    with chromium() as browser:
+        yield browser

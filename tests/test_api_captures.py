@@ -1,15 +1,21 @@
 """GET /api/v2/captures/: a station's captures (or one session's) in time order, each with the
 session whose span holds it, paged like every list."""
+import re
 from datetime import datetime, timedelta
 
 import pytest
+from sqlalchemy import event as sa_event
 
 from tests.api_helpers import call, token_for
 from tests.conftest import add_deployment, add_project
 from tests.test_regroup import CROSS_MIDNIGHT, add_captures
 from webapp.extensions import db
-from webapp.models import Event
+from webapp.models import Capture, Event
+from webapp.services.capture_listing import captures_page
+from webapp.services.captures import insert_captures
 from webapp.services.regroup import regroup_deployment
+
+COUNT_OVER_CAPTURE = re.compile(r"\bcount\([^)]*\)[^;]*\bFROM capture\b", re.IGNORECASE | re.DOTALL)
 
 
 @pytest.fixture
@@ -22,8 +28,9 @@ def grouped(project):
     station = add_deployment(project)
     add_captures(station, CROSS_MIDNIGHT + [None])
     regroup_deployment(station)
-    # A capture that arrived after the regroup, outside every span.
-    add_captures(station, [CROSS_MIDNIGHT[-1] + timedelta(days=2)], prefix="late")
+    # A capture that a sync added after the regroup (as every capture arrives), outside every span.
+    insert_captures(station, [{"path": "late/0.jpg", "timestamp": CROSS_MIDNIGHT[-1] + timedelta(days=2), "size": 1}])
+    db.session.commit()
     return station
 
 
@@ -79,3 +86,46 @@ def test_bad_parameters_are_400_and_other_stations_404(app, client, token, group
     beyond = call(client, "GET", f"/captures/?deployment={grouped.id}&page={huge}", token)
     assert beyond.status_code == 200 and beyond.get_json()["results"] == []
     assert call(client, "GET", f"/captures/?deployment={grouped.id}", None).status_code == 401
+
+
+def _statements(action) -> list[str]:
+    """The SQL statements `action()` sends to the database."""
+    sent = []
+
+    def record(conn, cursor, statement, *args):
+        sent.append(statement)
+
+    sa_event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        action()
+    finally:
+        sa_event.remove(db.engine, "before_cursor_execute", record)
+    return sent
+
+
+def test_a_whole_station_is_paged_from_its_cached_count_and_a_session_is_counted(app, client, token, grouped):
+    """Counting a station's captures took 277 ms at 1M on PostgreSQL: the station's own count answers instead."""
+    first, _ = _sessions(grouped)
+    db.session.expire_all()
+    station = db.session.get(type(grouped), grouped.id)
+    sent = _statements(lambda: captures_page(station, page=1, per_page=5).items)
+    assert not [s for s in sent if COUNT_OVER_CAPTURE.search(s)], sent
+
+    sent = _statements(lambda: call(client, "GET", f"/captures/?deployment={grouped.id}&page_size=5", token))
+    assert sent and not [s for s in sent if COUNT_OVER_CAPTURE.search(s)], sent
+    # One session's captures are counted, over the session's span.
+    sent = _statements(lambda: call(client, "GET", f"/captures/?deployment={grouped.id}&event={first.id}", token))
+    assert len([s for s in sent if COUNT_OVER_CAPTURE.search(s)]) == 1, sent
+
+
+def test_the_count_follows_captures_added_batch_by_batch(app, client, token, grouped):
+    """A sync commits its captures in batches and refreshes the station's stats at the end: the count is
+    right after every batch, those without a timestamp included."""
+    for batch in range(2):
+        insert_captures(grouped, [{"path": f"batch-{batch}/{i}.jpg", "timestamp": None if i == 0 else
+                                   datetime(2026, 2, 1 + batch, 22, i), "size": 1} for i in range(3)])
+        db.session.commit()
+        real = db.session.scalar(db.select(db.func.count()).select_from(Capture).filter_by(deployment_id=grouped.id))
+        body = call(client, "GET", f"/captures/?deployment={grouped.id}&page_size=5&page=4", token).get_json()
+        assert body["count"] == real == 14 + 3 * (batch + 1)
+        assert len(body["results"]) == real - 15 and body["results"][-1]["timestamp"] is None

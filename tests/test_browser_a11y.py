@@ -9,14 +9,10 @@ audited in the light and the dark color scheme.
 import json
 import os
 import sqlite3
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 
-from tests.test_browser_admin import CHROMIUM, CHROMIUM_ARGS, FLASK, REPO, _free_port, _run, _stop
+from tests.browser_site import REPO, BrowserSite, open_page, sign_in, wait_for_expression
 
 AXE = REPO / "tests" / "tools" / "node_modules" / "axe-core" / "axe.min.js"
 EMAIL, PASSWORD = "manager@a11y.test", "pw-a11y-long-enough"
@@ -39,60 +35,21 @@ def axe_installed():
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("a11y")
-    env = dict(
-        os.environ,
-        DATABASE_URL=f"sqlite:///{tmp / 'app.db'}",
-        HUEY_URL=f"sqlite:///{tmp / 'huey.db'}",
-        DATA_SOURCE_ROOTS=str(tmp),
-        SECRET_KEY="a11y-test-secret",
-        PYTHONPATH=str(REPO),
-    )
-    _run(env, *FLASK, "init-db")
-    _run(env, *FLASK, "create-user", EMAIL, "--password", PASSWORD)
-    _run(env, *FLASK, "create-user", ADMIN_EMAIL, "--password", PASSWORD, "--superuser")
-    ids = json.loads(_run(env, sys.executable, "-m", "tests.page_states", EMAIL, str(tmp / "gone")).strip().splitlines()[-1])
-    port = _free_port()
-    log = open(tmp / "web.log", "w")
-    web = subprocess.Popen([*FLASK, "run", "--host", "127.0.0.1", "--port", str(port), "--no-reload", "--no-debugger"],
-                           cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        import socket
-
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                assert web.poll() is None, (tmp / "web.log").read_text()
-                assert time.monotonic() < deadline, "the web server did not start"
-                time.sleep(0.1)
-        yield {"url": f"http://127.0.0.1:{port}", "db": tmp / "app.db", "tmp": tmp, **ids}
-    finally:
-        _stop(web)
-        log.close()
+    site = BrowserSite(tmp, "a11y-test-secret", data=tmp)
+    site.create_user(EMAIL, PASSWORD)
+    site.create_user(ADMIN_EMAIL, PASSWORD, superuser=True)
+    ids = site.seed("tests.page_states", EMAIL, str(tmp / "gone"))
+    with site.serving() as url:
+        yield {"url": url, "db": site.db, "tmp": tmp, **ids}
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-def _context(browser, site, **options):
-    return browser.new_context(base_url=site["url"], viewport={"width": 1200, "height": 900}, bypass_csp=True, **options)
+def _page(browser, site, **options):
+    """A page of its own context; the context bypasses the CSP so that axe-core can be injected."""
+    return open_page(browser, site["url"], bypass_csp=True, **options)
 
 
 def _sign_in(page, email=EMAIL):
-    page.goto("/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/projects/")
+    sign_in(page, email, PASSWORD)
 
 
 def _set_job(site, job_id, status, log=None):
@@ -150,8 +107,7 @@ def _route_urls(site) -> list[str]:
 
 @pytest.mark.parametrize("scheme", SCHEMES)
 def test_no_axe_violations_on_any_page_or_state(browser, site, scheme):
-    context = _context(browser, site, color_scheme=scheme)
-    page = context.new_page()
+    page = _page(browser, site, color_scheme=scheme)
     problems: list[str] = []
     try:
         page.goto("/login")
@@ -200,7 +156,7 @@ def test_no_axe_violations_on_any_page_or_state(browser, site, scheme):
 
         # Every other page of the site, found in its url_map: a new page is audited as soon as it exists.
         # Fragments (no doctype) are parts of the pages above; superuser pages are read as one.
-        admin = _context(browser, site, color_scheme=scheme).new_page()
+        admin = _page(browser, site, color_scheme=scheme)
         _sign_in(admin, ADMIN_EMAIL)
         for url in _route_urls(site):
             viewer = page
@@ -211,18 +167,17 @@ def test_no_axe_violations_on_any_page_or_state(browser, site, scheme):
                 _audit(viewer, f"page {url}", problems)
         admin.context.close()
     finally:
-        context.close()
+        page.context.close()
     assert not problems, f"{len(problems)} accessibility problems ({scheme} scheme):\n" + "\n".join(problems)
 
 
 def test_dark_scheme_is_followed(browser, site):
     colors = {}
     for scheme in SCHEMES:
-        context = _context(browser, site, color_scheme=scheme)
-        page = context.new_page()
+        page = _page(browser, site, color_scheme=scheme)
         page.goto("/login")
         colors[scheme] = page.evaluate("getComputedStyle(document.body).backgroundColor")
-        context.close()
+        page.context.close()
     assert colors["light"] != colors["dark"], colors
 
 
@@ -236,8 +191,7 @@ def _tab_reaches(page, selectors: list[str], limit: int = 80) -> list[str]:
 
 
 def test_every_action_is_reachable_by_keyboard(browser, site):
-    context = _context(browser, site)
-    page = context.new_page()
+    page = _page(browser, site)
     try:
         _sign_in(page)
         page.goto(f"/jobs/{site['running_job']}/")
@@ -260,26 +214,25 @@ def test_every_action_is_reachable_by_keyboard(browser, site):
         page.locator("#live-jobs .job-status").first.wait_for()
         assert page.evaluate("document.activeElement.textContent.trim()") == "Regroup sessions"
     finally:
-        context.close()
+        page.context.close()
 
 
 def _start_regroup(page) -> int:
     """Click "Regroup sessions" on a station page; return the new job's id once its fragment is in."""
     before = page.locator("#live-jobs .job-status").count()
     page.get_by_role("button", name="Regroup sessions").click()
-    page.wait_for_function(f"document.querySelectorAll('#live-jobs .job-status').length > {before}")
+    wait_for_expression(page, f"document.querySelectorAll('#live-jobs .job-status').length > {before}", timeout=30)
     return int(page.locator("#live-jobs .job-status").first.get_attribute("data-job-id"))
 
 
 def _polls(page, count: int) -> None:
     """Wait until the page's job fragments have been swapped `count` more times."""
     start = page.evaluate("window.__swaps || 0")
-    page.wait_for_function(f"(window.__swaps || 0) >= {start + count}", timeout=15_000)
+    wait_for_expression(page, f"(window.__swaps || 0) >= {start + count}", timeout=15)
 
 
 def test_focus_stays_in_a_polled_fragment_and_moves_to_the_message_when_its_control_goes(browser, site):
-    context = _context(browser, site)
-    page = context.new_page()
+    page = _page(browser, site)
     try:
         _sign_in(page)
         page.goto(f"/deployments/{site['regrouped']}/")
@@ -299,14 +252,13 @@ def test_focus_stays_in_a_polled_fragment_and_moves_to_the_message_when_its_cont
         # The job ends while the user is on its Cancel button: the button goes, focus moves to the fragment.
         _set_job(site, job, "SUCCESS")
         page.locator(f"#job-{job}-status[data-status=SUCCESS]").wait_for()
-        page.wait_for_function(f"document.activeElement && document.activeElement.id === 'job-{job}-status'")
+        wait_for_expression(page, f"document.activeElement && document.activeElement.id === 'job-{job}-status'", timeout=30)
     finally:
-        context.close()
+        page.context.close()
 
 
 def test_a_job_status_change_is_announced_once_not_at_every_poll(browser, site):
-    context = _context(browser, site)
-    page = context.new_page()
+    page = _page(browser, site)
     try:
         _sign_in(page)
         page.goto(f"/deployments/{site['regrouped']}/")
@@ -338,13 +290,12 @@ def test_a_job_status_change_is_announced_once_not_at_every_poll(browser, site):
         said = page.evaluate("window.__said")
         assert [s.rsplit(": ", 1)[-1] for s in said] == ["PENDING", "STARTED", "SUCCESS"], said
     finally:
-        context.close()
+        page.context.close()
 
 
 @pytest.mark.parametrize("motion", ["no-preference", "reduce"])
 def test_reduced_motion_stops_the_progress_animation(browser, site, motion):
-    context = _context(browser, site, reduced_motion=motion)
-    page = context.new_page()
+    page = _page(browser, site, reduced_motion=motion)
     try:
         _sign_in(page)
         page.goto(f"/deployments/{site['running']}/")
@@ -352,4 +303,4 @@ def test_reduced_motion_stops_the_progress_animation(browser, site, motion):
         running = page.evaluate("document.getAnimations().filter(a => a.playState === 'running').length")
         assert (running > 0) == (motion == "no-preference"), running
     finally:
-        context.close()
+        page.context.close()

@@ -4,130 +4,37 @@ Starts `flask run` and `flask worker -w 2` on a temp SQLite database and a temp
 SqliteHuey queue, seeds them through the CLI and a helper subprocess, and
 drives Debian's Chromium with Playwright.
 """
-import importlib.util
-import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
-
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-FLASK = [sys.executable, "-m", "flask", "--app", "wsgi"]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+from tests.browser_site import BrowserSite, open_page, sign_in
+
 EMAIL, PASSWORD = "manager@browser.test", "pw-browser"
 BIG_CAPTURES = 300_000
 JOB_TIMEOUT_MS = 60_000
 
-
-def _missing_services() -> list[str]:
-    return [name for name in ("webapp.services.regroup", "webapp.services.locks") if importlib.util.find_spec(name) is None]
-
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.e2e,
-    pytest.mark.skipif(
-        bool(_missing_services()),
-        reason=f"needs the regroup service and the station lock ({', '.join(_missing_services())} not importable on this branch)",
-    ),
-]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _run(env, *args) -> str:
-    result = subprocess.run([*args], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, f"{args} failed:\n{result.stdout}\n{result.stderr}"
-    return result.stdout
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGINT)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=5)
+pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("site")
-    (tmp / "data").mkdir()
-    env = dict(
-        os.environ,
-        DATABASE_URL=f"sqlite:///{tmp / 'app.db'}",
-        HUEY_URL=f"sqlite:///{tmp / 'huey.db'}",
-        DATA_SOURCE_ROOTS=str(tmp / "data"),
-        SECRET_KEY="browser-test-secret",
-        PYTHONPATH=str(REPO),
-    )
-    _run(env, *FLASK, "init-db")
-    _run(env, *FLASK, "create-user", EMAIL, "--password", PASSWORD)
-    ids = json.loads(_run(env, sys.executable, "-m", "tests.browser_seed", EMAIL, str(BIG_CAPTURES)).strip().splitlines()[-1])
-    port = _free_port()
-    logs = {name: open(tmp / f"{name}.log", "w") for name in ("web", "worker")}
-    worker = subprocess.Popen([*FLASK, "worker", "-w", "2"], cwd=REPO, env=env, stdout=logs["worker"], stderr=subprocess.STDOUT, start_new_session=True)
-    web = subprocess.Popen([*FLASK, "run", "--host", "127.0.0.1", "--port", str(port), "--no-reload", "--no-debugger"],
-                           cwd=REPO, env=env, stdout=logs["web"], stderr=subprocess.STDOUT, start_new_session=True)
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                assert web.poll() is None, (tmp / "web.log").read_text()
-                assert time.monotonic() < deadline, "the web server did not start"
-                time.sleep(0.1)
-        yield {"url": base_url, "tmp": tmp, **ids}
-    finally:
-        _stop(web)
-        _stop(worker)
-        for handle in logs.values():
-            handle.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    site = BrowserSite(tmp_path_factory.mktemp("site"), "browser-test-secret")
+    site.create_user(EMAIL, PASSWORD)
+    ids = site.seed("tests.browser_seed", EMAIL, str(BIG_CAPTURES))
+    with site.serving(worker=True) as url:
+        yield {"url": url, "tmp": site.tmp, **ids}
 
 
 @pytest.fixture
 def page(browser, site):
-    context = browser.new_context(base_url=site["url"], viewport={"width": 1200, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(JOB_TIMEOUT_MS)
+    page = open_page(browser, site["url"], timeout_ms=JOB_TIMEOUT_MS)
     # The pages run under a strict Content-Security-Policy: whatever it blocks is a defect.
     violations = []
     page.on("console", lambda message: violations.append(message.text)
             if "Content Security Policy" in message.text else None)
-    response = page.goto("/login")
+    response = sign_in(page, EMAIL, PASSWORD)
     assert "default-src 'self'" in response.headers["content-security-policy"]
-    page.get_by_label("Email").fill(EMAIL)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/projects/")
     yield page
-    context.close()
+    page.context.close()
     assert violations == []
 
 

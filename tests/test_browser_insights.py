@@ -3,16 +3,9 @@
 Starts `flask run` on a temp SQLite database seeded through the CLI and
 tests/browser_seed.py, and drives Debian's Chromium with Playwright.
 """
-import json
-import os
-import subprocess
-import sys
-import time
-import socket
-
 import pytest
 
-from tests.test_browser_admin import CHROMIUM, CHROMIUM_ARGS, FLASK, REPO, _free_port, _run, _stop
+from tests.browser_site import TABLET, BrowserSite, open_page, sign_in
 
 EMAIL, PASSWORD = "manager@insights.test", "pw-insights"
 
@@ -21,61 +14,19 @@ pytestmark = [pytest.mark.browser]
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("insights-site")
-    (tmp / "data").mkdir()
-    env = dict(
-        os.environ,
-        DATABASE_URL=f"sqlite:///{tmp / 'app.db'}",
-        HUEY_URL="memory://",
-        DATA_SOURCE_ROOTS=str(tmp / "data"),
-        SECRET_KEY="insights-browser-secret",
-        PYTHONPATH=str(REPO),
-    )
-    _run(env, *FLASK, "init-db")
-    _run(env, *FLASK, "create-user", EMAIL, "--password", PASSWORD)
-    ids = json.loads(_run(env, sys.executable, "-m", "tests.browser_seed", EMAIL, "2000").strip().splitlines()[-1])
-    port = _free_port()
-    log = open(tmp / "web.log", "w")
-    web = subprocess.Popen([*FLASK, "run", "--host", "127.0.0.1", "--port", str(port), "--no-reload", "--no-debugger"],
-                           cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                assert web.poll() is None, (tmp / "web.log").read_text()
-                assert time.monotonic() < deadline, "the web server did not start"
-                time.sleep(0.1)
-        yield {"url": f"http://127.0.0.1:{port}", **ids}
-    finally:
-        _stop(web)
-        log.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    site = BrowserSite(tmp_path_factory.mktemp("insights-site"), "insights-browser-secret", huey_url="memory://")
+    site.create_user(EMAIL, PASSWORD)
+    ids = site.seed("tests.browser_seed", EMAIL, "2000")
+    with site.serving() as url:
+        yield {"url": url, **ids}
 
 
 @pytest.fixture
 def page(browser, site):
-    context = browser.new_context(base_url=site["url"], viewport={"width": 768, "height": 1024})
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    page.goto("/login")
-    page.get_by_label("Email").fill(EMAIL)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/projects/")
+    page = open_page(browser, site["url"], viewport=TABLET, timeout_ms=20_000)
+    sign_in(page, EMAIL, PASSWORD)
     yield page
-    context.close()
+    page.context.close()
 
 
 def test_typing_a_gap_updates_the_preview_and_the_histogram_line(page, site):

@@ -4,17 +4,12 @@ A real `flask run` and `flask worker -w 2` on a temp SQLite database and
 queue, Debian's Chromium through Playwright; no API and no command line
 after the user account exists.
 """
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.test_browser_admin import CHROMIUM, CHROMIUM_ARGS, FLASK, REPO, _free_port, _run, _stop
+from tests.browser_site import BrowserSite, open_page, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
@@ -37,68 +32,21 @@ def _write_station_files(folder: Path) -> int:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("lifecycle")
-    data = tmp / "data"
-    data.mkdir()
-    files = _write_station_files(data / "site-north")
-    (data / "site-south").mkdir()
-    env = dict(
-        os.environ,
-        DATABASE_URL=f"sqlite:///{tmp / 'app.db'}",
-        HUEY_URL=f"sqlite:///{tmp / 'huey.db'}",
-        DATA_SOURCE_ROOTS=str(data),
-        SECRET_KEY="browser-lifecycle-secret",
-        PYTHONPATH=str(REPO),
-    )
-    _run(env, *FLASK, "init-db")
-    _run(env, *FLASK, "create-user", EMAIL, "--password", PASSWORD)
-    _run(env, *FLASK, "create-user", ADMIN, "--password", ADMIN_PASSWORD, "--superuser")
-    port = _free_port()
-    logs = {name: open(tmp / f"{name}.log", "w") for name in ("web", "worker")}
-    worker = subprocess.Popen([*FLASK, "worker", "-w", "2"], cwd=REPO, env=env, stdout=logs["worker"],
-                              stderr=subprocess.STDOUT, start_new_session=True)
-    web = subprocess.Popen([*FLASK, "run", "--host", "127.0.0.1", "--port", str(port), "--no-reload", "--no-debugger"],
-                           cwd=REPO, env=env, stdout=logs["web"], stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                assert web.poll() is None, (tmp / "web.log").read_text()
-                assert time.monotonic() < deadline, "the web server did not start"
-                time.sleep(0.1)
-        yield {"url": f"http://127.0.0.1:{port}", "tmp": tmp, "data": data, "files": files}
-    finally:
-        _stop(web)
-        _stop(worker)
-        for handle in logs.values():
-            handle.close()
-
-
-@pytest.fixture
-def browser(site):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    site = BrowserSite(tmp_path_factory.mktemp("lifecycle"), "browser-lifecycle-secret")
+    files = _write_station_files(site.data / "site-north")
+    (site.data / "site-south").mkdir()
+    site.create_user(EMAIL, PASSWORD)
+    site.create_user(ADMIN, ADMIN_PASSWORD, superuser=True)
+    with site.serving(worker=True) as url:
+        yield {"url": url, "tmp": site.tmp, "data": site.data, "files": files}
 
 
 def _signed_in(browser, site, email, password):
-    context = browser.new_context(base_url=site["url"], viewport={"width": 1200, "height": 900})
-    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=site["url"])
-    page = context.new_page()
-    page.set_default_timeout(JOB_TIMEOUT_MS)
+    page = open_page(browser, site["url"], timeout_ms=JOB_TIMEOUT_MS)
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=site["url"])
     page.errors = []
     page.on("pageerror", lambda error: page.errors.append(str(error)))
-    page.goto("/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/projects/")
+    sign_in(page, email, password)
     return page
 
 

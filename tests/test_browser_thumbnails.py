@@ -4,86 +4,36 @@ the viewer steps through captures with the arrow keys.
 Starts `flask run` on a temp SQLite database seeded by `seed-demo` (whose syncs
 also make the example thumbnails), and drives Debian's Chromium with Playwright.
 """
-import os
-import socket
 import sqlite3
-import subprocess
-import time
 
 import pytest
 
-from tests.test_browser_admin import CHROMIUM, CHROMIUM_ARGS, FLASK, REPO, _free_port, _run, _stop
+from tests.browser_site import BrowserSite, open_page, sign_in, wait_for_expression
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
 DEMO_LOGIN = ("manager@demo.ami", "demo-manager")
 
 
-def _wait_until(page, expression: str, timeout: float = 15.0) -> None:
-    """Poll a JS expression from the test side: Playwright's wait_for_function compiles its
-    predicate in the page, which the site's CSP (no eval) rightly refuses."""
-    deadline = time.monotonic() + timeout
-    while not page.evaluate(expression):
-        assert time.monotonic() < deadline, f"never true: {expression}"
-        time.sleep(0.1)
-
-
 @pytest.fixture(scope="module")
 def demo_site(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("thumbs-site")
-    (tmp / "data").mkdir()
-    env = dict(
-        os.environ,
-        DATABASE_URL=f"sqlite:///{tmp / 'app.db'}",
-        HUEY_URL="memory://",
-        DATA_SOURCE_ROOTS=str(tmp / "data"),
-        THUMBNAIL_ROOT=str(tmp / "thumbnails"),
-        SECRET_KEY="browser-thumbs-secret",
-        PYTHONPATH=str(REPO),
-    )
-    _run(env, *FLASK, "init-db")
-    _run(env, *FLASK, "seed-demo")
-    with sqlite3.connect(tmp / "app.db") as conn:
+    site = BrowserSite(tmp, "browser-thumbs-secret", huey_url="memory://", THUMBNAIL_ROOT=str(tmp / "thumbnails"))
+    site.flask("seed-demo")
+    with sqlite3.connect(site.db) as conn:
         session_id, station_id = conn.execute(
             "SELECT id, deployment_id FROM event ORDER BY captures_count DESC, id LIMIT 1"
         ).fetchone()
-    port = _free_port()
-    log = open(tmp / "web.log", "w")
-    web = subprocess.Popen([*FLASK, "run", "--host", "127.0.0.1", "--port", str(port), "--no-reload", "--no-debugger"],
-                           cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                assert web.poll() is None, (tmp / "web.log").read_text()
-                assert time.monotonic() < deadline, "the web server did not start"
-                time.sleep(0.1)
-        yield {"url": f"http://127.0.0.1:{port}", "session": session_id, "station": station_id, "tmp": tmp}
-    finally:
-        _stop(web)
-        log.close()
+    with site.serving() as url:
+        yield {"url": url, "session": session_id, "station": station_id, "tmp": tmp}
 
 
 @pytest.fixture
-def page(demo_site):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(base_url=demo_site["url"], viewport={"width": 1200, "height": 900})
-        page = context.new_page()
-        page.set_default_timeout(30_000)
-        page.goto("/login")
-        page.get_by_label("Email").fill(DEMO_LOGIN[0])
-        page.get_by_label("Password").fill(DEMO_LOGIN[1])
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url("**/projects/")
-        yield page
-        context.close()
-        browser.close()
+def page(browser, demo_site):
+    page = open_page(browser, demo_site["url"], timeout_ms=30_000)
+    sign_in(page, *DEMO_LOGIN)
+    yield page
+    page.context.close()
 
 
 LOADED = "imgs => imgs.length > 0 && imgs.every(i => i.complete && i.naturalWidth > 0)"
@@ -99,7 +49,7 @@ def test_session_page_images_load_and_arrows_step_the_viewer(page, demo_site):
     # Lazy images load as they scroll into view: bring each one in, then check they all decoded.
     for index in range(grid.count()):
         grid.nth(index).scroll_into_view_if_needed()
-    _wait_until(page, f"({LOADED})(Array.from(document.querySelectorAll('.gallery img')))")
+    wait_for_expression(page, f"({LOADED})(Array.from(document.querySelectorAll('.gallery img')))")
     widths = grid.evaluate_all("imgs => imgs.map(i => i.naturalWidth)")
     assert set(widths) == {240}
 
@@ -107,12 +57,12 @@ def test_session_page_images_load_and_arrows_step_the_viewer(page, demo_site):
     viewer = page.locator("#viewer")
     expect(viewer).to_have_attribute("data-index", "0")
     expect(viewer).to_have_attribute("open", "")
-    _wait_until(page, "document.getElementById('viewer-image').naturalWidth > 240")
+    wait_for_expression(page, "document.getElementById('viewer-image').naturalWidth > 240")
     first_src = page.locator("#viewer-image").get_attribute("src")
     page.keyboard.press("ArrowRight")
     expect(viewer).to_have_attribute("data-index", "1")
     assert page.locator("#viewer-image").get_attribute("src") != first_src
-    _wait_until(page, "document.getElementById('viewer-image').complete && document.getElementById('viewer-image').naturalWidth > 240")
+    wait_for_expression(page, "document.getElementById('viewer-image').complete && document.getElementById('viewer-image').naturalWidth > 240")
     expect(page.locator("#viewer-caption")).to_contain_text("2 of")
     page.keyboard.press("ArrowLeft")
     expect(viewer).to_have_attribute("data-index", "0")
@@ -130,6 +80,6 @@ def test_station_page_rows_show_loaded_example_thumbnails(page, demo_site):
     assert examples.count() >= 4
     for index in range(examples.count()):
         examples.nth(index).scroll_into_view_if_needed()
-    _wait_until(page, f"({LOADED})(Array.from(document.querySelectorAll('#sessions .examples img')))")
+    wait_for_expression(page, f"({LOADED})(Array.from(document.querySelectorAll('#sessions .examples img')))")
     page.locator("#sessions tbody a").first.click()
     page.wait_for_url("**/events/*/")

@@ -1,12 +1,15 @@
 """Adding, editing and deleting a station from the browser, and the data-source folder picker."""
 import os
+import re
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from webapp.extensions import db
 from webapp.models import Capture, Deployment, Event, Job, Membership
 from tests.conftest import add_deployment, add_source, add_user, csrf_token_from
+from tests.test_api_captures import COUNT_OVER_CAPTURE, _statements
 
 
 def _post(client, url, data):
@@ -346,3 +349,54 @@ def test_a_superuser_edits_a_station_outside_any_project(client, auth, app):
     response = _post(client, f"/deployments/{loose.id}/edit",
                      {"name": "Renamed", "data_source": "", "session_gap_hours": "", "time_zone": "UTC"})
     assert response.status_code == 400 and "A data source is required." in response.get_data(as_text=True)
+
+
+# -- its captures -----------------------------------------------------------
+
+CAPTURES_TOTAL = re.compile(r"Page (\d+) of (\d+) \(\d+–\d+ of (\d+)\)")
+
+
+def _write_night(folder: Path, night: datetime, count: int, nameless: int) -> None:
+    """`count` files a minute apart from `night`, and `nameless` files with no time in their name (captures without one)."""
+    folder.mkdir(parents=True)
+    for i in range(count):
+        (folder / f"{night + timedelta(minutes=i):%Y%m%d-%H%M%S}.jpg").write_bytes(b"")
+    for i in range(nameless):
+        (folder / f"IMG_{i:04d}.jpg").write_bytes(b"")
+
+
+def _captures_paging(client, station, page=None) -> tuple[str, int, int]:
+    """The station page's captures section, its page number and its total of captures."""
+    html = client.get(f"/deployments/{station.id}/" + (f"?captures_page={page}" if page else "")).get_data(as_text=True)
+    section = html[html.index('<div id="captures">'):]
+    section = section[: section.index("</nav>")]
+    number, _, total = CAPTURES_TOTAL.search(section).groups()
+    return section, int(number), int(total)
+
+
+def test_the_station_page_pages_every_capture_before_and_after_a_sync(client, auth, project, manager, data_root):
+    from webapp.services import jobs
+
+    folder = Path(data_root) / "paged"
+    _write_night(folder / "2024-06-12", datetime(2024, 6, 12, 22), 60, nameless=2)
+    station = add_deployment(project, "Paged", data_source=str(folder))
+    jobs.run_job(jobs.create_job("data_storage_sync", station, manager).id)
+    auth.login()
+
+    def real() -> int:
+        return db.session.scalar(db.select(db.func.count()).select_from(Capture).filter_by(deployment_id=station.id))
+
+    assert real() == 62
+    sent = _statements(lambda: _captures_paging(client, station))
+    assert _captures_paging(client, station)[2] == real()
+    # The whole station's total is its cached count: the page counts no captures.
+    assert sent and not [s for s in sent if COUNT_OVER_CAPTURE.search(s)], sent
+    # A second sync adds another night (a capture without a time among it).
+    _write_night(folder / "2024-06-13", datetime(2024, 6, 13, 22), 45, nameless=0)
+    (folder / "2024-06-13" / "IMG_9999.jpg").write_bytes(b"")
+    jobs.run_job(jobs.create_job("data_storage_sync", station, manager).id)
+    assert real() == 108
+    section, number, total = _captures_paging(client, station, page=99)
+    assert (number, total) == (3, real())
+    # The last page holds the last captures: those without a time, the newest file among them.
+    assert section.count("no capture time") == 3 and "<code>2024-06-13/IMG_9999.jpg</code>" in section

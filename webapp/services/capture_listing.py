@@ -49,7 +49,13 @@ def captures_query(deployment: Deployment, event: Event | None = None):
 def captures_page(
     deployment: Deployment, event: Event | None = None, page: int = 1, per_page: int = CAPTURES_PER_PAGE, clamp: bool = False
 ) -> Pagination:
-    """One page of a station's (or one session's) captures: a count and one range join.
+    """One page of a station's (or one session's) captures: one range join, and a count for a session.
+
+    A whole station's total is its cached `captures_count`, not a count (277 ms
+    over 1M captures on PostgreSQL): like the listing it includes captures
+    without a timestamp, every insert of captures adds to it in the same
+    transaction (captures.insert_captures), and syncs and regroups recompute
+    it. A session's total is counted, over the session's index range.
 
     `items` are (Capture, session id or None, session key or None) rows.
     With `clamp`, a page past the end is the last page (for pages; the API answers an empty one).
@@ -63,7 +69,7 @@ def captures_page(
             )
         ) if event.start is not None else 0
     else:
-        total = db.session.scalar(select(func.count()).select_from(Capture).where(Capture.deployment_id == deployment.id))
+        total = deployment.captures_count
     if clamp:
         page = min(page, max(1, -(-total // per_page)))
     return rows_page(captures_query(deployment, event), total, page, per_page)

@@ -168,7 +168,9 @@ def insert_captures(deployment: Deployment, rows: list[dict]) -> int:
 
     Returns how many rows were added. Bumps the station's `captures_version`
     in the same transaction whenever rows were added, so a running regroup
-    sees that captures arrived (services/regroup.py). Does not commit.
+    sees that captures arrived (services/regroup.py), and adds them to its
+    `captures_count`, so the station's listing pages them all while a sync
+    is still committing batches. Does not commit.
     """
     added = 0
     # Counted through RETURNING: an executemany's rowcount is not summed on PostgreSQL.
@@ -182,7 +184,10 @@ def insert_captures(deployment: Deployment, rows: list[dict]) -> int:
         db.session.execute(
             deployments.update()
             .where(deployments.c.id == deployment.id)
-            .values(captures_version=deployments.c.captures_version + 1)
+            .values(
+                captures_version=deployments.c.captures_version + 1,
+                captures_count=deployments.c.captures_count + added,
+            )
         )
     return added
 
