@@ -9,10 +9,12 @@ import socket
 import sqlite3
 import subprocess
 import time
+from contextlib import contextmanager
 
 import pytest
 
 from tests.test_browser_admin import CHROMIUM, CHROMIUM_ARGS, FLASK, REPO, _free_port, _run, _stop
+from tests.test_jobs import s3_endpoint  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
@@ -28,9 +30,9 @@ def _wait_until(page, expression: str, timeout: float = 15.0) -> None:
         time.sleep(0.1)
 
 
-@pytest.fixture(scope="module")
-def demo_site(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("thumbs-site")
+@contextmanager
+def _demo_site(tmp, **settings):
+    """`seed-demo` (its syncs make the example thumbnails) and `flask run` on a temp SQLite database."""
     (tmp / "data").mkdir()
     env = dict(
         os.environ,
@@ -41,6 +43,7 @@ def demo_site(tmp_path_factory):
         SECRET_KEY="browser-thumbs-secret",
         PYTHONPATH=str(REPO),
     )
+    env.update(settings)
     _run(env, *FLASK, "init-db")
     _run(env, *FLASK, "seed-demo")
     with sqlite3.connect(tmp / "app.db") as conn:
@@ -67,13 +70,32 @@ def demo_site(tmp_path_factory):
         log.close()
 
 
-@pytest.fixture
-def page(demo_site):
+@pytest.fixture(scope="module")
+def demo_site(tmp_path_factory):
+    with _demo_site(tmp_path_factory.mktemp("thumbs-site")) as site:
+        yield site
+
+
+@pytest.fixture(scope="module")
+def s3_demo_site(tmp_path_factory, s3_endpoint):
+    """The demo with its thumbnails in a bucket of a moto server: pages redirect images to another origin."""
+    import boto3
+
+    keys = {"AWS_ENDPOINT_URL": s3_endpoint, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_DEFAULT_REGION": "us-east-1"}
+    boto3.client("s3", endpoint_url=s3_endpoint, aws_access_key_id="test", aws_secret_access_key="test",
+                 region_name="us-east-1").create_bucket(Bucket="demo-thumbnails")
+    with _demo_site(tmp_path_factory.mktemp("thumbs-s3-site"), THUMBNAIL_ROOT="s3://demo-thumbnails/site", **keys) as site:
+        yield site
+
+
+@contextmanager
+def _signed_in_page(site):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(base_url=demo_site["url"], viewport={"width": 1200, "height": 900})
+        context = browser.new_context(base_url=site["url"], viewport={"width": 1200, "height": 900})
         page = context.new_page()
         page.set_default_timeout(30_000)
         page.goto("/login")
@@ -84,6 +106,12 @@ def page(demo_site):
         yield page
         context.close()
         browser.close()
+
+
+@pytest.fixture
+def page(demo_site):
+    with _signed_in_page(demo_site) as page:
+        yield page
 
 
 LOADED = "imgs => imgs.length > 0 && imgs.every(i => i.complete && i.naturalWidth > 0)"
@@ -133,3 +161,21 @@ def test_station_page_rows_show_loaded_example_thumbnails(page, demo_site):
     _wait_until(page, f"({LOADED})(Array.from(document.querySelectorAll('#sessions .examples img')))")
     page.locator("#sessions tbody a").first.click()
     page.wait_for_url("**/events/*/")
+
+
+def test_s3_thumbnails_load_under_the_sites_policy(s3_demo_site, s3_endpoint):
+    """Images redirected to the store's signed URLs load: the CSP's img-src allows that origin."""
+    refused, from_store = [], []
+    with _signed_in_page(s3_demo_site) as page:
+        page.on("console", lambda message: refused.append(message.text) if "Content Security Policy" in message.text else None)
+        page.on("response", lambda response: from_store.append(response.status) if response.url.startswith(
+            s3_endpoint + "/demo-thumbnails/") else None)
+        answer = page.goto(f"/deployments/{s3_demo_site['station']}/")
+        assert f"img-src 'self' {s3_endpoint}" in answer.headers["content-security-policy"]
+        examples = page.locator("#sessions .examples img")
+        assert examples.count() >= 4
+        for index in range(examples.count()):
+            examples.nth(index).scroll_into_view_if_needed()
+        _wait_until(page, f"({LOADED})(Array.from(document.querySelectorAll('#sessions .examples img')))")
+    assert len(from_store) >= 4 and set(from_store) == {200}
+    assert refused == []
