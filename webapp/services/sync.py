@@ -249,11 +249,11 @@ def _record_changed(
 def sync_deployment(deployment: Deployment, job: JobRecorder) -> SyncResult:
     """Add the station's new files as captures (committed per batch), then regroup it.
 
-    A known file whose size or newer modification time differs from its
+    A known file with another size or a newer modification time than its
     capture row is counted in "Files changed" and its row updated (size and
     time only: its capture time is not read again), so its thumbnails are
-    made again on their next request. Never duplicates a capture; keeps the captures of files that vanished from
-    the source (reported in the log and in "Files missing from source"); a
+    made again on their next request. Never duplicates a capture; keeps the
+    captures of files that vanished from the source (reported in the log and in "Files missing from source"); a
     file read to its end with no time in its name or EXIF becomes a capture
     without timestamp, counted in "Failed". A file that could not be read is
     counted in "Unreadable files", named in the log and not recorded, so the
