@@ -3,10 +3,11 @@ stale-job reaper and the regroup/sync commands."""
 import importlib.util
 import io
 import logging
+import re
 import socket
 import time
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -68,6 +69,7 @@ def test_sync_adds_captures_then_regroups_in_two_stages(deployment):
     ]
     assert params(job, "data_storage_sync") == {
         "total_files": 7, "captures_added": 7, "failed": 1, "files_missing_from_source": 0, "unreadable_files": 0,
+        "files_changed": 0,
     }
     assert params(job, "regroup_sessions") == {
         "captures_grouped": 6, "events_created": 2, "events_touched": 2, "empty_events_deleted": 0,
@@ -99,9 +101,67 @@ def test_resync_adds_nothing_and_reports_vanished_files(deployment, data_dir):
     assert job.status == "SUCCESS"
     assert params(job, "data_storage_sync") == {
         "total_files": 6, "captures_added": 0, "failed": 0, "files_missing_from_source": 1, "unreadable_files": 0,
+        "files_changed": 0,
     }
     assert any(" WARNING " in line and NIGHT_1[0] in line and "kept" in line for line in job.logs["stdout"])
     assert db.session.scalar(db.select(db.func.count(Capture.id)).filter_by(deployment_id=deployment.id)) == 7
+
+
+def _capture_writes(statements) -> list[str]:
+    return [s for s in statements if re.match(r"\s*(INSERT INTO|UPDATE|DELETE FROM) capture\b", s, re.I)]
+
+
+@pytest.fixture
+def statements():
+    """Every SQL statement the engine runs while the test does."""
+    from sqlalchemy import event as sa_event
+
+    seen = []
+
+    def record(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    sa_event.listen(db.engine, "before_cursor_execute", record)
+    yield seen
+    sa_event.remove(db.engine, "before_cursor_execute", record)
+
+
+def test_an_unchanged_resync_reports_no_changed_files_and_writes_no_capture(deployment, statements):
+    run("data_storage_sync", deployment)
+    statements.clear()
+    job = run("data_storage_sync", deployment)
+    assert job.status == "SUCCESS"
+    assert params(job, "data_storage_sync")["files_changed"] == 0
+    assert not any("files changed" in line for line in job.logs["stdout"])
+    assert _capture_writes(statements) == []
+
+
+def test_a_newer_time_or_another_size_is_a_changed_file(deployment, data_dir, statements):
+    import os
+
+    run("data_storage_sync", deployment)
+    same_size, other_size, untouched = data_dir / NIGHT_1[0], data_dir / NIGHT_1[1], data_dir / NIGHT_1[2]
+    before = {path: path.stat().st_mtime for path in (same_size, other_size)}
+    os.utime(same_size, (before[same_size] + 60, before[same_size] + 60))
+    other_size.write_bytes(b"longer")
+    os.utime(other_size, (before[other_size], before[other_size]))  # an older copy's time kept (rsync -t)
+    # A time that went back with the same size is not a change the thumbnails need.
+    os.utime(untouched, (untouched.stat().st_mtime - 60, untouched.stat().st_mtime - 60))
+    statements.clear()
+    job = run("data_storage_sync", deployment)
+    assert params(job, "data_storage_sync")["files_changed"] == 2
+    assert params(job, "data_storage_sync")["captures_added"] == 0
+    logged = next(line for line in job.logs["stdout"] if "2 files changed" in line)
+    assert NIGHT_1[0] in logged and NIGHT_1[1] in logged and NIGHT_1[2] not in logged
+    # Set-based: one executemany for the batch, whatever its size.
+    assert len([s for s in _capture_writes(statements) if s.lstrip().upper().startswith("UPDATE")]) == 1
+    rows = {c.path: c for c in db.session.scalars(db.select(Capture).filter_by(deployment_id=deployment.id))}
+    assert rows[NIGHT_1[1]].size == 6
+    assert rows[NIGHT_1[0]].last_modified == datetime.fromtimestamp(same_size.stat().st_mtime, timezone.utc).replace(
+        tzinfo=None
+    )
+    assert rows[NIGHT_1[0]].timestamp == datetime(2024, 6, 1, 22, 0)
+    assert params(run("data_storage_sync", deployment), "data_storage_sync")["files_changed"] == 0
 
 
 def test_sync_uses_exif_when_the_name_has_no_time(deployment, data_dir):
@@ -484,6 +544,7 @@ def test_sync_from_s3(project, s3, s3_endpoint):
     assert job.status == "SUCCESS", job.logs
     assert params(job, "data_storage_sync") == {
         "total_files": 8, "captures_added": 8, "failed": 1, "files_missing_from_source": 0, "unreadable_files": 0,
+        "files_changed": 0,
     }
     assert params(job, "regroup_sessions")["captures_grouped"] == 7
     paths = set(db.session.scalars(db.select(Capture.path).filter_by(deployment_id=deployment.id)))
@@ -494,6 +555,14 @@ def test_sync_from_s3(project, s3, s3_endpoint):
 
     again = run("data_storage_sync", deployment)
     assert params(again, "data_storage_sync")["captures_added"] == 0
+    assert params(again, "data_storage_sync")["files_changed"] == 0
+    # An object replaced under the same key: the listing's size and LastModified tell.
+    client.put_object(Bucket=bucket, Key="station9/20240601_220000.jpg", Body=b"x" * 5)
+    changed = run("data_storage_sync", deployment)
+    assert params(changed, "data_storage_sync")["files_changed"] == 1
+    assert params(changed, "data_storage_sync")["captures_added"] == 0
+    db.session.expire_all()
+    assert db.session.scalar(db.select(Capture.size).filter_by(path="20240601_220000.jpg")) == 5
 
 
 def test_keys_stored_under_another_secret_key_fail_the_sync_clearly(app, project, s3, s3_endpoint):

@@ -71,6 +71,7 @@ def test_a_half_written_local_file_is_retried_by_the_next_sync(project, app):
     assert first.status == "SUCCESS", first.logs
     assert params(first, "data_storage_sync") == {
         "total_files": 2, "captures_added": 1, "failed": 0, "files_missing_from_source": 0, "unreadable_files": 1,
+        "files_changed": 0,
     }
     assert any(" WARNING " in line and "Could not read IMG_0002.jpg" in line for line in first.logs["stdout"])
     assert set(stored(deployment)) == {"20240601_220000.jpg"}

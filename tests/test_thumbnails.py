@@ -390,6 +390,37 @@ def test_sync_makes_the_example_thumbnails_of_the_sessions_it_touched(app, stati
     assert again.param("thumbnails", "generated") + again.param("thumbnails", "reused") + again.param("thumbnails", "failed") >= 3
 
 
+def test_a_file_replaced_in_place_gets_a_new_thumbnail_after_the_next_sync(app, client, station, manager):
+    from webapp.services import jobs
+
+    source = write_image(Path(station.data_source) / "20240612220000.jpg")
+    first_sync = jobs.run_job(jobs.create_job("data_storage_sync", station).id)
+    assert first_sync.status == "SUCCESS", first_sync.logs
+    capture = db.session.scalar(db.select(Capture).filter_by(deployment_id=station.id))
+    value = token(manager)
+    before = fetch_file(client, get_thumbnail(client, capture.id, value), value)
+    row = only_row(capture.id)
+    row_id, stored_before = row.id, stored_file(app, row).read_bytes()
+    assert before.getpixel((120, 80))[0] < 250 or before.getpixel((120, 80))[1] > 20
+
+    # The station's uploader rewrites the file: other pixels, a newer modification time.
+    Image.new("RGB", (900, 600), (255, 0, 0)).save(source, "JPEG", quality=85)
+    stat = source.stat()
+    os.utime(source, (stat.st_atime, stat.st_mtime + 120))
+    second_sync = jobs.run_job(jobs.create_job("data_storage_sync", station).id)
+    assert second_sync.status == "SUCCESS", second_sync.logs
+    assert second_sync.param("data_storage_sync", "files_changed") == 1
+    assert second_sync.param("data_storage_sync", "captures_added") == 0
+    assert any("1 files changed" in line and capture.path in line for line in second_sync.logs["stdout"])
+
+    after = fetch_file(client, get_thumbnail(client, capture.id, value), value)
+    row = only_row(capture.id)
+    assert row.id == row_id
+    assert stored_file(app, row).read_bytes() != stored_before
+    red, green, blue = after.getpixel((120, 80))
+    assert red > 240 and green < 20 and blue < 20
+
+
 def test_s3_clients_have_finite_timeouts():
     from webapp.services.thumbnail_storage import s3_client
 

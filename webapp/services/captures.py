@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func
 
 from ..extensions import db
 from ..models import Capture, Deployment, Event
@@ -157,10 +157,67 @@ def list_local_files(root: str) -> Iterator[FileEntry]:
             yield FileEntry(full.relative_to(base).as_posix(), stat.st_size, modified)
 
 
-def existing_paths(deployment: Deployment) -> set[str]:
-    """The paths of the station's captures, to tell new files from known ones."""
-    rows = db.session.execute(db.select(Capture.path).filter_by(deployment_id=deployment.id))
-    return {path for (path,) in rows}
+# What a station's capture row records of its file: (capture id, size, modification time).
+# A plain tuple: building a million named ones costs more than the query.
+KnownFile = tuple[int, int, datetime | None]
+
+
+def known_files(deployment: Deployment) -> dict[str, KnownFile]:
+    """The station's captures by path, with the size and modification time recorded for each,
+    to tell new and changed files from known ones.
+
+    One query on the raw DB-API cursor: SQLAlchemy's row and SQLite date
+    processing make this read about twice as slow (see docs/performance.md).
+    Runs on `db.session`'s connection.
+    """
+    connection = db.session.connection()
+    mark = "?" if connection.dialect.name == "sqlite" else "%s"
+    cursor = connection.connection.driver_connection.cursor()
+    try:
+        cursor.execute(f"SELECT path, id, size, last_modified FROM capture WHERE deployment_id = {mark}", (deployment.id,))
+        # SQLite hands back the text SQLAlchemy stored; PostgreSQL a datetime.
+        parse = datetime.fromisoformat
+        return {
+            path: (capture_id, size, parse(modified) if isinstance(modified, str) else modified)
+            for path, capture_id, size, modified in cursor
+        }
+    finally:
+        cursor.close()
+
+
+def is_changed(entry: FileEntry, known: KnownFile) -> bool:
+    """Whether a listed file differs from its capture row: another size, or a newer modification time.
+
+    Without a time on either side the file is compared by size alone: a source
+    that tells none, or a capture recorded before times were kept (before
+    migration 0004), which would otherwise count as changed, and have its
+    thumbnails made again, all at once on the first sync after an upgrade.
+    """
+    _, size, modified = known
+    if entry.size != size:
+        return True
+    return entry.modified is not None and modified is not None and entry.modified > modified
+
+
+def update_changed_captures(rows: list[dict]) -> int:
+    """Record the new `size` and `last_modified` of changed files, one executemany per
+    INSERT_BATCH rows (`capture_id`, `size`, `last_modified`); returns how many. Does not commit.
+
+    The capture time is not read again, so the station's sessions are untouched.
+    """
+    table = Capture.__table__
+    statement = (
+        table.update()
+        .where(table.c.id == bindparam("capture_id"))
+        .values(size=bindparam("new_size"), last_modified=bindparam("new_last_modified"))
+    )
+    for start in range(0, len(rows), INSERT_BATCH):
+        batch = [
+            {"capture_id": row["capture_id"], "new_size": row["size"], "new_last_modified": row["last_modified"]}
+            for row in rows[start : start + INSERT_BATCH]
+        ]
+        db.session.execute(statement, batch)
+    return len(rows)
 
 
 def insert_captures(deployment: Deployment, rows: list[dict]) -> int:

@@ -21,7 +21,7 @@ REGROUP_PARAMS = (
     "Ungrouped captures",
     "Captures missing timestamp",
 )
-SYNC_PARAMS = ("Total files", "Captures added", "Failed", "Files missing from source", "Unreadable files")
+SYNC_PARAMS = ("Total files", "Captures added", "Failed", "Files missing from source", "Unreadable files", "Files changed")
 THUMBNAIL_PARAMS = ("Generated", "Reused", "Failed")
 DELETE_PARAMS = ("Captures deleted", "Sessions deleted", "Thumbnails deleted", "Jobs unlinked")
 

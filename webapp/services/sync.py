@@ -1,5 +1,6 @@
-"""Sync a station with its data source: list the files, add the new ones as
-captures, then regroup the station (the two stages of a data_storage_sync job).
+"""Sync a station with its data source: list the files, record the size and time
+of files changed in place, add the new ones as captures, then regroup the
+station (the stages of a data_storage_sync job).
 
 A station's data source is checked again at every sync against the storage
 sources its project may use (a grant may have been revoked, or a folder
@@ -20,14 +21,17 @@ from ..models import Deployment
 from .captures import (
     DataSourceError,
     FileEntry,
+    KnownFile,
     UnreadableFile,
-    existing_paths,
     insert_captures,
+    is_changed,
     is_image_name,
+    known_files,
     list_local_files,
     refresh_deployment_stats,
     timestamp_from_exif,
     timestamp_from_name,
+    update_changed_captures,
 )
 from . import storage
 from .job_recorder import JobCancelled, JobRecorder
@@ -212,11 +216,44 @@ def _add_captures(
     return reader.earliest, reader.latest
 
 
+def _record_changed(
+    listed: list[FileEntry], known: dict[str, KnownFile], stats: dict, job: JobRecorder
+) -> None:
+    """Record the new size and modification time of files changed in place since they were
+    captured, one committed executemany per batch, so their thumbnails are made again when
+    next asked for (thumbnails.is_fresh compares the times).
+
+    Their capture times are not read again: a file whose capture time changed
+    is, in practice, a new file under a new name.
+    """
+    changed = [
+        {"capture_id": known[entry.path][0], "size": entry.size, "last_modified": entry.modified,
+         "path": entry.path}
+        for entry in listed
+        if entry.path in known and is_changed(entry, known[entry.path])
+    ]
+    for start in range(0, len(changed), BATCH_SIZE):
+        job.check_cancelled()
+        stats["Files changed"] += update_changed_captures(changed[start : start + BATCH_SIZE])
+        db.session.commit()
+        job.set_params(SYNC_STAGE, stats)
+    if changed:
+        job.logger.info(
+            "%d files changed in place since they were captured; their size and time are updated "
+            "and their thumbnails will be made again: %s",
+            len(changed),
+            _named([row["path"] for row in changed]),
+        )
+
+
 def sync_deployment(deployment: Deployment, job: JobRecorder) -> SyncResult:
     """Add the station's new files as captures (committed per batch), then regroup it.
 
-    Never duplicates a capture; keeps the captures of files that vanished from
-    the source (reported in the log and in "Files missing from source"); a
+    A known file with another size or a newer modification time than its
+    capture row is counted in "Files changed" and its row updated (size and
+    time only: its capture time is not read again), so its thumbnails are
+    made again on their next request. Never duplicates a capture; keeps the
+    captures of files that vanished from the source (reported in the log and in "Files missing from source"); a
     file read to its end with no time in its name or EXIF becomes a capture
     without timestamp, counted in "Failed". A file that could not be read is
     counted in "Unreadable files", named in the log and not recorded, so the
@@ -230,9 +267,9 @@ def sync_deployment(deployment: Deployment, job: JobRecorder) -> SyncResult:
     source = open_source(deployment)
     log.info("Listing %s", storage.display_path(deployment.project, deployment.data_source))
     listed = _listed(source, job)
-    known = existing_paths(deployment)
+    known = known_files(deployment)
     listed_paths = {entry.path for entry in listed}
-    vanished = sorted(known - listed_paths)
+    vanished = sorted(known.keys() - listed_paths)
     new = [entry for entry in listed if entry.path not in known]
     stats = {
         "Total files": len(listed),
@@ -240,12 +277,14 @@ def sync_deployment(deployment: Deployment, job: JobRecorder) -> SyncResult:
         "Failed": 0,
         "Files missing from source": len(vanished),
         "Unreadable files": 0,
+        "Files changed": 0,
     }
     job.set_params(SYNC_STAGE, stats)
     log.info("Found %d files, %d of them new.", len(listed), len(new))
     if vanished:
         log.warning("%d files are gone from the data source; their captures are kept: %s", len(vanished), _named(vanished))
 
+    _record_changed(listed, known, stats, job)
     earliest, latest = _add_captures(deployment, new, source, stats, job)
     refresh_deployment_stats(deployment)
     db.session.commit()

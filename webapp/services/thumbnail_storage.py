@@ -1,11 +1,15 @@
 """Where generated thumbnails live: a local folder or an `s3://bucket/prefix`
 (THUMBNAIL_ROOT), behind one small interface: save, delete, and how to reach a
 stored file (a local path, or a signed URL that expires within the hour)."""
+import logging
 import os
 import tempfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from .captures import S3_URL
+
+log = logging.getLogger(__name__)
 
 # A signed URL outlives the 5-minute browser cache of the redirect that names it.
 SIGNED_URL_SECONDS = 3600
@@ -38,6 +42,10 @@ class LocalStorage:
         return self.root / key
 
     def signed_url(self, key: str) -> str | None:
+        return None
+
+    def redirect_origin(self) -> str | None:
+        """The site serves local thumbnails itself: no other origin."""
         return None
 
     def save(self, key: str, data: bytes) -> None:
@@ -76,6 +84,24 @@ class S3Storage:
         return self.client.generate_presigned_url(
             "get_object", Params={"Bucket": self.bucket, "Key": self.prefix + key}, ExpiresIn=SIGNED_URL_SECONDS
         )
+
+    def redirect_origin(self) -> str:
+        """`scheme://host[:port]` of the signed URLs, read from one signed by this client.
+
+        Signing is local (no request). The endpoint alone would not do: on AWS
+        a signed URL names the bucket in its host (`bucket.s3.amazonaws.com`)
+        while the client's endpoint is the regional one. Without credentials
+        nothing can be signed; the endpoint's origin is the best guess then.
+        """
+        from botocore.exceptions import BotoCoreError
+
+        try:
+            url = self.signed_url("origin-probe.jpg")
+        except BotoCoreError as error:
+            log.warning("Cannot sign a thumbnail URL (%s); the CSP allows images from the S3 endpoint.", error)
+            url = self.client.meta.endpoint_url
+        parts = urlsplit(url)
+        return f"{parts.scheme}://{parts.netloc}"
 
     def save(self, key: str, data: bytes) -> None:
         from botocore.exceptions import BotoCoreError, ClientError
