@@ -97,25 +97,30 @@ def _profile_without_remote_refs() -> dict:
     return profile
 
 
-def test_camtrap_dp_package_validates(app, client, token, project, stations, tmp_path):
+def _valid_package(client, token, project, folder) -> dict:
+    """The project's Camtrap DP package unpacked into `folder`, checked against the vendored schemas; its descriptor."""
     response = call(client, "GET", f"/projects/{project.id}/export/camtrap-dp.zip", token)
     assert response.status_code == 200 and response.mimetype == "application/zip"
     with zipfile.ZipFile(io.BytesIO(response.get_data())) as archive:
         assert sorted(archive.namelist()) == ["datapackage.json", "deployments.csv", "media.csv", "observations.csv"]
-        archive.extractall(tmp_path)
-    descriptor = json.loads((tmp_path / "datapackage.json").read_text())
+        archive.extractall(folder)
+    descriptor = json.loads((folder / "datapackage.json").read_text())
+    jsonschema.validate(descriptor, _profile_without_remote_refs())
+    with warnings.catch_warnings():
+        # frictionless leaves its file handles to the garbage collector.
+        warnings.simplefilter("ignore", ResourceWarning)
+        report = Package(_local_descriptor(descriptor), basepath=str(folder)).validate()
+        gc.collect()
+    assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])
+    return descriptor
+
+
+def test_camtrap_dp_package_validates(app, client, token, project, stations, tmp_path):
+    descriptor = _valid_package(client, token, project, tmp_path)
     assert descriptor["profile"].endswith("/1.0.2/camtrap-dp-profile.json")
     assert descriptor["amiSessions"]["sessionRule"] == {
         **descriptor["amiSessions"]["sessionRule"], "gapSeconds": 7200, "keying": "date", "maxSessionSeconds": 86400}
     assert descriptor["temporal"] == {"start": "2026-06-01", "end": "2026-06-04"}
-    jsonschema.validate(descriptor, _profile_without_remote_refs())
-
-    with warnings.catch_warnings():
-        # frictionless leaves its file handles to the garbage collector.
-        warnings.simplefilter("ignore", ResourceWarning)
-        report = Package(_local_descriptor(descriptor), basepath=str(tmp_path)).validate()
-        gc.collect()
-    assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])
 
     media, observations, deployments = (
         list(csv.DictReader(io.StringIO((tmp_path / f"{name}.csv").read_text())))
@@ -130,6 +135,37 @@ def test_camtrap_dp_package_validates(app, client, token, project, stations, tmp
     for row in media:
         moment = datetime.fromisoformat(row["timestamp"])
         assert sum(1 for d, start, end in spans if d == row["deploymentID"] and start <= moment <= end) == 1
+
+
+def test_deployments_carry_the_station_coordinates_and_mark_the_placeholder(app, client, token, project, stations, tmp_path):
+    first, second = stations
+    first.latitude, first.longitude = 45.5352, -73.1738
+    db.session.commit()
+    descriptor = _valid_package(client, token, project, tmp_path / "one")
+    rows = {r["deploymentID"]: r for r in csv.DictReader(io.StringIO((tmp_path / "one" / "deployments.csv").read_text()))}
+    placed, unplaced = rows[str(first.id)], rows[str(second.id)]
+    assert (float(placed["latitude"]), float(placed["longitude"])) == (45.5352, -73.1738)
+    assert "placeholder" not in placed["deploymentComments"]
+    # Camtrap DP requires coordinates: 0/0 stands in, and says so.
+    assert (float(unplaced["latitude"]), float(unplaced["longitude"])) == (0, 0)
+    assert "Coordinates not set in ami-sessions" in unplaced["deploymentComments"]
+    assert "0 is a placeholder" in unplaced["deploymentComments"]
+    notes = descriptor["amiSessions"]
+    assert notes["coordinatesKnown"] is False
+    assert notes["stationsWithoutCoordinates"] == [{"deploymentID": str(second.id), "locationName": "Meadow"}]
+    assert descriptor["spatial"] == {"type": "Point", "coordinates": [-73.1738, 45.5352]}
+
+    second.latitude, second.longitude = 45.5201, -73.1295
+    db.session.commit()
+    descriptor = _valid_package(client, token, project, tmp_path / "both")
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "both" / "deployments.csv").read_text())))
+    assert [(float(r["latitude"]), float(r["longitude"])) for r in rows] == [(45.5352, -73.1738), (45.5201, -73.1295)]
+    assert not any("placeholder" in r["deploymentComments"] for r in rows)
+    assert descriptor["amiSessions"]["coordinatesKnown"] is True
+    assert descriptor["amiSessions"]["stationsWithoutCoordinates"] == []
+    west, east, south, north = -73.1738, -73.1295, 45.5201, 45.5352
+    assert descriptor["spatial"] == {"type": "Polygon", "coordinates": [
+        [[west, south], [east, south], [east, north], [west, north], [west, south]]]}
 
 
 def test_overlapping_sessions_are_refused_before_anything_is_written(app, client, token, project, stations):

@@ -55,6 +55,8 @@ POSTED = [
     ("jobs.cancel_job", {"job_id": "finished_job"}, {}, True),
     ("stations.delete", {"deployment_id": "empty"}, {"confirm_name": "not its name"}, False),
     ("members.role", {}, {"role": "Nobody"}, False),
+    # A form page's coordinate errors (its empty submission posts no coordinates, which keeps the place).
+    ("stations.edit", {}, {"name": "Renamed", "latitude": "north", "longitude": ""}, False),
     # The only ProjectManager cannot be removed: the members page with the row's error.
     ("members.remove", {}, {}, False),
 ]

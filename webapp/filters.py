@@ -30,8 +30,17 @@ def gap(seconds) -> str:
     return "—" if seconds is None else format_seconds(seconds)
 
 
+def degrees(value) -> str:
+    """Decimal degrees as typed back into a form: up to 8 decimals (about 1 mm), no exponent; "" for none."""
+    if value is None:
+        return ""
+    text = f"{value:.8f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
 def init_app(app):
     app.add_template_filter(hours)
     app.add_template_filter(dt)
     app.add_template_filter(duration)
     app.add_template_filter(gap)
+    app.add_template_filter(degrees)

@@ -215,6 +215,9 @@ class Deployment(db.Model):
     session_time_gap_seconds = db.Column(db.Integer)
     # IANA name of the station's clock; only adds the UTC offset where a time leaves the site.
     time_zone = db.Column(db.String(64), nullable=False, default="UTC", server_default="UTC")
+    # Decimal degrees (WGS 84), both or neither (services/coordinates.py); None = not recorded.
+    latitude = db.Column(db.Float)
+    longitude = db.Column(db.Float)
 
     captures_count = db.Column(db.Integer, nullable=False, default=0)
     events_count = db.Column(db.Integer, nullable=False, default=0)
@@ -238,6 +241,10 @@ class Deployment(db.Model):
     def _keep_search_name(self, key, name):
         self.search_name = search_key(name)
         return name
+
+    @property
+    def has_coordinates(self) -> bool:
+        return self.latitude is not None and self.longitude is not None
 
     @property
     def grouping_rule(self) -> "GroupingRule":

@@ -35,6 +35,14 @@ STATIONS = {
     "Wetland (all night)": ([Burst(time(21, 0), 480)], 3),
 }
 
+# Where each station stands: a few km apart around Mont Saint-Hilaire, Québec (decimal degrees),
+# so the demo's Camtrap DP package carries real places rather than the 0/0 placeholder.
+PLACES = {
+    "Meadow (cross-midnight bursts)": (45.5352, -73.1738),
+    "Forest edge (three bursts)": (45.5489, -73.1512),
+    "Wetland (all night)": (45.5201, -73.1295),
+}
+
 
 # Light-trap photographs: a pale, lit sheet with moths that arrive and leave through the night.
 PHOTO_SIZE = (640, 427)
@@ -191,11 +199,18 @@ def seed_demo(data_root: Path) -> list[str]:
 
     new_stations = []
     for index, (name, (schedule, nights)) in enumerate(STATIONS.items()):
-        if db.session.scalar(db.select(Deployment).filter_by(project_id=project.id, name=name)):
+        latitude, longitude = PLACES[name]
+        existing = db.session.scalar(db.select(Deployment).filter_by(project_id=project.id, name=name))
+        if existing is not None:
+            # A demo seeded before stations had places gets them; a place someone set stays.
+            if existing.latitude is None and existing.longitude is None:
+                existing.latitude, existing.longitude = latitude, longitude
             continue
         folder = demo_folder / f"station-{index + 1}"
         write_station_files(folder, schedule, nights, seed=index)
-        deployment = Deployment(name=name, project=project, data_source=str(folder.resolve()))
+        deployment = Deployment(
+            name=name, project=project, data_source=str(folder.resolve()), latitude=latitude, longitude=longitude
+        )
         db.session.add(deployment)
         new_stations.append(deployment)
     db.session.commit()

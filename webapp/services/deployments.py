@@ -1,9 +1,11 @@
-"""Stations (deployments): creating them, their own session gap and their time zone."""
+"""Stations (deployments): creating them, their own session gap, time zone and coordinates."""
+from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from ..extensions import db
 from ..models import Deployment, Project
 from .captures import DataSourceError
+from .coordinates import clean_latitude, clean_longitude, pair_errors
 from .projects import ValidationError, clean_fields, clean_gap_seconds, clean_name
 from .storage import check_data_source
 
@@ -55,19 +57,40 @@ def time_zone_names() -> list[str]:
     return sorted(_iana_names())
 
 
-def _clean_station_fields(project: Project | None, data: dict, required: tuple[str, ...] = ()) -> dict:
+STATION_FIELDS = {
+    "name": clean_name,
+    "session_time_gap_seconds": _clean_optional_gap,
+    "time_zone": clean_time_zone,
+    "latitude": clean_latitude,
+    "longitude": clean_longitude,
+}
+
+
+def _place_errors(data: dict, current: Deployment | None) -> dict:
+    """The pair rule on the place the station would have: a coordinate sent alone pairs with the stored other."""
+    if "latitude" not in data and "longitude" not in data:
+        return {}
+    place = [STATION_FIELDS[f](data[f]) if f in data else getattr(current, f, None) for f in ("latitude", "longitude")]
+    return pair_errors(*place)
+
+
+def _clean_station_fields(
+    project: Project | None, data: dict, required: tuple[str, ...] = (), current: Deployment | None = None
+) -> dict:
     """Validate the station fields present in `data`; every error is collected at once.
 
     The data source must lie inside a storage source the project may use.
+    Latitude and longitude go together: one sent alone pairs with the
+    station's stored other (`current`), and the pair must be both or neither.
     """
     errors = {field: [f"A {field.replace('_', ' ')} is required."] for field in required if field not in data}
     try:
-        cleaned = clean_fields(
-            data, {"name": clean_name, "session_time_gap_seconds": _clean_optional_gap, "time_zone": clean_time_zone}
-        )
+        cleaned = clean_fields(data, STATION_FIELDS)
     except ValidationError as error:
         errors.update(error.errors)
         cleaned = {}
+    if not {"latitude", "longitude"} & set(errors):
+        errors.update(_place_errors(data, current))
     if "data_source" in data:
         try:
             cleaned["data_source"] = check_data_source(project, data["data_source"])
@@ -78,9 +101,9 @@ def _clean_station_fields(project: Project | None, data: dict, required: tuple[s
     return cleaned
 
 
-def check_station_fields(project: Project | None, data: dict) -> dict:
+def check_station_fields(project: Project | None, data: dict, current: Deployment | None = None) -> dict:
     """The station fields of `data`, cleaned, or ValidationError with every field's errors; saves nothing."""
-    return _clean_station_fields(project, data)
+    return _clean_station_fields(project, data, current=current)
 
 
 def create_deployment(project: Project, data: dict) -> Deployment:
@@ -96,13 +119,34 @@ class StationBeingDeleted(ValueError):
 
 
 def update_deployment(deployment: Deployment, data: dict) -> Deployment:
-    """Change a station's name, data source, time zone or own gap (`None` = use the project's gap).
+    """Change a station's name, data source, time zone, coordinates or own gap (`None` = use the project's gap).
 
     Refused with StationBeingDeleted while the station is being deleted.
     """
     if deployment.deleting:
         raise StationBeingDeleted(f"Station “{deployment.name}” is being deleted; it can no longer be changed.")
-    for field, value in _clean_station_fields(deployment.project, data).items():
+    for field, value in _clean_station_fields(deployment.project, data, current=deployment).items():
         setattr(deployment, field, value)
     db.session.commit()
     return deployment
+
+
+class Unplaced(NamedTuple):
+    """A project's stations without coordinates: how many, and the first few by name."""
+
+    count: int
+    first: list[Deployment]
+
+
+def stations_without_coordinates(project: Project, limit: int = 5) -> Unplaced:
+    """The project's stations (not being deleted) whose exports carry the 0/0 placeholder."""
+    where = (
+        Deployment.project_id == project.id,
+        Deployment.deleting.is_(False),
+        db.or_(Deployment.latitude.is_(None), Deployment.longitude.is_(None)),
+    )
+    count = db.session.scalar(db.select(db.func.count()).select_from(Deployment).where(*where))
+    first = db.session.scalars(
+        db.select(Deployment).where(*where).order_by(Deployment.search_name, Deployment.id).limit(limit)
+    ).all() if count else []
+    return Unplaced(count, list(first))

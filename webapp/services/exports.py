@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..extensions import db
 from ..models import Capture, Deployment, Event, Project
+from .coordinates import PLACEHOLDER_NOTE
 from .preview import max_session_seconds
 
 SESSIONS_CSV_COLUMNS = (
@@ -187,14 +188,21 @@ def _write_deployments(archive, deployments: dict[int, Deployment]) -> list[int]
             if deployment.first_capture_timestamp is None:
                 continue
             zone = station_zone(deployment)
-            # ami-sessions records no coordinates; Camtrap DP requires them, so 0/0 is written
-            # and the comment (and datapackage.json) says they are unknown.
+            comment = f"Time zone {zone.key}."
+            if deployment.has_coordinates:
+                latitude, longitude = deployment.latitude, deployment.longitude
+            else:
+                # Camtrap DP requires coordinates: 0/0 keeps the package valid, and the comment
+                # (and datapackage.json) says it stands in for a place nobody entered.
+                latitude, longitude = 0, 0
+                comment = f"{PLACEHOLDER_NOTE} {comment}"
             writer.writerow({
-                "deploymentID": str(deployment.id), "locationName": deployment.name, "latitude": 0, "longitude": 0,
+                "deploymentID": str(deployment.id), "locationName": deployment.name,
+                "latitude": latitude, "longitude": longitude,
                 "deploymentStart": with_offset(deployment.first_capture_timestamp, zone),
                 "deploymentEnd": with_offset(deployment.last_capture_timestamp, zone),
                 "timestampIssues": "false",
-                "deploymentComments": f"Coordinates unknown (not recorded). Time zone {zone.key}.",
+                "deploymentComments": comment,
             })
             exported.append(deployment.id)
     return exported
@@ -245,8 +253,28 @@ def _write_observations(archive, deployments: dict[int, Deployment], exported: l
             })
 
 
+def spatial_coverage(stations: list[Deployment]) -> dict:
+    """GeoJSON of the stations' places: a point, or the bounding box of several.
+
+    Stations without coordinates are left out; with none known the package
+    still needs a `spatial`, so it is the 0/0 placeholder (flagged beside it).
+    """
+    places = [(d.longitude, d.latitude) for d in stations if d.has_coordinates]
+    if not places:
+        return {"type": "Point", "coordinates": [0, 0]}
+    west, east = min(p[0] for p in places), max(p[0] for p in places)
+    south, north = min(p[1] for p in places), max(p[1] for p in places)
+    if (west, south) == (east, north):
+        return {"type": "Point", "coordinates": [west, south]}
+    return {
+        "type": "Polygon",
+        "coordinates": [[[west, south], [east, south], [east, north], [west, north], [west, south]]],
+    }
+
+
 def _descriptor(project: Project, deployments: dict[int, Deployment], exported: list[int], skipped: int) -> dict:
     stations = [deployments[i] for i in exported]
+    missing = [d for d in stations if not d.has_coordinates]
     starts = [d.first_capture_timestamp for d in stations]
     ends = [d.last_capture_timestamp for d in stations]
     resources = [
@@ -270,7 +298,7 @@ def _descriptor(project: Project, deployments: dict[int, Deployment], exported: 
             "individualAnimals": False,
             "observationLevel": ["event"],
         },
-        "spatial": {"type": "Point", "coordinates": [0, 0]},
+        "spatial": spatial_coverage(stations),
         "temporal": {
             "start": min(starts).date().isoformat() if starts else datetime.now(timezone.utc).date().isoformat(),
             "end": max(ends).date().isoformat() if ends else datetime.now(timezone.utc).date().isoformat(),
@@ -286,7 +314,9 @@ def _descriptor(project: Project, deployments: dict[int, Deployment], exported: 
                     str(d.id): {"gapSeconds": d.grouped_gap_seconds, "keying": d.grouped_keying} for d in stations
                 },
             },
-            "coordinatesKnown": False,
+            "coordinatesKnown": not missing,
+            # Data Package allows custom properties: the stations whose 0/0 in deployments.csv is a placeholder.
+            "stationsWithoutCoordinates": [{"deploymentID": str(d.id), "locationName": d.name} for d in missing],
             "capturesWithoutTimestamp": skipped,
         },
         "resources": resources,

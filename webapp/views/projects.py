@@ -8,6 +8,7 @@ from ..filters import hours
 from ..models import SESSION_KEYINGS, Project
 from ..permissions import can, require, role_of, start_job_permission, visible_projects
 from ..services import listing, station_jobs
+from ..services.deployments import stations_without_coordinates
 from ..services.preview import preview_project
 from ..services.projects import (
     KEYING_HELP,
@@ -90,6 +91,8 @@ def detail(project_id: int):
     return render_template(
         "projects/detail.html",
         can_edit=can("update_project", project),
+        can_edit_stations=can("update_deployment", project),
+        unplaced=stations_without_coordinates(project),
         role=role_of(current_user, project),
         **_stations_context(project, request.args),
     )

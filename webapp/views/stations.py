@@ -3,11 +3,12 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from ..extensions import db
-from ..filters import hours
+from ..filters import degrees, hours
 from ..models import Deployment, Project
 from ..permissions import can, role_of
 from ..services import folders
 from ..services.captures import DataSourceError
+from ..services.coordinates import degrees_from_text
 from ..services.deployments import (
     StationBeingDeleted,
     check_station_fields,
@@ -23,6 +24,7 @@ from .lookup import get_visible
 bp = Blueprint("stations", __name__)
 
 FIELDS = ("name", "data_source", "session_gap_hours", "time_zone")
+PLACE_FIELDS = ("latitude", "longitude")
 
 
 def _listing(project: Project, value: str | None):
@@ -30,8 +32,21 @@ def _listing(project: Project, value: str | None):
     return folders.browse(local, value, remote)
 
 
-def _form_data(values: dict) -> tuple[dict, dict]:
-    """The service's data from the typed values, and the errors of the hours field."""
+def _posted_values(current: dict) -> tuple[dict, bool]:
+    """The form's typed values, and whether the coordinates were posted at all.
+
+    A post without both coordinate fields (a script written before they
+    existed) leaves the station's place as it is (`current`).
+    """
+    values = {field: request.form.get(field, "") for field in FIELDS}
+    place_posted = any(field in request.form for field in PLACE_FIELDS)
+    for field in PLACE_FIELDS:
+        values[field] = request.form.get(field, "") if place_posted else current[field]
+    return values, place_posted
+
+
+def _form_data(values: dict, place_posted: bool = True) -> tuple[dict, dict]:
+    """The service's data from the typed values, and the errors of the fields typed as text (hours, degrees)."""
     data = {"name": values["name"], "data_source": values["data_source"], "time_zone": values["time_zone"]}
     errors = {}
     typed_gap = values["session_gap_hours"]
@@ -40,7 +55,20 @@ def _form_data(values: dict) -> tuple[dict, dict]:
         data["session_time_gap_seconds"] = clean_gap_hours(typed_gap) if typed_gap.strip() else None
     except ValueError as error:
         errors["session_gap_hours"] = [str(error)]
+    if place_posted:
+        for field in PLACE_FIELDS:
+            try:
+                # Empty: no coordinate (the service checks the range and that both or neither are given).
+                data[field] = degrees_from_text(field, values[field])
+            except ValueError as error:
+                errors[field] = [str(error)]
     return data, errors
+
+
+def _merge(errors: dict, service_errors: dict) -> None:
+    """Add the service's field errors; a field's own typing error (not a number) stays the one shown."""
+    for field, messages in service_errors.items():
+        errors.setdefault(field, messages)
 
 
 def _form_page(template: str, project: Project, values: dict, errors: dict, status: int = 200, opened=None, **context):
@@ -75,19 +103,19 @@ def _opened_listing(project: Project, folder: str | None):
 def new(project_id: int):
     project = get_visible(Project, project_id, "create_deployment")
     if request.method == "GET":
-        values = {"name": "", "data_source": "", "session_gap_hours": "", "time_zone": "UTC"}
+        values = {"name": "", "data_source": "", "session_gap_hours": "", "time_zone": "UTC", "latitude": "", "longitude": ""}
         return _form_page("stations/new.html", project, values, {})
-    values = {field: request.form.get(field, "") for field in FIELDS}
-    data, errors = _form_data(values)
+    values, place_posted = _posted_values({"latitude": "", "longitude": ""})
+    data, errors = _form_data(values, place_posted)
     try:
         if errors:
-            # The hours are wrong: nothing is created, but the other fields are checked too.
+            # The hours or degrees are wrong: nothing is created, but the other fields are checked too.
             check_station_fields(project, data)
         else:
             deployment = create_deployment(project, data)
     except ValidationError as error:
         db.session.rollback()
-        errors.update(error.errors)
+        _merge(errors, error.errors)
     if errors:
         if "session_time_gap_seconds" in errors:
             errors["session_gap_hours"] = errors.pop("session_time_gap_seconds")
@@ -103,6 +131,8 @@ def _edit_values(deployment: Deployment) -> dict:
         "data_source": deployment.data_source,
         "session_gap_hours": "" if own_gap is None else hours(own_gap),
         "time_zone": deployment.time_zone,
+        "latitude": degrees(deployment.latitude),
+        "longitude": degrees(deployment.longitude),
     }
 
 
@@ -128,17 +158,17 @@ def edit(deployment_id: int):
     deployment = get_visible(Deployment, deployment_id, "update_deployment")
     if request.method == "GET":
         return _edit_page(deployment, _edit_values(deployment), {})
-    values = {field: request.form.get(field, "") for field in FIELDS}
-    data, errors = _form_data(values)
+    values, place_posted = _posted_values(_edit_values(deployment))
+    data, errors = _form_data(values, place_posted)
     old_source = deployment.data_source
     try:
         if errors:
-            check_station_fields(deployment.project, data)
+            check_station_fields(deployment.project, data, current=deployment)
         else:
             update_deployment(deployment, data)
     except ValidationError as error:
         db.session.rollback()
-        errors.update(error.errors)
+        _merge(errors, error.errors)
     except StationBeingDeleted as error:
         db.session.rollback()
         flash(str(error), "error")

@@ -37,6 +37,11 @@ class BadRequest(Exception):
         self.errors = errors
 
 
+def invalid_input(errors: dict[str, list[str]]) -> BadRequest:
+    """A 400 for field errors whose `detail` names the fields, so a client sees which at a glance."""
+    return BadRequest(f"Invalid input: {', '.join(errors)}.", errors)
+
+
 @bp.record_once
 def _no_login_redirect(state):
     # `login_required` and `login_manager.unauthorized()` answer a JSON 401 here, never a redirect.
@@ -49,10 +54,10 @@ def bad_request(error: BadRequest):
 
 
 @bp.errorhandler(ValidationError)
-def invalid_input(error: ValidationError):
+def service_field_errors(error: ValidationError):
     """Field errors from a service: nothing of the change is kept."""
     db.session.rollback()
-    return error_response(400, "Invalid input.", error.errors)
+    return bad_request(invalid_input(error.errors))
 
 
 @bp.before_request
@@ -96,7 +101,7 @@ def json_body() -> dict:
         if isinstance(value, str) and not _storable(value):
             errors[field] = ["Must not contain NUL characters or unpaired surrogates."]
     if errors:
-        raise BadRequest("Invalid input.", errors)
+        raise invalid_input(errors)
     return data
 
 

@@ -13,7 +13,7 @@ from flask import current_app, request
 from pydantic import BaseModel
 from pydantic import ValidationError as SchemaError
 
-from . import BadRequest, json_body
+from . import BadRequest, invalid_input, json_body
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ def read_body() -> dict:
     try:
         return model.model_validate(json_body()).model_dump(exclude_unset=True)
     except SchemaError as error:
-        raise BadRequest("Invalid input.", _field_errors(error)) from None
+        raise invalid_input(_field_errors(error)) from None
 
 
 def parse_query(model: type[BaseModel]) -> BaseModel:

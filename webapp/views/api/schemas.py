@@ -16,6 +16,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSeriali
 from ...grouping import KEYINGS
 from ...models import JOB_STATUSES
 from ...permissions import ROLES
+from ...services.coordinates import clean_latitude, clean_longitude
 from ...services.deployments import clean_time_zone
 from ...services.jobs import JOB_TYPES
 from ...services.projects import (
@@ -168,12 +169,26 @@ TimeZone = Annotated[
 ]
 
 
+Latitude = Annotated[
+    Annotated[float, Field(ge=-90, le=90)] | None,
+    BeforeValidator(clean_latitude),
+    Field(description="Decimal degrees (WGS 84), −90 to 90; null = not recorded. Set together with longitude"),
+]
+Longitude = Annotated[
+    Annotated[float, Field(ge=-180, le=180)] | None,
+    BeforeValidator(clean_longitude),
+    Field(description="Decimal degrees (WGS 84), −180 to 180; null = not recorded. Set together with latitude"),
+]
+
+
 class DeploymentCreate(Input):
     project_id: Annotated[Id, BeforeValidator(parse_id)]
     name: Name
     data_source: Annotated[DataSource, BeforeValidator(_text)]
     session_time_gap_seconds: OptionalGap = None
     time_zone: TimeZone = "UTC"
+    latitude: Latitude = None
+    longitude: Longitude = None
 
 
 class DeploymentUpdate(Input):
@@ -181,6 +196,8 @@ class DeploymentUpdate(Input):
     data_source: Annotated[DataSource, BeforeValidator(_text)] = None
     session_time_gap_seconds: OptionalGap = None
     time_zone: TimeZone = None
+    latitude: Latitude = None
+    longitude: Longitude = None
 
 
 class Deployment(Output):
@@ -191,6 +208,8 @@ class Deployment(Output):
     data_source_display: Annotated[str, Field(description="The data source relative to its storage source")]
     session_time_gap_seconds: int | None
     time_zone: str
+    latitude: Annotated[float | None, Field(description="Decimal degrees (WGS 84); null = not recorded")]
+    longitude: Annotated[float | None, Field(description="Decimal degrees (WGS 84); null = not recorded")]
     effective_session_time_gap_seconds: int | None
     effective_session_time_gap_source: str
     captures_count: int
