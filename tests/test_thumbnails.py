@@ -421,6 +421,33 @@ def test_a_file_replaced_in_place_gets_a_new_thumbnail_after_the_next_sync(app, 
     assert red > 240 and green < 20 and blue < 20
 
 
+def test_a_file_rewritten_with_its_old_time_still_gets_a_new_thumbnail(app, client, station, manager):
+    """`rsync -t` or `cp -p` keep the old modification time: the size tells the sync, and the
+    thumbnail is made again all the same (same row, same stored key, new pixels)."""
+    from webapp.services import jobs
+
+    source = write_image(Path(station.data_source) / "20240612220000.jpg")
+    old_times = source.stat()
+    assert jobs.run_job(jobs.create_job("data_storage_sync", station).id).status == "SUCCESS"
+    capture = db.session.scalar(db.select(Capture).filter_by(deployment_id=station.id))
+    value = token(manager)
+    fetch_file(client, get_thumbnail(client, capture.id, value), value)
+    row = only_row(capture.id)
+    row_id, path_before = row.id, row.path
+
+    Image.new("RGB", (1200, 800), (0, 0, 255)).save(source, "JPEG", quality=85)
+    os.utime(source, (old_times.st_atime, old_times.st_mtime))
+    second_sync = jobs.run_job(jobs.create_job("data_storage_sync", station).id)
+    assert second_sync.status == "SUCCESS", second_sync.logs
+    assert second_sync.param("data_storage_sync", "files_changed") == 1
+
+    after = fetch_file(client, get_thumbnail(client, capture.id, value), value)
+    row = only_row(capture.id)
+    assert (row.id, row.path) == (row_id, path_before)
+    red, green, blue = after.getpixel((120, 80))
+    assert blue > 240 and red < 20 and green < 20
+
+
 def test_s3_clients_have_finite_timeouts():
     from webapp.services.thumbnail_storage import s3_client
 

@@ -10,7 +10,7 @@ from typing import BinaryIO, Iterator
 from sqlalchemy import bindparam, func
 
 from ..extensions import db
-from ..models import Capture, Deployment, Event
+from ..models import Capture, Deployment, Event, Thumbnail
 from .sql import insert_ignoring_conflicts
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff")
@@ -203,7 +203,12 @@ def update_changed_captures(rows: list[dict]) -> int:
     """Record the new `size` and `last_modified` of changed files, one executemany per
     INSERT_BATCH rows (`capture_id`, `size`, `last_modified`); returns how many. Does not commit.
 
-    The capture time is not read again, so the station's sessions are untouched.
+    Their thumbnails are marked stale in the same transaction (width 0, which no
+    configured size has, so thumbnails.is_fresh fails and the file is rewritten
+    under the same key, still found by deletes): a file rewritten with an older
+    or the same modification time (`rsync -t`, `cp -p`) would pass the time
+    check alone. The capture time is not read again, so the station's sessions
+    are untouched.
     """
     table = Capture.__table__
     statement = (
@@ -211,12 +216,15 @@ def update_changed_captures(rows: list[dict]) -> int:
         .where(table.c.id == bindparam("capture_id"))
         .values(size=bindparam("new_size"), last_modified=bindparam("new_last_modified"))
     )
+    thumbnails = Thumbnail.__table__
     for start in range(0, len(rows), INSERT_BATCH):
         batch = [
             {"capture_id": row["capture_id"], "new_size": row["size"], "new_last_modified": row["last_modified"]}
             for row in rows[start : start + INSERT_BATCH]
         ]
         db.session.execute(statement, batch)
+        ids = [row["capture_id"] for row in batch]
+        db.session.execute(thumbnails.update().where(thumbnails.c.capture_id.in_(ids)).values(width=0))
     return len(rows)
 
 
