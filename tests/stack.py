@@ -111,9 +111,11 @@ class Site:
             "INSTANCE_PATH": root / "instance", "HUEY_URL": queue_url, "DATA_SOURCE_ROOTS": [str(self.data)],
         })
         with self.app.app_context():
-            db.create_all()
-            db.session.remove()
-            db.engine.dispose()
+            try:
+                db.create_all()
+            finally:
+                db.session.remove()
+                db.engine.dispose()
         self.queue = make_huey(queue_url, name=queue_name)
         self.env = {
             "DATABASE_URL": db_url, "HUEY_URL": queue_url, "HUEY_NAME": queue_name,

@@ -3,7 +3,7 @@ range check first, request bodies have a maximum size, free text a maximum lengt
 import pytest
 
 from tests.api_helpers import call, token_for
-from tests.conftest import add_deployment, csrf_token_from, make_app
+from tests.conftest import add_deployment, csrf_token_from, disposing_context, make_app
 from webapp.extensions import db
 from webapp.models import Deployment, Project
 from webapp.services.projects import clean_gap_hours
@@ -34,10 +34,8 @@ def test_gap_hours_in_plain_notation_still_work():
 def big_body_app(backend, tmp_path, request):
     """The site with a body limit large enough for an 11 MB form field."""
     app = make_app(backend, tmp_path, request, MAX_CONTENT_LENGTH=12 * 1024 * 1024, MAX_FORM_MEMORY_SIZE=None)
-    with app.app_context():
+    with disposing_context(app):
         yield app
-        db.session.remove()
-        db.engine.dispose()
 
 
 def _form_post(client, path, data):

@@ -1,9 +1,10 @@
 """Migration 0008 on a database with stations in it: names are folded for search, nothing else changes."""
 from flask_migrate import upgrade
 
+from tests.conftest import disposing_context
+from tests.test_migrations import _fresh_pg_database
 from webapp import create_app
 from webapp.extensions import db
-from tests.test_migrations import _fresh_pg_database
 
 
 def test_upgrade_to_0008_folds_existing_names_and_keeps_sessions(tmp_path, backend, request):
@@ -12,7 +13,7 @@ def test_upgrade_to_0008_folds_existing_names_and_keeps_sessions(tmp_path, backe
     else:
         url = request.getfixturevalue("pg_url").rsplit("/", 1)[0] + "/" + _fresh_pg_database(request)
     app = create_app({"INSTANCE_PATH": tmp_path, "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "x"})
-    with app.app_context():
+    with disposing_context(app):
         upgrade(revision="0006")
         with db.engine.begin() as conn:
             conn.exec_driver_sql(
@@ -36,6 +37,5 @@ def test_upgrade_to_0008_folds_existing_names_and_keeps_sessions(tmp_path, backe
             stations = conn.exec_driver_sql("SELECT id, search_name, deleting FROM deployment ORDER BY id").all()
             events = conn.exec_driver_sql("SELECT id FROM event").scalars().all()
             captures = conn.exec_driver_sql("SELECT id FROM capture").scalars().all()
-        db.engine.dispose()
     assert [(i, name, bool(deleting)) for i, name, deleting in stations] == [(1, "etang nord", False), (2, "foret", False)]
     assert events == [7] and captures == [3]

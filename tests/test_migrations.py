@@ -4,6 +4,7 @@ from alembic.migration import MigrationContext
 from flask_migrate import upgrade
 from sqlalchemy import create_engine, inspect
 
+from tests.conftest import disposing_context
 from webapp import create_app
 from webapp.extensions import db
 
@@ -14,15 +15,16 @@ def test_upgrade_empty_database_matches_models(tmp_path, backend, request):
     else:
         url = request.getfixturevalue("pg_url").rsplit("/", 1)[0] + "/" + _fresh_pg_database(request)
     app = create_app({"INSTANCE_PATH": tmp_path, "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "x"})
-    with app.app_context():
+    with disposing_context(app):
         upgrade()
         upgrade()  # idempotent
         engine = create_engine(url)
-        with engine.connect() as conn:
-            diff = compare_metadata(MigrationContext.configure(conn), db.metadata)
-            tables = set(inspect(conn).get_table_names())
-        engine.dispose()
-        db.engine.dispose()
+        try:
+            with engine.connect() as conn:
+                diff = compare_metadata(MigrationContext.configure(conn), db.metadata)
+                tables = set(inspect(conn).get_table_names())
+        finally:
+            engine.dispose()
     assert diff == []
     assert {"user", "project", "membership", "deployment", "capture", "event", "job", "lock"} <= tables
 
@@ -78,7 +80,7 @@ def test_upgrade_from_0001_keeps_every_session_and_its_membership(tmp_path, back
         f"{'NULL' if ts is None else repr(ts)}, 0, {'NULL' if event is None else event})"
         for i, ts, event in captures
     ]
-    with app.app_context():
+    with disposing_context(app):
         upgrade(revision="0001")
         with db.engine.begin() as conn:
             for statement in statements:
@@ -99,7 +101,6 @@ def test_upgrade_from_0001_keeps_every_session_and_its_membership(tmp_path, back
             capture_columns = {c["name"] for c in inspect(conn).get_columns("capture")}
             lock_columns = {c["name"] for c in inspect(conn).get_columns("lock")}
             lock_count = conn.exec_driver_sql("SELECT COUNT(*) FROM lock").scalar()
-        db.engine.dispose()
     parsed = [
         (i, key, _time(start), _time(end), count, gap, keying, cap) for i, key, start, end, count, gap, keying, cap in events
     ]

@@ -131,6 +131,11 @@ PAGES = {
                     {"role": "BasicMember"}, needs("manage_members", 400)),
     "remove member": ("members.remove", "POST", "/projects/{project}/members/{manager_membership}/remove", {},
                       needs("manage_members", 400)),
+    "password form": ("account.password", "GET", "/account/password", None, signed_in(200)),
+    # The actors have no password ("!" as hash): the current password is always wrong.
+    "change password": ("account.password", "POST", "/account/password",
+                        {"current_password": "not-the-password", "new_password": "a-long-new-password",
+                         "repeat_password": "a-long-new-password"}, signed_in(400)),
     "api tokens": ("account.tokens", "GET", "/account/tokens", None, signed_in(200)),
     "create api token": ("account.tokens", "POST", "/account/tokens", {"name": "script"}, signed_in(303)),
     "revoke api token": ("account.revoke", "POST", "/account/tokens/{token}/revoke", {}, signed_in(404)),

@@ -2,7 +2,7 @@
 import pytest
 
 from tests.api_helpers import call, token_for
-from tests.conftest import AuthActions, FreshGlobalsClient, add_user, csrf_token_from, make_app
+from tests.conftest import AuthActions, FreshGlobalsClient, add_user, csrf_token_from, disposing_context, make_app
 from webapp.config import from_environment
 from webapp.extensions import db
 
@@ -89,17 +89,13 @@ def test_counts_in_redis_are_shared_by_every_web_process(backend, tmp_path, requ
     uri = "redis://127.0.0.1:6379/9"
     email = f"shared-{uuid.uuid4().hex[:8]}@example.org"
     first = make_app(backend, tmp_path, request, RATELIMIT_STORAGE_URI=uri, SIGN_IN_ACCOUNT_LIMIT="3 per minute")
-    with first.app_context():
+    with disposing_context(first):
         add_user(email, "right-password")
         first.test_client_class = FreshGlobalsClient
         client = first.test_client()
         for _ in range(3):
             assert _attempt(client, email, "wrong").status_code == 400
-        db.session.remove()
-        db.engine.dispose()
     second = make_app(backend, tmp_path, request, RATELIMIT_STORAGE_URI=uri, SIGN_IN_ACCOUNT_LIMIT="3 per minute")
-    with second.app_context():
+    with disposing_context(second):
         second.test_client_class = FreshGlobalsClient
         assert AuthActions(second.test_client()).login(email, "right-password").status_code == 429
-        db.session.remove()
-        db.engine.dispose()

@@ -1,10 +1,11 @@
-"""User accounts: the rules for emails and passwords, signing in, and ending sessions."""
+"""User accounts: the rules for emails and passwords, signing in, changing a password, and ending sessions."""
 import re
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..extensions import db
 from ..models import User
+from . import throttle
 from .projects import ValidationError
 
 MIN_PASSWORD_LENGTH = 10
@@ -33,6 +34,14 @@ def check_new_password(value) -> str:
     if len(value) > MAX_PASSWORD_LENGTH:
         raise ValueError(f"A password has at most {MAX_PASSWORD_LENGTH} characters.")
     return value
+
+
+class SignInThrottled(Exception):
+    """Too many failed sign-ins for the account or the address: no password is checked for `retry_after` seconds."""
+
+    def __init__(self, retry_after: int):
+        super().__init__(throttle.sign_in_wait_message(retry_after))
+        self.retry_after = retry_after
 
 
 def create_user(email, password, superuser: bool = False) -> User:
@@ -80,3 +89,38 @@ def change_password(user: User, password) -> None:
         raise ValidationError({"password": [str(error)]}) from None
     user.set_password(password)
     end_sessions(user)
+
+
+def change_own_password(user: User, current_password, new_password, repeat_password, address: str) -> None:
+    """A signed-in user replaces their own password, proving the current one.
+
+    A wrong current password counts as a failed sign-in of the account and of
+    `address`, in the same throttle as the sign-in form, and while either is
+    used up nothing is checked (SignInThrottled): the form guesses no faster
+    than the sign-in form does. The new password follows the rule of every
+    password (check_new_password) and must be typed twice alike.
+
+    Every problem is raised at once as a ValidationError (fields
+    `current_password`, `new_password`, `repeat_password`) and nothing
+    changes. On success the hash is replaced and every session of the user
+    ends, this one too: the caller signs the current browser in again. API
+    tokens are left as they are.
+    """
+    wait = throttle.sign_in_retry_after(user.email, address)
+    if wait is not None:
+        raise SignInThrottled(wait)
+    errors = {}
+    if not isinstance(current_password, str) or not current_password:
+        errors["current_password"] = ["Enter your current password."]
+    elif not user.check_password(current_password):
+        throttle.record_sign_in_failure(user.email, address)
+        errors["current_password"] = ["Your current password is not correct."]
+    try:
+        check_new_password(new_password)
+    except ValueError as error:
+        errors["new_password"] = [str(error)]
+    if "new_password" not in errors and repeat_password != new_password:
+        errors["repeat_password"] = ["The two new passwords differ."]
+    if errors:
+        raise ValidationError(errors)
+    change_password(user, new_password)

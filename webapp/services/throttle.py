@@ -86,6 +86,12 @@ def sign_in_retry_after(email: str, address: str) -> int | None:
     return _retry_after(_sign_in_rules(email, address))
 
 
+def sign_in_wait_message(wait: int) -> str:
+    """What a throttled sign-in (or password check) tells the user, in whole minutes."""
+    minutes = max(1, round(wait / 60))
+    return f"Too many failed sign-ins. Try again in {minutes} minute{'s' if minutes != 1 else ''}."
+
+
 def record_sign_in_failure(email: str, address: str) -> None:
     """Count one failed sign-in against the account and the address."""
     _hit(_sign_in_rules(email, address))

@@ -1,8 +1,9 @@
-"""The signed-in user's own things: API tokens."""
+"""The signed-in user's own things: their password and API tokens."""
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_required
+from flask_login import current_user, login_required, login_user
 
 from ..extensions import db
+from ..services import accounts
 from ..services.projects import ValidationError
 from ..services.tokens import TokenNotFound, issue_token, revoke_token, user_tokens
 
@@ -49,3 +50,31 @@ def revoke(token_id: int):
         abort(404)
     flash(f"Token “{token.name or 'unnamed'}” revoked; requests with it are refused from now on.", "success")
     return redirect(url_for(".tokens"), code=303)
+
+
+def _password_page(errors: dict) -> str:
+    return render_template("account/password.html", errors=errors, min_length=accounts.MIN_PASSWORD_LENGTH)
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+def password():
+    if request.method == "GET":
+        return _password_page({})
+    user = current_user._get_current_object()
+    form = request.form
+    try:
+        accounts.change_own_password(
+            user, form.get("current_password", ""), form.get("new_password", ""), form.get("repeat_password", ""),
+            request.remote_addr or "",
+        )
+    except accounts.SignInThrottled as error:
+        return _password_page({"current_password": [str(error)]}), 429, {"Retry-After": str(error.retry_after)}
+    except ValidationError as error:
+        return _password_page(error.errors), 400
+    # The change ended every session of the user; this browser alone starts a fresh one.
+    session.clear()
+    login_user(user)
+    flash("Password changed. Every other session of yours is signed out; you stay signed in here. "
+          "Your API tokens keep working.", "success")
+    return redirect(url_for(".password"), code=303)

@@ -51,10 +51,7 @@ def login():
         wait = throttle.sign_in_retry_after(email, address)
         if wait is not None:
             # While locked even the right password is refused, so guessing gains nothing.
-            minutes = max(1, round(wait / 60))
-            form.password.errors.append(
-                f"Too many failed sign-ins. Try again in {minutes} minute{'s' if minutes != 1 else ''}."
-            )
+            form.password.errors.append(throttle.sign_in_wait_message(wait))
             response = make_response(render_template("auth/login.html", form=form), 429)
             response.headers["Retry-After"] = str(wait)
             return response
