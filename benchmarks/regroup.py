@@ -7,14 +7,18 @@ on the same data:
 - floor: one ordered read of the station's timestamps through the DB-API
   cursor (PostgreSQL: a server-side cursor), nothing else;
 - read: the regroup's own read step alone (services/timestamps.py);
-- first: a first regroup (no sessions yet), the median of three;
+- first: a first regroup (no sessions yet), the median of five;
 - no-chg: a regroup that changes nothing, with the rows it wrote counted by
   triggers on the capture, event and deployment tables;
 - baseline: the per-capture `event_id` design the spans replaced
   (benchmarks/event_id_baseline.py, its own tables filled with the same
-  captures), a first regroup, median of three (one run at 1M);
+  captures), a first regroup, median of five (one run at 1M);
 - write ms: the longest write transaction of the first regroup;
-- peak MB: the child's ru_maxrss after the regroups (before the baseline).
+- peak MB: the peak resident memory (VmHWM) of a fresh process that
+  does what a worker does for one job: start the app, then one first regroup
+  of the station; `imports MB` is that process's peak before the regroup.
+  Measured apart from the loading and the floor, whose own memory is not the
+  regroup's.
 
 On SQLite at the largest size it also measures a web write during regroups:
 API POSTs that start a job (the real app through its test client, a SQLite
@@ -34,13 +38,14 @@ import uuid
 from datetime import datetime, timedelta
 
 DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
-ROUNDS = 3
+ROUNDS = 5
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://127.0.0.1:5432/test")
 HEADER = (
     f"{'backend':<10} {'captures':>9} {'floor s':>8} {'read s':>7} {'first s':>8} {'no-chg s':>8} {'baseline s':>10} "
-    f"{'first/floor':>11} {'base/first':>10} {'write ms':>8} {'nochg rows':>10} {'peak MB':>8}"
+    f"{'first/floor':>11} {'base/first':>10} {'write ms':>8} {'nochg rows':>10} {'peak MB':>8} {'imports MB':>10}"
 )
-WEB_REGROUPS = 3
+# Enough back-to-back regroups (~0.35 s each at 1M) for ~100 POSTs, so the p95 is not one request.
+WEB_REGROUPS = 10
 # Each night: three bursts (2 h on, 1.5 h off, 2 h on, 1 h off, 1.5 h on), a shot every 20 s.
 BURSTS = ((21 * 3600, 2 * 3600), (24 * 3600 + 1800, 2 * 3600), (27 * 3600 + 1800, 5400))
 STEP = 20
@@ -72,11 +77,11 @@ def capture_rows(size: int, deployment_id: int, seed: int = 1):
         night += 1
 
 
-def _make_app(url: str, instance: str):
+def _make_app(url: str, instance: str, huey_url: str = "memory://"):
     from webapp import create_app
 
     return create_app(
-        {"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "HUEY_URL": "memory://", "INSTANCE_PATH": instance}
+        {"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "HUEY_URL": huey_url, "INSTANCE_PATH": instance}
     )
 
 
@@ -242,15 +247,17 @@ def _measure(url: str, size: int, web: bool, out) -> None:
             nochg_rows = _count_writes(again)
             assert again_box["result"].stats == {**first.stats, "Events created": 0, "Events touched": 0}, (
                 first.stats, again_box["result"].stats)
-            peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            _reset(deployment.id)
+            db.session.commit()
+            imports_mb, peak_mb = _regroup_peak(url, instance, deployment.id)
             sessions = db.session.query(Event).filter_by(deployment_id=deployment.id).count()
             baseline_s = _baseline(deployment, 1 if size >= 1_000_000 else ROUNDS)
-            web_ms = _web_writes(app, url, instance, deployment.id) if web else None
+            web_ms = _web_writes(url, instance, deployment.id) if web else None
             db.session.remove()
             db.engine.dispose()
     out.put(
         {"floor": floor, "read": read, "first": first_s, "again": again_box["seconds"], "baseline": baseline_s,
-         "peak_mb": peak_mb, "sessions": sessions, "grouped": first.stats["Captures grouped"],
+         "peak_mb": peak_mb, "imports_mb": imports_mb, "sessions": sessions, "grouped": first.stats["Captures grouped"],
          "write_ms": max(writes) * 1000, "nochg_rows": nochg_rows, "web_ms": web_ms}
     )
 
@@ -274,18 +281,75 @@ def _regroups_in_a_process(url: str, instance: str, deployment_id: int, started,
         db.engine.dispose()
 
 
-def _web_writes(app, url: str, instance: str, deployment_id: int) -> list[float]:
-    """Latencies (ms) of API POSTs that start a job, sent while another process regroups the station."""
+def _high_water_mb() -> float:
+    """This process's peak resident memory (VmHWM). Not ru_maxrss: Linux carries that across
+    fork and exec, so a spawned child would report its parent's peak."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+def _one_regroup(url: str, instance: str, deployment_id: int, out) -> None:
+    import logging
+
+    logging.getLogger("webapp.services.regroup").setLevel(logging.ERROR)
+    from webapp.extensions import db
+    from webapp.models import Deployment
+    from webapp.services.regroup import regroup_deployment
+
+    app = _make_app(url, instance)
+    with app.app_context():
+        deployment = db.session.get(Deployment, deployment_id)
+        before = _high_water_mb()
+        regroup_deployment(deployment)
+        after = _high_water_mb()
+        db.session.remove()
+        db.engine.dispose()
+    out.put((before, after))
+
+
+def _regroup_peak(url: str, instance: str, deployment_id: int) -> tuple[float, float]:
+    """(MB before, MB at the peak) of a fresh process that starts the app and runs one first regroup."""
+    context = multiprocessing.get_context("spawn")
+    out = context.Queue()
+    process = context.Process(target=_one_regroup, args=(url, instance + "/peak", deployment_id, out))
+    process.start()
+    result = out.get(timeout=600)
+    process.join(timeout=60)
+    return result
+
+
+def _web_writes(url: str, instance: str, deployment_id: int) -> list[float]:
+    """Latencies (ms) of API POSTs that start a job, sent while another process regroups the station.
+
+    The web app has a queue of its own that nobody consumes: with the
+    measuring app's immediate (`memory://`) queue, each POST would run the
+    regroup itself and hold the station's lock.
+    """
     from webapp.extensions import db
     from webapp.models import User
 
-    user = User(email="bench@example.org", is_superuser=True)
-    user.set_password("bench-password")
-    token = user.new_api_token()
-    db.session.add(user)
-    db.session.commit()
-    app.config["HUEY_URL"] = f"sqlite:///{instance}/bench-queue.db"
+    app = _make_app(url, instance + "/web", huey_url=f"sqlite:///{instance}/bench-queue.db")
+    with app.app_context():
+        user = User(email="bench@example.org", is_superuser=True)
+        user.set_password("bench-password")
+        token = user.new_api_token()
+        db.session.add(user)
+        db.session.commit()
+        try:
+            return _posts_during_regroups(app, url, instance, deployment_id, token)
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
+def _posts_during_regroups(app, url: str, instance: str, deployment_id: int, token: str) -> list[float]:
     client = app.test_client()
+    endpoint = f"/api/v2/deployments/{deployment_id}/regroup-sessions/"
+    # One request before the clock starts: the first creates the queue's tables and warms the app.
+    assert client.post(endpoint, headers={"Authorization": f"Token {token}"}).status_code == 202
     context = multiprocessing.get_context("spawn")
     started, done = context.Event(), context.Event()
     process = context.Process(target=_regroups_in_a_process, args=(url, instance + "/b", deployment_id, started, done))
@@ -294,9 +358,7 @@ def _web_writes(app, url: str, instance: str, deployment_id: int) -> list[float]
     latencies = []
     while not done.is_set():
         began = time.perf_counter()
-        response = client.post(
-            f"/api/v2/deployments/{deployment_id}/regroup-sessions/", headers={"Authorization": f"Token {token}"}
-        )
+        response = client.post(endpoint, headers={"Authorization": f"Token {token}"})
         latencies.append((time.perf_counter() - began) * 1000)
         assert response.status_code == 202, response.get_json()
         time.sleep(0.02)
@@ -346,7 +408,7 @@ def row(backend: str, size: int, m: dict) -> str:
     return (
         f"{backend:<10} {size:>9} {m['floor']:>8.2f} {m['read']:>7.2f} {m['first']:>8.2f} {m['again']:>8.2f} "
         f"{m['baseline']:>10.2f} {_ratio(m['first'], m['floor']):>11} {_ratio(m['baseline'], m['first']):>10} "
-        f"{m['write_ms']:>8.1f} {m['nochg_rows']:>10} {m['peak_mb']:>8.0f}"
+        f"{m['write_ms']:>8.1f} {m['nochg_rows']:>10} {m['peak_mb']:>8.0f} {m['imports_mb']:>10.0f}"
     )
 
 

@@ -174,3 +174,40 @@ def test_the_read_takes_any_stored_form_and_every_window(app):
     assert np.array_equal(timestamps.parse_texts(["2026-03-28 18:00:05"]), [five])
     assert timestamps.parse_joined("2026-03-28 18:00:05,2026-03-28 18:00:05").tolist() == [five, five]
     assert timestamps.parse_joined("2026-03-28 18:00:05.5,2026-03-28 18:00:05").tolist() == [five + 500_000, five]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59)), min_size=1, max_size=300),
+    st.booleans(),
+    st.sampled_from([" ", "T"]),
+)
+def test_the_fixed_width_parse_equals_numpys_iso_parser(values, whole_seconds, middle):
+    """Any dates (leap days, before 1970, out of order, many dates in one slice), either
+    separator, with and without microseconds: the same µs as numpy's own ISO parser."""
+    import numpy as np
+
+    from webapp.services import timestamps
+
+    if whole_seconds:
+        values = [value.replace(microsecond=0) for value in values]
+    spec = "seconds" if whole_seconds else "microseconds"
+    texts = [value.isoformat(sep=middle, timespec=spec) for value in values]
+    expected = np.array([value.isoformat(timespec="microseconds") for value in values], dtype="datetime64[us]").astype(np.int64)
+    old = timestamps.PARSE_SLICE_ROWS
+    timestamps.PARSE_SLICE_ROWS = 64
+    try:
+        assert timestamps.parse_joined(",".join(texts)).tolist() == expected.tolist()
+    finally:
+        timestamps.PARSE_SLICE_ROWS = old
+
+
+def test_a_row_of_another_form_falls_back_to_the_general_parser():
+    from webapp.grouping import to_microseconds
+    from webapp.services import timestamps
+
+    same_width_not_a_date = "2026-03-28 18:00:05,2026-03-28 18:0x:05"
+    with pytest.raises(ValueError):
+        timestamps.parse_joined(same_width_not_a_date)
+    assert timestamps.parse_joined("2026-03-28 18:00:05,2026-03-28 18:00:05.25").tolist() == [
+        to_microseconds(datetime(2026, 3, 28, 18, 0, 5)), to_microseconds(datetime(2026, 3, 28, 18, 0, 5, 250_000))]

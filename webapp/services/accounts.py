@@ -1,5 +1,6 @@
 """User accounts: the rules for emails and passwords, signing in, changing a password, and ending sessions."""
 import re
+from functools import cache
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -13,8 +14,16 @@ MAX_PASSWORD_LENGTH = 500
 MAX_EMAIL_LENGTH = User.email.type.length
 # One "@", no spaces, a dot in the domain: what a person can mistype, not RFC 5322.
 _EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
-# Checked when the email is unknown, so a wrong email costs as long as a wrong password.
-_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+
+@cache
+def _dummy_hash() -> str:
+    """A hash checked when the email is unknown, so a wrong email costs as long as a wrong password.
+
+    Made on first use, not at import: scrypt takes ~0.1 s and 32 MB, which
+    every worker and CLI process would otherwise pay at start.
+    """
+    return generate_password_hash("not-a-real-password")
 
 
 def clean_email(value) -> str:
@@ -70,7 +79,7 @@ def authenticate(email: str, password: str) -> User | None:
     """The user with this email and password, or None; as slow for an unknown email as for a wrong password."""
     user = db.session.scalar(db.select(User).filter_by(email=(email or "").strip().lower()))
     if user is None:
-        check_password_hash(_DUMMY_HASH, password or "")
+        check_password_hash(_dummy_hash(), password or "")
         return None
     return user if user.check_password(password or "") else None
 

@@ -117,12 +117,16 @@ def parse_joined(joined: str) -> np.ndarray:
                 rows = (len(data) + 1) // (width + 1)
                 # The last row has no trailing comma: view `width` bytes of each row.
                 chars = np.lib.stride_tricks.as_strided(data, shape=(rows, width), strides=(width + 1, 1), writeable=False)
+                # The byte after every row but the last must be a comma.
+                commas = np.lib.stride_tricks.as_strided(data[width:], shape=(rows - 1,), strides=(width + 1,), writeable=False)
+                if not (commas == _COMMA).all():
+                    continue
                 parts = []
                 for start in range(0, rows, PARSE_SLICE_ROWS):
-                    block = chars[start : start + PARSE_SLICE_ROWS]
-                    if not _fixed_form(block, width, data, start):
+                    microseconds = _fixed_width_to_microseconds(chars[start : start + PARSE_SLICE_ROWS], width)
+                    if microseconds is None:
                         break
-                    parts.append(_fixed_width_to_microseconds(block, width))
+                    parts.append(microseconds)
                 else:
                     return np.concatenate(parts)
     return parse_texts(joined.split(","))
@@ -133,36 +137,58 @@ def parse_texts(texts: list[str]) -> np.ndarray:
     return np.array([text.replace(" ", "T", 1) for text in texts], dtype="datetime64[us]").astype(np.int64)
 
 
-def _fixed_form(chars: np.ndarray, width: int, data: np.ndarray, first_row: int) -> bool:
-    positions, expected = [4, 7, 13, 16], b"--::"
-    if width == 26:
-        positions, expected = [4, 7, 13, 16, 19], b"--::."
-    if not (chars[:, positions] == np.frombuffer(expected, dtype=np.uint8)).all():
-        return False
-    # Every byte between two rows is a comma (the last row has none after it).
-    total_rows = (len(data) + 1) // (width + 1)
-    between = np.arange(first_row, min(first_row + len(chars), total_rows - 1)) * (width + 1) + width
-    if not (data[between] == 44).all():
-        return False
-    digits = chars[:, [i for i in range(width) if i not in (4, 7, 10, 13, 16, 19)]]
-    return bool(np.isin(chars[:, 10], (32, 84)).all() and ((digits >= 48) & (digits <= 57)).all())
+_COMMA = ord(",")
+_MICROSECONDS_A_DAY = 86_400_000_000
 
 
-def _fixed_width_to_microseconds(chars: np.ndarray, width: int) -> np.ndarray:
-    def number(first: int, count: int) -> np.ndarray:
-        value = chars[:, first].astype(np.int64) - 48
-        for position in range(first + 1, first + count):
-            value = value * 10 + (chars[:, position].astype(np.int64) - 48)
-        return value
+def _layout(width: int) -> tuple:
+    """Where a row's separators stand and what they are, which columns are separators, the
+    first column of each two-digit pair (YY YY MM DD hh mm ss, then ff ff ff if any), and
+    each time pair's weight in µs."""
+    separators = [4, 7, 10, 13, 16, 19][: 6 if width == 26 else 5]
+    expected = np.frombuffer(b"-- ::."[: len(separators)], dtype=np.uint8)
+    is_separator = np.isin(np.arange(width), separators)
+    tens = np.array([0, 2, 5, 8, 11, 14, 17, 20, 22, 24][: 10 if width == 26 else 7])
+    time_weights = np.array([3_600e6, 60e6, 1e6, 1e4, 1e2, 1][: len(tens) - 4])
+    return separators, expected, is_separator, tens, time_weights
 
-    year, month, day = number(0, 4), number(5, 2), number(8, 2)
-    # Days from 1970-01-01 of a proleptic Gregorian date, in whole-array integer steps.
+
+_LAYOUT = {width: _layout(width) for width in _WIDTHS}
+# Float matrices: numpy multiplies them through BLAS (integer ones in a slow loop), and
+# every value here is an integer well below 2**53, so the products are exact.
+_DATE_WEIGHTS = np.array([1e6, 1e4, 1e2, 1])
+
+
+def _fixed_width_to_microseconds(chars: np.ndarray, width: int) -> np.ndarray | None:
+    """Rows of `YYYY-MM-DD HH:MM:SS[.ffffff]` bytes (a space or "T" in the middle) → µs since
+    1970, or None if a row has another form.
+
+    Digits are paired in uint8 (at most 99) before anything wider is made, and the
+    calendar arithmetic runs once per run of rows with the same date, not once per
+    row: a window of one station's captures holds few dates.
+    """
+    separators, expected, is_separator, tens, time_weights = _LAYOUT[width]
+    block = np.ascontiguousarray(chars)
+    found = block[:, separators]
+    found[:, 2] = np.where(found[:, 2] == ord("T"), ord(" "), found[:, 2])
+    # Bytes below "0" wrap around in uint8, so one comparison finds every non-digit.
+    digits = block - np.uint8(ord("0"))
+    if not ((found == expected).all() and ((digits <= 9) | is_separator).all()):
+        return None
+    pairs = (digits[:, tens] * np.uint8(10) + digits[:, tens + 1]).astype(np.float64)
+    date_keys = (pairs[:, :4] @ _DATE_WEIGHTS).astype(np.int64)
+    time_of_day = (pairs[:, 4:] @ time_weights).astype(np.int64)
+    starts = np.flatnonzero(np.diff(date_keys, prepend=-1))
+    keys = date_keys[starts]
+    days = _days_since_1970(keys // 10_000, keys // 100 % 100, keys % 100)
+    return np.repeat(days, np.diff(starts, append=len(date_keys))) * _MICROSECONDS_A_DAY + time_of_day
+
+
+def _days_since_1970(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Days from 1970-01-01 of proleptic Gregorian dates, in whole-array integer steps."""
     shifted = year - (month <= 2)
     era = shifted // 400
     year_of_era = shifted - era * 400
     day_of_year = (153 * ((month + 9) % 12) + 2) // 5 + day - 1
     day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
-    days = era * 146097 + day_of_era - 719468
-    seconds = days * 86400 + number(11, 2) * 3600 + number(14, 2) * 60 + number(17, 2)
-    micro = number(20, 6) if width == 26 else 0
-    return seconds * 1_000_000 + micro
+    return era * 146097 + day_of_era - 719468
