@@ -1,5 +1,6 @@
 """Stations: a case- and accent-folded name to search on, and an index of each station's jobs by time
-(the "being deleted" flag came with 0005)
+
+The "being deleted" flag came with 0005.
 
 Revision ID: 0008
 Revises: 0006
