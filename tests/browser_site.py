@@ -71,7 +71,7 @@ class BrowserSite:
     def _start(self, args: list[str], name: str) -> subprocess.Popen:
         with open(self.tmp / f"{name}.log", "w") as log:
             return subprocess.Popen(args, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
+                                    start_new_session=True, preexec_fn=_take_ctrl_c)
 
     @contextmanager
     def serving(self, worker: bool = False) -> Iterator[str]:
@@ -97,6 +97,12 @@ class BrowserSite:
         finally:
             for process in processes:
                 _interrupt(process)
+
+
+def _take_ctrl_c() -> None:
+    """In the child: Ctrl-C stops it, even when the test run was started as a background job
+    (a shell starts those with SIGINT ignored, and children inherit that through exec)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _interrupt(process: subprocess.Popen) -> None:
