@@ -23,6 +23,26 @@ def test_default_config_uses_instance_folder(tmp_path, monkeypatch):
     assert again.config["SECRET_KEY"] == app.config["SECRET_KEY"]
 
 
+def test_passwords_are_hashed_with_scrypt_outside_the_test_suite(tmp_path, monkeypatch):
+    """The suite's fast hash is its own: a site started from the environment uses scrypt,
+    and so does a password set outside any app (CLI code paths before the app is up)."""
+    from webapp.extensions import db
+    from webapp.models import User
+
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    app = create_app({"INSTANCE_PATH": tmp_path})
+    assert app.config["PASSWORD_HASH_METHOD"] == "scrypt"
+    with app.app_context():
+        user = User(email="someone@example.org")
+        user.set_password("a long enough password")
+        assert user.password_hash.startswith("scrypt:")
+        assert user.check_password("a long enough password")
+        db.engine.dispose()
+    outside = User(email="other@example.org")
+    outside.set_password("a long enough password")
+    assert outside.password_hash.startswith("scrypt:")
+
+
 def test_environment_overrides(tmp_path, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", "sqlite:///" + str(tmp_path / "other.db"))
     monkeypatch.setenv("DATA_SOURCE_ROOTS", f"{tmp_path}/a:{tmp_path}/b")

@@ -9,6 +9,8 @@ INSTANCE_PATH = REPO_ROOT / "instance"
 
 DEFAULT_SESSION_GAP_SECONDS = 7200
 DEFAULT_MAX_SESSION_SECONDS = 24 * 3600
+# werkzeug's memory-hard default; not read from the environment (the test suite sets a fast one).
+DEFAULT_PASSWORD_HASH_METHOD = "scrypt"
 DEFAULT_THUMBNAIL_SIZES = "small:240,medium:1024"
 _THUMBNAIL_SIZE = re.compile(r"^([a-z][a-z0-9_-]{0,31}):([1-9][0-9]{0,4})$")
 
@@ -96,6 +98,7 @@ def from_environment(instance_path: Path = INSTANCE_PATH) -> dict:
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "DATA_SOURCE_ROOTS": [p for p in roots.split(":") if p],
         "MAX_SESSION_SECONDS": DEFAULT_MAX_SESSION_SECONDS,
+        "PASSWORD_HASH_METHOD": DEFAULT_PASSWORD_HASH_METHOD,
         "MAX_CONTENT_LENGTH": _int_setting(env, "MAX_CONTENT_LENGTH", 1048576, minimum=1024),
         "SESSION_COOKIE_SECURE": _flag_setting(env, "SESSION_COOKIE_SECURE"),
         "REMEMBER_COOKIE_SECURE": _flag_setting(env, "SESSION_COOKIE_SECURE"),

@@ -10,12 +10,13 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from flask import current_app, has_app_context
 from flask_login import UserMixin
 from sqlalchemy import Index, UniqueConstraint
 from sqlalchemy.orm import validates
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .config import DEFAULT_SESSION_GAP_SECONDS
+from .config import DEFAULT_PASSWORD_HASH_METHOD, DEFAULT_SESSION_GAP_SECONDS
 from .extensions import db
 from .grouping import DEFAULT_KEYING, KEYINGS
 from .text import search_key
@@ -35,6 +36,13 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def password_hash_method() -> str:
+    """The werkzeug method new password hashes are made with (the app's PASSWORD_HASH_METHOD)."""
+    if has_app_context():
+        return current_app.config.get("PASSWORD_HASH_METHOD", DEFAULT_PASSWORD_HASH_METHOD)
+    return DEFAULT_PASSWORD_HASH_METHOD
+
+
 class User(UserMixin, db.Model):
     id = db.Column(db.Integer, primary_key=True)
     email = db.Column(db.String(254), nullable=False, unique=True)
@@ -49,7 +57,7 @@ class User(UserMixin, db.Model):
     api_tokens = db.relationship("ApiToken", back_populates="user", cascade="all, delete-orphan")
 
     def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password)
+        self.password_hash = generate_password_hash(password, method=password_hash_method())
 
     def get_id(self) -> str:
         return f"{self.id}:{self.session_version or 1}"

@@ -5,7 +5,7 @@ from functools import cache
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..extensions import db
-from ..models import User
+from ..models import User, password_hash_method
 from . import throttle
 from .projects import ValidationError
 
@@ -17,13 +17,14 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
 
 
 @cache
-def _dummy_hash() -> str:
-    """A hash checked when the email is unknown, so a wrong email costs as long as a wrong password.
+def _dummy_hash(method: str) -> str:
+    """A hash checked when the email is unknown, so a wrong email costs as long as a wrong password
+    (made with the method real passwords are).
 
     Made on first use, not at import: scrypt takes ~0.1 s and 32 MB, which
     every worker and CLI process would otherwise pay at start.
     """
-    return generate_password_hash("not-a-real-password")
+    return generate_password_hash("not-a-real-password", method=method)
 
 
 def clean_email(value) -> str:
@@ -79,7 +80,7 @@ def authenticate(email: str, password: str) -> User | None:
     """The user with this email and password, or None; as slow for an unknown email as for a wrong password."""
     user = db.session.scalar(db.select(User).filter_by(email=(email or "").strip().lower()))
     if user is None:
-        check_password_hash(_dummy_hash(), password or "")
+        check_password_hash(_dummy_hash(password_hash_method()), password or "")
         return None
     return user if user.check_password(password or "") else None
 
