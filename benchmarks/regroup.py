@@ -29,7 +29,6 @@ import argparse
 import multiprocessing
 import os
 import random
-import resource
 import statistics
 import sys
 import tempfile
@@ -312,13 +311,7 @@ def _one_regroup(url: str, instance: str, deployment_id: int, out) -> None:
 
 def _regroup_peak(url: str, instance: str, deployment_id: int) -> tuple[float, float]:
     """(MB before, MB at the peak) of a fresh process that starts the app and runs one first regroup."""
-    context = multiprocessing.get_context("spawn")
-    out = context.Queue()
-    process = context.Process(target=_one_regroup, args=(url, instance + "/peak", deployment_id, out))
-    process.start()
-    result = out.get(timeout=600)
-    process.join(timeout=60)
-    return result
+    return _in_child(_one_regroup, (url, instance + "/peak", deployment_id), timeout=600)
 
 
 def _web_writes(url: str, instance: str, deployment_id: int) -> list[float]:
@@ -366,17 +359,22 @@ def _posts_during_regroups(app, url: str, instance: str, deployment_id: int, tok
     return latencies
 
 
-def measure(url: str, size: int, web: bool) -> dict:
-    """Run one size in a fresh child process (so its peak memory is its own)."""
+def _in_child(target, args: tuple, timeout: float):
+    """What `target(*args, out)` puts on `out`, run in a fresh spawned process; raises if the child failed."""
     context = multiprocessing.get_context("spawn")
     out = context.Queue()
-    process = context.Process(target=_measure, args=(url, size, web, out))
+    process = context.Process(target=target, args=(*args, out))
     process.start()
-    result = out.get(timeout=1800)
+    result = out.get(timeout=timeout)
     process.join(timeout=60)
     if process.exitcode != 0:
-        raise RuntimeError(f"benchmark child for {size} captures exited with {process.exitcode}")
+        raise RuntimeError(f"benchmark child {target.__name__}{args} exited with {process.exitcode}")
     return result
+
+
+def measure(url: str, size: int, web: bool) -> dict:
+    """Run one size in a fresh child process, so no size inherits another's memory or caches."""
+    return _in_child(_measure, (url, size, web), timeout=1800)
 
 
 def _pg_database():

@@ -220,8 +220,9 @@ def _record_changed(
     listed: list[FileEntry], known: dict[str, KnownFile], stats: dict, job: JobRecorder
 ) -> None:
     """Record the new size and modification time of files changed in place since they were
-    captured, one committed executemany per batch, so their thumbnails are made again when
-    next asked for (thumbnails.is_fresh compares the times).
+    captured, one committed executemany per batch; their thumbnails are marked stale in the
+    same transaction (captures.update_changed_captures), so they are made again when next
+    asked for.
 
     Their capture times are not read again: a file whose capture time changed
     is, in practice, a new file under a new name.
@@ -253,11 +254,12 @@ def sync_deployment(deployment: Deployment, job: JobRecorder) -> SyncResult:
     capture row is counted in "Files changed" and its row updated (size and
     time only: its capture time is not read again), so its thumbnails are
     made again on their next request. Never duplicates a capture; keeps the
-    captures of files that vanished from the source (reported in the log and in "Files missing from source"); a
-    file read to its end with no time in its name or EXIF becomes a capture
-    without timestamp, counted in "Failed". A file that could not be read is
-    counted in "Unreadable files", named in the log and not recorded, so the
-    next sync tries it again. Checks for cancel every CANCEL_CHECK_SECONDS
+    captures of files that vanished from the source (reported in the log and
+    in "Files missing from source"); a file read to its end with no time in
+    its name or EXIF becomes a capture without timestamp, counted in
+    "Failed". A file that could not be read is counted in "Unreadable
+    files", named in the log and not recorded, so the next sync tries it
+    again. Checks for cancel every CANCEL_CHECK_SECONDS
     while it reads files (and before each batch), so a cancel lands within a second.
     """
     from .regroup import regroup_deployment
