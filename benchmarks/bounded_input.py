@@ -62,7 +62,7 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=21)
     args = parser.parse_args(argv)
 
-    from webapp.services.projects import clean_gap_hours
+    from webapp.sessions import clean_gap_hours
 
     with tempfile.TemporaryDirectory() as tmp:
         app, client, project_id = _site(Path(tmp))

@@ -32,7 +32,7 @@ HEADER = (f"{'backend':<10} {'stations':>8} {'captures':>9} {'floor s':>8} {'bas
 def _load(stations: int, captures: int):
     from webapp.extensions import db
     from webapp.models import Deployment, Project
-    from webapp.services.captures import refresh_deployment_stats
+    from webapp.sources import refresh_deployment_stats
 
     db.create_all()
     project = Project(name="Preview bench")
@@ -101,11 +101,11 @@ def _baseline(deployments, gap: int, keying: str) -> float:
 def _measure(url: str, stations: int, captures: int, out) -> None:
     import logging
 
-    logging.getLogger("webapp.services.regroup").setLevel(logging.ERROR)
+    logging.getLogger("webapp.sessions.regroup").setLevel(logging.ERROR)
     from webapp.extensions import db
-    from webapp.services.preview import preview_project, preview_regroup
-    from webapp.services.regroup import regroup_deployment
-    from webapp.services.station_times import clear_caches
+    from webapp.sessions import preview_project, preview_regroup
+    from webapp.sessions import regroup_deployment
+    from webapp.sessions import clear_caches
 
     with tempfile.TemporaryDirectory() as instance:
         app = _make_app(url, instance)

@@ -108,7 +108,7 @@ def _load(size: int):
         db.session.execute(db.text("ANALYZE capture"))
         db.session.commit()
     # The station's cached counts, as a sync leaves them.
-    from webapp.services.captures import refresh_deployment_stats
+    from webapp.sources import refresh_deployment_stats
 
     refresh_deployment_stats(deployment)
     db.session.commit()
@@ -148,7 +148,7 @@ def _floor(deployment) -> float:
 
 def _read_step(deployment) -> float:
     from webapp.extensions import db
-    from webapp.services.timestamps import read_timestamps
+    from webapp.sessions.timestamps import read_timestamps
 
     began = time.perf_counter()
     read_timestamps(deployment.id)
@@ -216,10 +216,10 @@ def _measure(url: str, size: int, web: bool, out) -> None:
     import logging
 
     # The duplicate-timestamp warning is expected on this data; keep the table readable.
-    logging.getLogger("webapp.services.regroup").setLevel(logging.ERROR)
+    logging.getLogger("webapp.sessions.regroup").setLevel(logging.ERROR)
     from webapp.extensions import db
     from webapp.models import Event
-    from webapp.services.regroup import regroup_deployment
+    from webapp.sessions import regroup_deployment
 
     with tempfile.TemporaryDirectory() as instance:
         app = _make_app(url, instance)
@@ -264,10 +264,10 @@ def _measure(url: str, size: int, web: bool, out) -> None:
 def _regroups_in_a_process(url: str, instance: str, deployment_id: int, started, done) -> None:
     import logging
 
-    logging.getLogger("webapp.services.regroup").setLevel(logging.ERROR)
+    logging.getLogger("webapp.sessions.regroup").setLevel(logging.ERROR)
     from webapp.extensions import db
     from webapp.models import Deployment
-    from webapp.services.regroup import regroup_deployment
+    from webapp.sessions import regroup_deployment
 
     app = _make_app(url, instance)
     with app.app_context():
@@ -293,10 +293,10 @@ def _high_water_mb() -> float:
 def _one_regroup(url: str, instance: str, deployment_id: int, out) -> None:
     import logging
 
-    logging.getLogger("webapp.services.regroup").setLevel(logging.ERROR)
+    logging.getLogger("webapp.sessions.regroup").setLevel(logging.ERROR)
     from webapp.extensions import db
     from webapp.models import Deployment
-    from webapp.services.regroup import regroup_deployment
+    from webapp.sessions import regroup_deployment
 
     app = _make_app(url, instance)
     with app.app_context():

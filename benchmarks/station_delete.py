@@ -105,7 +105,7 @@ def _child_delete(url: str, instance: str, mode: str, station_id: int, job_id: i
     app = _make_app(url, instance)
     with app.app_context():
         from webapp.extensions import db
-        from webapp.services import jobs
+        from webapp import jobs
 
         db.session.execute(db.text("SELECT 1"))
         started.set()
@@ -129,7 +129,7 @@ def _during(app, client, url, instance, mode: str, station_id: int, neighbour_id
     if mode == "batched":
         from webapp.extensions import db
         from webapp.models import Deployment
-        from webapp.services.jobs import create_job
+        from webapp.jobs import create_job
 
         with app.app_context():
             station = db.session.get(Deployment, station_id)

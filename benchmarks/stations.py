@@ -103,7 +103,7 @@ def _query_ms(app, project_id: int, path: str, rounds: int) -> float:
 
     from webapp.extensions import db
     from webapp.models import Project
-    from webapp.services import listing
+    from webapp import paging as listing
 
     args = MultiDict(parse_qsl(urlsplit(path).query))
     times = []

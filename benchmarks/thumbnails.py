@@ -86,7 +86,7 @@ def floor(path: Path, width: int) -> None:
     """Only the reduced-scale decode `ours` does: the entropy decoding no JPEG reader can skip."""
     from PIL import Image
 
-    from webapp.services.thumbnails import REDUCING_GAP
+    from webapp.thumbnails import REDUCING_GAP
 
     with Image.open(path) as image:
         height = round(image.height * width / image.width)
@@ -103,7 +103,7 @@ def pillow_default(path: Path, width: int) -> bytes:
 
 
 def ours(path: Path, width: int) -> bytes:
-    from webapp.services.thumbnails import make_thumbnail
+    from webapp.thumbnails import make_thumbnail
 
     return make_thumbnail(path, width).data
 
@@ -169,7 +169,7 @@ def warm(folder: Path, requests: int) -> dict[str, float]:
         station = Deployment(name="Station", project=project, data_source=str(data))
         db.session.add_all([user, project, station, Membership(user=user, project=project, role="BasicMember")])
         db.session.flush()
-        from webapp.services import storage
+        from webapp.sources import storage
 
         storage.grant(storage.register_source({"name": "Bench data", "location": str(folder / "data")}), project)
         capture = Capture(deployment_id=station.id, path="20240612220000.jpg", size=1)

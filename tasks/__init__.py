@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from huey import MemoryHuey, RedisHuey, SqliteHuey
 
-from webapp.services.job_types import job_task_id
+from webapp.jobs import job_task_id
 
 from .jobs import tasks_on
 

@@ -51,16 +51,16 @@ def tasks_on(queue) -> SimpleNamespace:
         return registered
 
     def run_job(job_id: int, time_limit: float | None = None):
-        from webapp.services import job_runner
+        from webapp import jobs
 
         with _app_context(queue):
-            job_runner.run_job(job_id, time_limit)
+            jobs.run_job(job_id, time_limit)
 
     def reap_stale_jobs():
-        from webapp.services import job_runner
+        from webapp import jobs
 
         with _app_context(queue):
-            return job_runner.reap_stale_jobs(queued_task_ids=lambda: _queued_task_ids(queue))
+            return jobs.reap_stale_jobs(queued_task_ids=lambda: _queued_task_ids(queue))
 
     registered = queue._ami_tasks = SimpleNamespace(
         run_job=queue.task(context=False, name="run_job")(run_job),

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from webapp import create_app
 from webapp.extensions import db
 from webapp.models import Capture, Deployment, Membership, Project, User
-from webapp.services.captures import refresh_deployment_stats
+from webapp.sources import refresh_deployment_stats
 
 
 def burst(start: datetime, end: datetime, step: timedelta) -> list[datetime]:

@@ -3,6 +3,7 @@ reachable; under CI=true PostgreSQL is required), a client, a CLI runner and
 tiny helpers that read like what a user does."""
 import os
 import re
+import socket
 import uuid
 from contextlib import contextmanager
 
@@ -213,7 +214,7 @@ def add_deployment(project=None, name="Station 1", **fields) -> Deployment:
 
 def add_source(location, *projects, name=None, **fields):
     """A storage source registered as a superuser would, granted to `projects`."""
-    from webapp.services import storage
+    from webapp.sources import storage
 
     count = db.session.scalar(db.select(db.func.count()).select_from(StorageSource))
     source = storage.register_source({"name": name or f"Source {count + 1}", "location": str(location), **fields})
@@ -246,3 +247,46 @@ def browser():
 
     with chromium() as browser:
         yield browser
+
+
+# -- S3 (a moto server on this machine) -------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint():
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3(s3_endpoint, monkeypatch):
+    """A bucket on the moto server; the server's own environment points nowhere useful,
+    so a sync can only succeed through its storage source's endpoint and keys."""
+    import boto3
+
+    for name, value in {
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+        "AWS_ACCESS_KEY_ID": "server-own-key",
+        "AWS_SECRET_ACCESS_KEY": "server-own-secret",
+        "AWS_DEFAULT_REGION": "eu-west-3",
+    }.items():
+        monkeypatch.setenv(name, value)
+    client = boto3.client("s3", endpoint_url=s3_endpoint, aws_access_key_id="test", aws_secret_access_key="test",
+                          region_name="us-east-1")
+    bucket = f"traps-{uuid.uuid4().hex[:12]}"
+    client.create_bucket(Bucket=bucket)
+    return client, bucket
+
+
+def s3_source(location, endpoint, *projects):
+    return add_source(location, *projects, endpoint_url=endpoint, access_key="test", secret_key="test")

@@ -9,11 +9,11 @@ from datetime import datetime, timedelta
 
 from webapp.extensions import db
 from webapp.models import Capture, Deployment, Event, Job, Membership, Project, utcnow
-from webapp.services import locks
-from webapp.services.captures import refresh_deployment_stats
-from webapp.services.job_recorder import JobRecorder
-from webapp.services.jobs import create_job, run_job
-from webapp.services.regroup import lock_key
+from webapp.jobs import locks
+from webapp.sources import refresh_deployment_stats
+from webapp.jobs import JobRecorder
+from webapp.jobs import create_job, run_job
+from webapp.sessions import lock_key
 
 
 def _captures(deployment: Deployment) -> None:

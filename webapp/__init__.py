@@ -44,14 +44,13 @@ def create_app(config: dict | None = None) -> Flask:
 
     import tasks
 
-    from . import auth, cli, errors, filters, headers, permissions
-    from .services import thumbnails
-    from .services.throttle import check_settings
-
-    check_settings(app.config)
+    from . import auth, cli, errors, filters, headers, job_types, permissions, thumbnails
+    from .accounts import check_settings
     from .views import register_blueprints
 
+    check_settings(app.config)
     tasks.init_app(app)
+    job_types.init_app(app)
 
     auth.init_app(app)
     permissions.init_app(app)
@@ -69,7 +68,7 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
     """WAL lets the web server read while the worker writes; SQLite needs FKs switched on."""
     import sqlite3
 
-    from .services.sql import SQLITE_BUSY_TIMEOUT_MS
+    from .sql import SQLITE_BUSY_TIMEOUT_MS
 
     if not isinstance(dbapi_connection, sqlite3.Connection):
         return
@@ -85,6 +84,6 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
 def _postgresql_application_name(dbapi_connection, connection_record, connection_proxy):
     """Name each PostgreSQL connection after what uses it (see services.sql.labelled_connections)."""
     if type(dbapi_connection).__module__.startswith("psycopg"):
-        from .services.sql import name_connection
+        from .sql import name_connection
 
         name_connection(dbapi_connection, connection_record)

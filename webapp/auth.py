@@ -4,8 +4,7 @@ from werkzeug.exceptions import TooManyRequests
 
 from .extensions import db, login_manager
 from .models import User
-from .services import throttle
-from .services.tokens import user_for_token
+from .accounts import record_token_failure, token_retry_after, user_for_token
 
 
 def _look_up_token() -> tuple[User | None, int | None]:
@@ -14,12 +13,12 @@ def _look_up_token() -> tuple[User | None, int | None]:
     if scheme.lower() != "token" or not token.strip():
         return None, None
     address = request.remote_addr or ""
-    wait = throttle.token_retry_after(address)
+    wait = token_retry_after(address)
     if wait is not None:
         return None, wait
     user = user_for_token(token.strip())
     if user is None:
-        throttle.record_token_failure(address)
+        record_token_failure(address)
     return user, None
 
 

@@ -23,8 +23,8 @@ def init_db_command():
 @click.option("--superuser", is_flag=True, help="Allow this user everything.")
 def create_user_command(email: str, password: str, superuser: bool):
     """Create a user; fails if the email is taken or invalid, or the password is under 10 characters."""
-    from .services import accounts
-    from .services.projects import ValidationError
+    from . import accounts
+    from .validation import ValidationError
 
     try:
         user = accounts.create_user(email, password, superuser=superuser)
@@ -38,8 +38,8 @@ def create_user_command(email: str, password: str, superuser: bool):
 @click.option("--password", required=True, help="The new password (at least 10 characters).")
 def set_password_command(email: str, password: str):
     """Change a user's password; every session of the user ends."""
-    from .services import accounts
-    from .services.projects import ValidationError
+    from . import accounts
+    from .validation import ValidationError
 
     user = db.session.scalar(db.select(User).filter_by(email=email.strip().lower()))
     if user is None:
@@ -66,7 +66,7 @@ def create_token_command(email: str):
 @click.command("seed-demo")
 def seed_demo_command():
     """Create the demo project, stations, captures and users (idempotent)."""
-    from .services.demo import seed_demo
+    from .demo import seed_demo
 
     roots = current_app.config["DATA_SOURCE_ROOTS"]
     data_root = Path(roots[0])
@@ -93,7 +93,7 @@ def worker_command(workers: int):
 def _run_job_in_foreground(job_type_key: str, deployment_id: int) -> None:
     """Create a job for the station, run it here (not via the queue), print its stage params."""
     from .models import Deployment, Job
-    from .services import job_runner, jobs
+    from . import jobs
 
     deployment = db.session.get(Deployment, deployment_id)
     if deployment is None:
@@ -104,7 +104,7 @@ def _run_job_in_foreground(job_type_key: str, deployment_id: int) -> None:
         raise click.ClickException(str(error)) from None
     click.echo(f"Job {job.id}: {job.name} of station {deployment.id} ({deployment.name})")
     try:
-        job = job_runner.run_job(job.id)
+        job = jobs.run_job(job.id)
     except Exception:
         # The job row holds the traceback; say what failed below.
         db.session.rollback()

@@ -132,6 +132,7 @@ def group_sessions(
 
 EPOCH = datetime(1970, 1, 1)
 MICROSECOND = timedelta(microseconds=1)
+US = 1_000_000  # microseconds in a second
 
 
 def to_microseconds(timestamp: datetime) -> int:

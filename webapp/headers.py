@@ -8,7 +8,7 @@ the thumbnail endpoint redirects to signed URLs on the store's origin, so
 """
 from flask_login import current_user
 
-from .services.thumbnail_storage import storage_for
+from .thumbnails import storage_for
 
 DIRECTIVES = (
     "default-src 'self'",

@@ -55,7 +55,7 @@ def build_site(url: str, env: dict) -> dict:
     from webapp import create_app
     from webapp.extensions import db
     from webapp.models import Deployment, Membership, Project, User
-    from webapp.services import jobs
+    from webapp import jobs
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": env["SECRET_KEY"], "HUEY_URL": "memory://",
                       "INSTANCE_PATH": Path(env["LOAD_INSTANCE"])})

@@ -2,7 +2,7 @@
 
 
 def register_blueprints(app):
-    from . import account, admin, api, auth, deployments, events, jobs, members, projects, stations, thumbnails
+    from . import account, admin, api, auth, deployments, events, jobs, members, projects, thumbnails
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(projects.bp)
@@ -12,6 +12,5 @@ def register_blueprints(app):
     app.register_blueprint(thumbnails.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(api.bp)
-    app.register_blueprint(stations.bp)
     app.register_blueprint(members.bp)
     app.register_blueprint(account.bp)

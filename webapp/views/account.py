@@ -3,9 +3,8 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, s
 from flask_login import current_user, login_required, login_user
 
 from ..extensions import db
-from ..services import accounts
-from ..services.projects import ValidationError
-from ..services.tokens import TokenNotFound, issue_token, revoke_token, user_tokens
+from .. import accounts
+from ..validation import ValidationError
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
@@ -17,7 +16,7 @@ NEW_TOKEN_KEY = "new_api_token"
 def _page(values: dict, errors: dict, new_token: dict | None = None, status: int = 200):
     return (
         render_template(
-            "account/tokens.html", tokens=user_tokens(current_user), values=values, errors=errors, new_token=new_token
+            "account/tokens.html", tokens=accounts.user_tokens(current_user), values=values, errors=errors, new_token=new_token
         ),
         status,
     )
@@ -32,7 +31,7 @@ def tokens():
         return body, status, {"Cache-Control": "no-store"}
     values = {"name": request.form.get("name", "")}
     try:
-        row, token = issue_token(current_user, values["name"])
+        row, token = accounts.issue_token(current_user, values["name"])
     except ValidationError as error:
         db.session.rollback()
         return _page(values, error.errors, status=400)
@@ -45,8 +44,8 @@ def tokens():
 @login_required
 def revoke(token_id: int):
     try:
-        token = revoke_token(current_user, token_id)
-    except TokenNotFound:
+        token = accounts.revoke_token(current_user, token_id)
+    except accounts.TokenNotFound:
         abort(404)
     flash(f"Token “{token.name or 'unnamed'}” revoked; requests with it are refused from now on.", "success")
     return redirect(url_for(".tokens"), code=303)

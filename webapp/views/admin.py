@@ -5,9 +5,9 @@ from flask_login import login_required
 from ..extensions import db
 from ..models import MAX_DB_ID, Project, StorageSource
 from ..permissions import require_superuser
-from ..services import storage
-from ..services.numbers import parse_whole
-from ..services.projects import ValidationError
+from .. import sources
+from ..numbers import parse_whole
+from ..validation import ValidationError
 from .lookup import get_or_404
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -20,8 +20,8 @@ def _storage_page(values: dict | None = None, errors: dict | None = None, status
     return (
         render_template(
             "admin/storage.html",
-            sources=storage.all_sources(),
-            grants=storage.grants_by_source(),
+            sources=sources.all_sources(),
+            grants=sources.grants_by_source(),
             projects=projects,
             project_names={p.id: p.name for p in projects},
             values=values or {},
@@ -41,7 +41,7 @@ def storage_sources():
     data = {field: form.get(field, "") for field in (*SOURCE_FIELDS, "secret_key")}
     data["open_to_all_projects"] = form.get("open_to_all_projects") == "on"
     try:
-        source = storage.register_source(data)
+        source = sources.register_source(data)
     except ValidationError as error:
         db.session.rollback()
         # Typed keys are never sent back to the browser.
@@ -66,10 +66,10 @@ def storage_grant(source_id: int):
     if project is None:
         flash("Choose a project to grant the source to.", "error")
     elif request.form.get("action") == "revoke":
-        storage.revoke(source, project)
+        sources.revoke(source, project)
         flash(f"“{project.name}” may no longer use “{source.name}”; its stations there fail their next sync.", "success")
     else:
-        storage.grant(source, project)
+        sources.grant(source, project)
         flash(f"“{project.name}” may now use “{source.name}”.", "success")
     return redirect(url_for(".storage_sources"), code=303)
 
@@ -79,7 +79,7 @@ def storage_grant(source_id: int):
 def storage_open(source_id: int):
     require_superuser()
     source = get_or_404(StorageSource, source_id)
-    storage.set_open_to_all(source, request.form.get("open_to_all_projects") == "on")
+    sources.set_open_to_all(source, request.form.get("open_to_all_projects") == "on")
     state = "open to every project" if source.open_to_all_projects else "only for the projects granted it"
     flash(f"“{source.name}” is now {state}.", "success")
     return redirect(url_for(".storage_sources"), code=303)

@@ -7,7 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
-from ..services import accounts, throttle
+from .. import accounts
 
 bp = Blueprint("auth", __name__)
 
@@ -48,10 +48,10 @@ def login():
     if form.validate_on_submit():
         email = form.email.data.strip().lower()
         address = request.remote_addr or ""
-        wait = throttle.sign_in_retry_after(email, address)
+        wait = accounts.sign_in_retry_after(email, address)
         if wait is not None:
             # While locked even the right password is refused, so guessing gains nothing.
-            form.password.errors.append(throttle.sign_in_wait_message(wait))
+            form.password.errors.append(accounts.sign_in_wait_message(wait))
             response = make_response(render_template("auth/login.html", form=form), 429)
             response.headers["Retry-After"] = str(wait)
             return response
@@ -61,7 +61,7 @@ def login():
             session.clear()
             login_user(user)
             return redirect(_safe_next(request.args.get("next")))
-        throttle.record_sign_in_failure(email, address)
+        accounts.record_sign_in_failure(email, address)
         form.password.errors.append("Email or password is not correct.")
     status = 400 if form.errors else 200
     return render_template("auth/login.html", form=form), status

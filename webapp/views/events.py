@@ -4,7 +4,8 @@ from flask_login import current_user, login_required
 
 from ..models import Event
 from ..permissions import role_of
-from ..services import session_captures, thumbnails
+from ..sessions import neighbours, session_gallery_page
+from .. import thumbnails
 from .lookup import get_visible
 
 bp = Blueprint("events", __name__, url_prefix="/events")
@@ -29,13 +30,13 @@ def detail(event_id: int):
     session = get_visible(Event, event_id)
     deployment = session.deployment
     grid_label, viewer_label = _labels()
-    previous, following = session_captures.neighbours(session)
+    previous, following = neighbours(session)
     return render_template(
         "events/detail.html",
         session=session,
         deployment=deployment,
         project=deployment.project,
-        captures=session_captures.captures_page(session, request.args.get("page", 1), label=grid_label),
+        captures=session_gallery_page(session, request.args.get("page", 1), label=grid_label),
         grid_label=grid_label,
         grid_width=thumbnails.configured_sizes().get(grid_label) if grid_label else None,
         viewer_label=viewer_label,

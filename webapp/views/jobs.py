@@ -5,8 +5,8 @@ from flask_login import current_user, login_required
 from ..extensions import db
 from ..models import JOB_STATUSES, Job
 from ..permissions import can, require, role_of, run_job_permission, visible_projects
-from ..services import listing
-from ..services.jobs import JOB_TYPES, JobError, cancel
+from ..job_types import JOB_TYPES
+from ..jobs import JobError, JobFilters, cancel, jobs_page
 from .lookup import get_visible
 
 bp = Blueprint("jobs", __name__, url_prefix="/jobs")
@@ -41,8 +41,8 @@ def status_response(job: Job, polled: bool = True):
 @bp.route("/")
 @login_required
 def index():
-    filters = listing.JobFilters.from_args(request.args)
-    page = listing.jobs_page(current_user, filters, request.args.get("page", 1))
+    filters = JobFilters.from_args(request.args)
+    page = jobs_page(current_user, filters, request.args.get("page", 1))
     return render_template(
         "jobs/index.html",
         page=page,

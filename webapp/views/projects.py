@@ -7,19 +7,21 @@ from ..extensions import db
 from ..filters import hours
 from ..models import SESSION_KEYINGS, Project
 from ..permissions import can, require, role_of, start_job_permission, visible_projects
-from ..services import listing, station_jobs
-from ..services.deployments import stations_without_coordinates
-from ..services.preview import preview_project
-from ..services.projects import (
-    KEYING_HELP,
+from .. import jobs
+from ..paging import clean_page
+from ..projects import stations_without_coordinates
+from ..sessions import preview_project
+from ..sessions import KEYING_HELP, clean_gap_hours
+from ..projects import (
     PROJECT_FIELDS,
-    ValidationError,
-    clean_fields,
-    clean_gap_hours,
+    STATION_STATES,
+    StationFilters,
     create_project,
     stations_needing_regroup,
+    stations_page,
     update_project,
 )
+from ..validation import ValidationError, clean_fields
 from .lookup import get_visible
 
 bp = Blueprint("projects", __name__, url_prefix="/projects")
@@ -71,15 +73,15 @@ def _new_page(values: dict, errors: dict, status: int = 200):
 
 
 def _stations_context(project: Project, args) -> dict:
-    filters = listing.StationFilters.from_args(args)
+    filters = StationFilters.from_args(args)
     return {
         "project": project,
         "filters": filters,
-        "states": listing.STATION_STATES,
+        "states": STATION_STATES,
         "can_add_station": can("create_deployment", project),
-        "page": listing.stations_page(project, filters, args.get("page", 1)),
+        "page": stations_page(project, filters, args.get("page", 1)),
         "bulk_actions": [
-            action for action, key in station_jobs.ACTIONS.items() if can(start_job_permission(key), project)
+            action for action, key in jobs.ACTIONS.items() if can(start_job_permission(key), project)
         ],
     }
 
@@ -115,21 +117,21 @@ def stations(project_id: int):
 def bulk_jobs(project_id: int):
     project = get_visible(Project, project_id)
     action = request.form.get("action")
-    if action not in station_jobs.ACTIONS:
+    if action not in jobs.ACTIONS:
         abort(400, "Choose an action: regroup or sync.")
-    require(start_job_permission(station_jobs.ACTIONS[action]), project)
-    filters = listing.StationFilters.from_args(request.form)
-    back = url_for(".detail", project_id=project.id, **filters.as_args(page=listing.clean_page(request.form.get("page"))))
+    require(start_job_permission(jobs.ACTIONS[action]), project)
+    filters = StationFilters.from_args(request.form)
+    back = url_for(".detail", project_id=project.id, **filters.as_args(page=clean_page(request.form.get("page"))))
     selected = request.form.getlist("deployment_ids")
     if not selected:
         flash("Select at least one station first.", "warning")
         return redirect(back, code=303)
-    result = station_jobs.start_jobs(station_jobs.ACTIONS[action], project, selected, current_user)
+    result = jobs.start_jobs(jobs.ACTIONS[action], project, selected, current_user)
     flash(result.message(), _category(result))
     return redirect(back, code=303)
 
 
-def _category(result: station_jobs.BulkResult) -> str:
+def _category(result: jobs.BulkResult) -> str:
     return "success" if result.jobs and not result.queue_down else "warning"
 
 
@@ -216,6 +218,6 @@ def regroup_all(project_id: int):
     if not stale:
         flash("Every station is already grouped with the current settings.", "info")
     else:
-        result = station_jobs.start_jobs_for("regroup_events", stale, current_user)
+        result = jobs.start_jobs_for("regroup_events", stale, current_user)
         flash(result.message(), _category(result))
     return redirect(url_for(".settings", project_id=project.id), code=303)

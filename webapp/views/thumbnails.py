@@ -2,8 +2,8 @@
 from flask import Blueprint, abort, current_app, send_file, url_for
 from flask_login import login_required
 
-from ..services import thumbnails
-from ..services.thumbnail_storage import storage_for
+from .. import thumbnails
+from ..thumbnails import storage_for
 from .lookup import require_on_project_id
 
 bp = Blueprint("thumbnails", __name__, url_prefix="/thumbnails")

@@ -17,7 +17,7 @@ from ...auth import request_has_token, user_from_token_header
 from ...errors import error_response
 from ...extensions import csrf, db, login_manager, principal
 from ...models import Deployment, Job, Membership, Project
-from ...services.projects import ValidationError
+from ...validation import ValidationError
 from ..lookup import get_visible
 
 bp = Blueprint("api", __name__, url_prefix="/api/v2")

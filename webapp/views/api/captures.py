@@ -1,7 +1,7 @@
 """Captures of a station, or of one of its sessions, in time order."""
 from ...extensions import db
 from ...models import MAX_DB_ID, Event
-from ...services.capture_listing import captures_page
+from ...sessions import captures_page
 from ..thumbnails import thumbnail_urls
 from . import BadRequest, bp, get_deployment, page_envelope, schemas, serializers
 from .operations import operation, parse_query

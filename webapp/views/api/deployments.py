@@ -4,10 +4,10 @@ from flask_login import current_user
 from ...errors import error_response
 from ...extensions import db
 from ...permissions import start_job_permission
-from ...services import jobs, station_jobs
-from ...services.deployments import StationBeingDeleted, create_deployment, update_deployment
-from ...services.history import regroup_history
-from ...services.preview import preview_regroup
+from ... import jobs
+from ...projects import StationBeingDeleted, create_deployment, update_deployment
+from ...sessions import regroup_history
+from ...sessions import preview_regroup
 from . import BadRequest, bp, get_deployment, get_project, schemas, serializers
 from .operations import operation, read_body
 
@@ -42,10 +42,10 @@ def deployment_update(deployment_id: int):
 
 def _start_job(job_type_key: str, deployment_id: int):
     deployment = get_deployment(deployment_id, start_job_permission(job_type_key))
-    if station_jobs.blocker(job_type_key, deployment) == "being deleted":
+    if jobs.blocker(job_type_key, deployment) == "being deleted":
         return error_response(409, f"Station “{deployment.name}” is being deleted; no job can start on it.")
     try:
-        job = station_jobs.start_job(job_type_key, deployment, current_user)
+        job = jobs.start_job(job_type_key, deployment, current_user)
     except jobs.QueueUnavailable as error:
         return error_response(503, str(error))
     except jobs.JobError as error:

@@ -3,10 +3,10 @@ from flask_login import current_user
 
 from ...extensions import db
 from ...models import Deployment, Event
-from ...services.session_captures import example_captures
+from ...sessions import example_captures
 from ..lookup import get_visible
 from ..thumbnails import thumbnail_urls
-from . import bp, get_deployment, paginate, schemas, serializers, visible_project_ids
+from . import bp, get_deployment, schemas, serializers, visible_project_ids, paginate
 from .operations import operation
 
 

@@ -2,7 +2,7 @@
 from flask import Response, stream_with_context
 
 from ...errors import error_response
-from ...services.exports import ExportConflict, camtrap_dp_zip, sessions_csv
+from ...exports import ExportConflict, camtrap_dp_zip, sessions_csv
 from . import bp, get_project
 from .operations import operation
 

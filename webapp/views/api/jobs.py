@@ -5,8 +5,8 @@ from ...errors import error_response
 from ...extensions import db
 from ...models import Job
 from ...permissions import require, run_job_permission
-from ...services import jobs
-from . import bp, get_deployment, get_job, paginate, schemas, serializers, visible_project_ids
+from ... import jobs
+from . import bp, get_deployment, get_job, schemas, serializers, visible_project_ids, paginate
 from .operations import operation
 
 

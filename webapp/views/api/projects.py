@@ -2,8 +2,8 @@
 from flask_login import current_user
 
 from ...permissions import visible_projects
-from ...services.projects import create_project, set_member, update_project
-from . import bp, get_project, paginate, schemas, serializers
+from ...projects import create_project, set_member, update_project
+from . import bp, get_project, schemas, serializers, paginate
 from .operations import operation, read_body
 
 

@@ -16,18 +16,11 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSeriali
 from ...grouping import KEYINGS
 from ...models import JOB_STATUSES
 from ...permissions import ROLES
-from ...services.coordinates import clean_latitude, clean_longitude
-from ...services.deployments import clean_time_zone
-from ...services.jobs import JOB_TYPES
-from ...services.projects import (
-    MAX_GAP_SECONDS,
-    MAX_NAME_LENGTH,
-    MIN_GAP_SECONDS,
-    clean_gap_seconds,
-    clean_keying,
-    clean_name,
-    clean_text,
-)
+from ...projects import clean_latitude, clean_longitude
+from ...projects import clean_time_zone
+from ...job_types import JOB_TYPES
+from ...sessions import MAX_GAP_SECONDS, MIN_GAP_SECONDS, clean_gap_seconds, clean_keying
+from ...validation import MAX_NAME_LENGTH, clean_name, clean_text
 
 MAX_DIGITS = 50
 

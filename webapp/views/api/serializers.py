@@ -1,6 +1,6 @@
 """Model rows → JSON answers, built through the response schemas of `schemas.py`."""
 from ...models import Capture, Deployment, Event, Job, Membership, Project, RegroupRecord, StorageSource, param_key
-from ...services.storage import display_path
+from ...sources import display_path
 from . import schemas
 
 

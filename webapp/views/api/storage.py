@@ -1,9 +1,9 @@
 """Storage sources and their grants to projects (superusers only)."""
 from ...models import Project, StorageSource
 from ...permissions import require_superuser
-from ...services import storage
+from ... import sources
 from ..lookup import get_or_404
-from . import bp, paginate, schemas, serializers
+from . import bp, schemas, serializers, paginate
 from .operations import operation, read_body
 
 
@@ -12,8 +12,8 @@ from .operations import operation, read_body
            paged=True)
 def storage_source_list():
     require_superuser()
-    grants = storage.grants_by_source()
-    return paginate(storage.sources_query(), lambda s: serializers.storage_source(s, grants.get(s.id, ())))
+    grants = sources.grants_by_source()
+    return paginate(sources.sources_query(), lambda s: serializers.storage_source(s, grants.get(s.id, ())))
 
 
 @bp.post("/storage-sources/")
@@ -21,7 +21,7 @@ def storage_source_list():
            response=schemas.StorageSource, status=201)
 def storage_source_create():
     require_superuser()
-    source = storage.register_source(read_body())
+    source = sources.register_source(read_body())
     return serializers.storage_source(source, ()), 201
 
 
@@ -32,5 +32,5 @@ def storage_grant_create(source_id: int):
     require_superuser()
     source = get_or_404(StorageSource, source_id)
     project = get_or_404(Project, read_body()["project_id"])
-    storage.grant(source, project)
+    sources.grant(source, project)
     return serializers.storage_grant(source.id, project.id), 201

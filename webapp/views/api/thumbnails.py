@@ -3,7 +3,7 @@ from flask import redirect
 
 from ...errors import error_response
 from ...models import MAX_DB_ID
-from ...services import thumbnails
+from ... import thumbnails
 from ..lookup import require_on_project_id
 from ..thumbnails import CACHE_CONTROL, stored_file_url
 from . import bp, schemas

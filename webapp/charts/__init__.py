@@ -1,0 +1,3 @@
+"""The SVG pictures of a station, computed server-side: its gap histogram and its session timeline."""
+from .histogram import gap_histogram
+from .timeline import session_timeline, timeline_months

@@ -1,0 +1,181 @@
+"""A station's session timeline, computed server-side for an SVG template.
+
+One row per night from noon to noon, captures as ticks (one per occupied pixel
+column), sessions as bands clipped to rows. Returns plain data;
+templates/deployments/_timeline.html draws it.
+"""
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+import numpy as np
+
+from ..extensions import db
+from ..grouping import US, to_microseconds
+from ..models import Deployment, Event
+from ..sessions import station_times
+
+# Timeline canvas.
+TIMELINE_WIDTH = 720
+TIMELINE_LEFT = 70
+TIMELINE_RIGHT = 22
+TIMELINE_TOP = 24
+ROW_HEIGHT = 30
+BAND_HEIGHT = 16
+TICK_HEIGHT = 8
+NOON = timedelta(hours=12)
+DAY = timedelta(days=1)
+BAND_COLOURS = 5
+
+
+@dataclass
+class Band:
+    event_id: int
+    x: float
+    width: float
+    colour: int
+    label: str  # the id, drawn when the band is wide enough
+    title: str
+
+
+@dataclass
+class Row:
+    night: date
+    y: float
+    bands: list[Band] = field(default_factory=list)
+    ticks: list[float] = field(default_factory=list)
+
+
+@dataclass
+class Timeline:
+    month: date  # first day
+    width: int
+    height: int
+    rows: list[Row]
+    hour_ticks: list[tuple[float, str]]
+    sessions: list[Event]
+    months: list[date]  # every month with captures or sessions, for paging
+
+    @property
+    def previous_month(self) -> date | None:
+        earlier = [m for m in self.months if m < self.month]
+        return earlier[-1] if earlier else None
+
+    @property
+    def next_month(self) -> date | None:
+        later = [m for m in self.months if m > self.month]
+        return later[0] if later else None
+
+    @property
+    def bands_count(self) -> int:
+        return sum(len(row.bands) for row in self.rows)
+
+
+def _night_of(moment: datetime) -> date:
+    return (moment - NOON).date()
+
+
+def _month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def _next_month(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def timeline_months(deployment: Deployment) -> list[date]:
+    """First days of the months (of nights) from the station's first to its last capture."""
+    first, last = deployment.first_capture_timestamp, deployment.last_capture_timestamp
+    if first is None or last is None:
+        return []
+    months, month = [], _month_start(_night_of(first))
+    end = _month_start(_night_of(last))
+    while month <= end:
+        months.append(month)
+        month = _next_month(month)
+    return months
+
+
+def session_timeline(deployment: Deployment, month: date | None = None) -> Timeline:
+    """The nights of one month (default: the last with captures), with their captures and sessions."""
+    months = timeline_months(deployment)
+    if month is None:
+        month = months[-1] if months else _month_start(date.today())
+    month = _month_start(month)
+    window_start = datetime.combine(month, datetime.min.time()) + NOON
+    window_end = datetime.combine(_next_month(month), datetime.min.time()) + NOON
+    plot_width = TIMELINE_WIDTH - TIMELINE_LEFT - TIMELINE_RIGHT
+
+    def x_in_row(moment: datetime, row_start: datetime) -> float:
+        return TIMELINE_LEFT + (moment - row_start) / DAY * plot_width
+
+    # Captures: the cached distinct times inside the month, one tick per occupied pixel column.
+    distinct = station_times(deployment).distinct
+    start_us = to_microseconds(window_start)
+    lo, hi = np.searchsorted(distinct, [start_us, to_microseconds(window_end)])
+    day_us = 86400 * US
+    offsets = distinct[lo:hi] - start_us
+    # One (night, pixel column) pair per occupied column.
+    occupied = np.unique((offsets // day_us) * plot_width + (offsets % day_us) * plot_width // day_us)
+    ticks_by_night: dict[date, list[int]] = {}
+    for night_index, column in zip(*np.divmod(occupied, plot_width)):
+        ticks_by_night.setdefault(month + timedelta(days=int(night_index)), []).append(int(column))
+
+    # Sessions: spans that intersect the month's window.
+    sessions = list(
+        db.session.scalars(
+            db.select(Event)
+            .where(
+                Event.deployment_id == deployment.id,
+                Event.start.is_not(None),
+                Event.start < window_end,
+                Event.end >= window_start,
+            )
+            .order_by(Event.start, Event.id)
+        )
+    )
+    bands_by_night: dict[date, list[Band]] = {}
+    for position, event in enumerate(sessions):
+        night = max(_night_of(event.start), month)
+        while True:
+            row_start = datetime.combine(night, datetime.min.time()) + NOON
+            row_end = row_start + DAY
+            if row_start >= window_end or row_start > event.end:
+                break
+            left = x_in_row(max(event.start, row_start), row_start)
+            right = x_in_row(min(event.end, row_end), row_start)
+            width = max(right - left, 2.0)
+            bands_by_night.setdefault(night, []).append(
+                Band(
+                    event_id=event.id,
+                    x=round(left, 2),
+                    width=round(width, 2),
+                    colour=position % BAND_COLOURS,
+                    label=f"#{event.id}" if width >= 8 * (len(str(event.id)) + 1) else "",
+                    title=f"Session #{event.id} ({event.group_by}): {event.start:%Y-%m-%d %H:%M:%S} – "
+                    f"{event.end:%Y-%m-%d %H:%M:%S}, {event.captures_count} captures",
+                )
+            )
+            night += DAY
+    nights = sorted(set(ticks_by_night) | set(bands_by_night))
+    rows = []
+    for number, night in enumerate(nights):
+        rows.append(
+            Row(
+                night=night,
+                y=TIMELINE_TOP + number * ROW_HEIGHT,
+                bands=bands_by_night.get(night, []),
+                ticks=[round(TIMELINE_LEFT + column + 0.5, 1) for column in ticks_by_night.get(night, ())],
+            )
+        )
+    hour_ticks = [
+        (round(TIMELINE_LEFT + hours_ / 24 * plot_width, 2), f"{(12 + hours_) % 24:02d}:00") for hours_ in range(0, 25, 3)
+    ]
+    return Timeline(
+        month=month,
+        width=TIMELINE_WIDTH,
+        height=TIMELINE_TOP + max(len(rows), 1) * ROW_HEIGHT + 8,
+        rows=rows,
+        hour_ticks=hour_ticks,
+        sessions=sessions,
+        months=months,
+    )

@@ -1,0 +1,4 @@
+"""Sessions leaving the site: a project's `sessions.csv` and its Camtrap DP 1.0 package, both streamed."""
+from .camtrap_dp import camtrap_dp_zip, spatial_coverage
+from .common import ExportConflict, with_offset
+from .sessions import SESSIONS_CSV_COLUMNS, sessions_csv

@@ -1,0 +1,232 @@
+"""Sessions leaving the site: `sessions.csv` and a Camtrap DP 1.0 package of a project.
+
+Both read the database in batches (`yield_per`, a server-side cursor on
+PostgreSQL), so memory stays flat whatever the project's size: the CSV is
+yielded row by row to a streamed response; the package is written into a
+spooled temporary file (memory up to SPOOL_MAX_BYTES, then disk) and read
+back in chunks.
+
+Capture times are the station's local clock; only here, where they leave the
+site, do they get the UTC offset of the station's time zone (DST included).
+"""
+import csv
+import io
+import json
+import tempfile
+import uuid
+import zipfile
+from datetime import datetime, timezone
+from typing import Iterator
+
+from ..extensions import db
+from ..models import Capture, Deployment, Project
+from ..projects import PLACEHOLDER_NOTE
+from ..sessions import max_session_seconds
+from .common import BATCH_ROWS, _events, _project_deployments, check_sessions, station_zone, with_offset
+
+SPOOL_MAX_BYTES = 16 * 1024 * 1024
+CHUNK_BYTES = 64 * 1024
+CAMTRAP_PROFILE = "https://raw.githubusercontent.com/tdwg/camtrap-dp/1.0.2/camtrap-dp-profile.json"
+CAMTRAP_SCHEMA = "https://raw.githubusercontent.com/tdwg/camtrap-dp/1.0.2/{name}-table-schema.json"
+# Every column of the Camtrap DP 1.0.2 tables, in the schemas' order (validators require them all).
+DEPLOYMENT_COLUMNS = (
+    "deploymentID", "locationID", "locationName", "latitude", "longitude", "coordinateUncertainty", "deploymentStart",
+    "deploymentEnd", "setupBy", "cameraID", "cameraModel", "cameraDelay", "cameraHeight", "cameraDepth", "cameraTilt",
+    "cameraHeading", "detectionDistance", "timestampIssues", "baitUse", "featureType", "habitat", "deploymentGroups",
+    "deploymentTags", "deploymentComments",
+)
+MEDIA_COLUMNS = (
+    "mediaID", "deploymentID", "captureMethod", "timestamp", "filePath", "filePublic", "fileName", "fileMediatype",
+    "exifData", "favorite", "mediaComments",
+)
+OBSERVATION_COLUMNS = (
+    "observationID", "deploymentID", "mediaID", "eventID", "eventStart", "eventEnd", "observationLevel",
+    "observationType", "cameraSetupType", "scientificName", "count", "lifeStage", "sex", "behavior", "individualID",
+    "individualPositionRadius", "individualPositionAngle", "individualSpeed", "bboxX", "bboxY", "bboxWidth",
+    "bboxHeight", "classificationMethod", "classifiedBy", "classificationTimestamp", "classificationProbability",
+    "observationTags", "observationComments",
+)
+MEDIA_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".tif": "image/tiff", ".tiff": "image/tiff"}
+
+
+def camtrap_dp_zip(project: Project) -> Iterator[bytes]:
+    """The project's Camtrap DP 1.0 package as zip bytes, in chunks. ExportConflict before anything is yielded."""
+    deployments = _project_deployments(project)
+    ids = list(deployments)
+    if ids:
+        check_sessions(ids)
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX_BYTES)
+    try:
+        with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            exported = _write_deployments(archive, deployments)
+            skipped = _write_media(archive, deployments, exported)
+            _write_observations(archive, deployments, exported)
+            archive.writestr("datapackage.json", json.dumps(_descriptor(project, deployments, exported, skipped), indent=2))
+        spool.seek(0)
+    except BaseException:
+        spool.close()
+        raise
+    return _chunks(spool)
+
+
+def _chunks(spool) -> Iterator[bytes]:
+    try:
+        while chunk := spool.read(CHUNK_BYTES):
+            yield chunk
+    finally:
+        spool.close()
+
+
+def _table(archive: zipfile.ZipFile, name: str):
+    raw = archive.open(name, "w", force_zip64=True)
+    return io.TextIOWrapper(raw, encoding="utf-8", newline="")
+
+
+def _writer(out, columns) -> csv.DictWriter:
+    writer = csv.DictWriter(out, fieldnames=columns, restval="", lineterminator="\n")
+    writer.writeheader()
+    return writer
+
+
+def _write_deployments(archive, deployments: dict[int, Deployment]) -> list[int]:
+    """deployments.csv: the stations with captures (Camtrap DP needs a start and an end)."""
+    exported = []
+    with _table(archive, "deployments.csv") as out:
+        writer = _writer(out, DEPLOYMENT_COLUMNS)
+        for deployment in deployments.values():
+            if deployment.first_capture_timestamp is None:
+                continue
+            zone = station_zone(deployment)
+            comment = f"Time zone {zone.key}."
+            if deployment.has_coordinates:
+                latitude, longitude = deployment.latitude, deployment.longitude
+            else:
+                # Camtrap DP requires coordinates: 0/0 keeps the package valid, and the comment
+                # (and datapackage.json) says it stands in for a place nobody entered.
+                latitude, longitude = 0, 0
+                comment = f"{PLACEHOLDER_NOTE} {comment}"
+            writer.writerow({
+                "deploymentID": str(deployment.id), "locationName": deployment.name,
+                "latitude": latitude, "longitude": longitude,
+                "deploymentStart": with_offset(deployment.first_capture_timestamp, zone),
+                "deploymentEnd": with_offset(deployment.last_capture_timestamp, zone),
+                "timestampIssues": "false",
+                "deploymentComments": comment,
+            })
+            exported.append(deployment.id)
+    return exported
+
+
+def _write_media(archive, deployments: dict[int, Deployment], exported: list[int]) -> int:
+    """media.csv: one row per capture with a timestamp; returns how many captures had none."""
+    skipped = 0
+    with _table(archive, "media.csv") as out:
+        writer = _writer(out, MEDIA_COLUMNS)
+        if not exported:
+            return 0
+        query = (
+            db.select(Capture.id, Capture.deployment_id, Capture.timestamp, Capture.path)
+            .where(Capture.deployment_id.in_(exported))
+            .order_by(Capture.deployment_id, Capture.timestamp, Capture.id)
+            .execution_options(yield_per=BATCH_ROWS)
+        )
+        zones = {i: station_zone(deployments[i]) for i in exported}
+        for capture_id, deployment_id, timestamp, path in db.session.execute(query):
+            if timestamp is None:
+                skipped += 1
+                continue
+            name = path.rsplit("/", 1)[-1]
+            extension = name[name.rfind("."):].lower() if "." in name else ""
+            writer.writerow({
+                "mediaID": str(capture_id), "deploymentID": str(deployment_id), "captureMethod": "timeLapse",
+                "timestamp": with_offset(timestamp, zones[deployment_id]), "filePath": path, "filePublic": "false",
+                "fileName": name, "fileMediatype": MEDIA_TYPES.get(extension, "image/jpeg"),
+            })
+    return skipped
+
+
+def _write_observations(archive, deployments: dict[int, Deployment], exported: list[int]) -> None:
+    """observations.csv: one event-level `unclassified` observation per session."""
+    with _table(archive, "observations.csv") as out:
+        writer = _writer(out, OBSERVATION_COLUMNS)
+        if not exported:
+            return
+        zones = {i: station_zone(deployments[i]) for i in exported}
+        for event in _events(exported):
+            zone = zones[event.deployment_id]
+            writer.writerow({
+                "observationID": f"session-{event.id}", "deploymentID": str(event.deployment_id),
+                "eventID": str(event.id), "eventStart": with_offset(event.start, zone),
+                "eventEnd": with_offset(event.end, zone), "observationLevel": "event",
+                "observationType": "unclassified",
+            })
+
+
+def spatial_coverage(stations: list[Deployment]) -> dict:
+    """GeoJSON of the stations' places: a point, or the bounding box of several.
+
+    Stations without coordinates are left out; with none known the package
+    still needs a `spatial`, so it is the 0/0 placeholder (flagged beside it).
+    """
+    places = [(d.longitude, d.latitude) for d in stations if d.has_coordinates]
+    if not places:
+        return {"type": "Point", "coordinates": [0, 0]}
+    west, east = min(p[0] for p in places), max(p[0] for p in places)
+    south, north = min(p[1] for p in places), max(p[1] for p in places)
+    if (west, south) == (east, north):
+        return {"type": "Point", "coordinates": [west, south]}
+    return {
+        "type": "Polygon",
+        "coordinates": [[[west, south], [east, south], [east, north], [west, north], [west, south]]],
+    }
+
+
+def _descriptor(project: Project, deployments: dict[int, Deployment], exported: list[int], skipped: int) -> dict:
+    stations = [deployments[i] for i in exported]
+    missing = [d for d in stations if not d.has_coordinates]
+    starts = [d.first_capture_timestamp for d in stations]
+    ends = [d.last_capture_timestamp for d in stations]
+    resources = [
+        {"name": name, "path": f"{name}.csv", "profile": "tabular-data-resource", "format": "csv",
+         "mediatype": "text/csv", "encoding": "utf-8", "schema": CAMTRAP_SCHEMA.format(name=name)}
+        for name in ("deployments", "media", "observations")
+    ]
+    return {
+        "profile": CAMTRAP_PROFILE,
+        "name": f"ami-sessions-project-{project.id}",
+        "id": str(uuid.uuid4()),
+        "created": datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+        "title": project.name,
+        "contributors": [{"title": project.name, "role": "contributor"}],
+        "project": {
+            "id": str(project.id),
+            "title": project.name,
+            "description": project.description or "",
+            "samplingDesign": "targeted",
+            "captureMethod": ["timeLapse"],
+            "individualAnimals": False,
+            "observationLevel": ["event"],
+        },
+        "spatial": spatial_coverage(stations),
+        "temporal": {
+            "start": min(starts).date().isoformat() if starts else datetime.now(timezone.utc).date().isoformat(),
+            "end": max(ends).date().isoformat() if ends else datetime.now(timezone.utc).date().isoformat(),
+        },
+        "taxonomic": [],
+        # Camtrap DP has no field for how events were made: the rule is recorded here.
+        "amiSessions": {
+            "sessionRule": {
+                "gapSeconds": project.session_time_gap_seconds,
+                "keying": project.session_keying,
+                "maxSessionSeconds": max_session_seconds(),
+                "stations": {
+                    str(d.id): {"gapSeconds": d.grouped_gap_seconds, "keying": d.grouped_keying} for d in stations
+                },
+            },
+            "coordinatesKnown": not missing,
+            # Data Package allows custom properties: the stations whose 0/0 in deployments.csv is a placeholder.
+            "stationsWithoutCoordinates": [{"deploymentID": str(d.id), "locationName": d.name} for d in missing],
+            "capturesWithoutTimestamp": skipped,
+        },
+        "resources": resources,
+    }

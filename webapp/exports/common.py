@@ -1,0 +1,77 @@
+"""What both exports share: a project's stations, their sessions read in batches, and times with the station's UTC offset."""
+import csv
+import io
+from datetime import datetime
+from typing import Iterator
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from ..extensions import db
+from ..models import Deployment, Event, Project
+
+
+BATCH_ROWS = 2000
+
+
+class ExportConflict(ValueError):
+    """The data cannot be exported as it is (e.g. overlapping sessions); nothing is written."""
+
+
+def station_zone(deployment: Deployment) -> ZoneInfo:
+    """The station's time zone (`time_zone`, an IANA name; UTC when unset or unknown)."""
+    name = getattr(deployment, "time_zone", None) or "UTC"
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def with_offset(moment: datetime | None, zone: ZoneInfo) -> str:
+    """A local clock time as ISO 8601 with the zone's UTC offset at that moment ("" for none)."""
+    if moment is None:
+        return ""
+    return moment.replace(tzinfo=zone).isoformat(timespec="seconds")
+
+
+def _csv_line(values) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(values)
+    return buffer.getvalue()
+
+
+def _project_deployments(project: Project) -> dict[int, Deployment]:
+    return {
+        d.id: d
+        for d in db.session.scalars(db.select(Deployment).where(Deployment.project_id == project.id).order_by(Deployment.id))
+    }
+
+
+def _events(deployment_ids) -> Iterator[Event]:
+    query = (
+        db.select(Event)
+        .where(Event.deployment_id.in_(deployment_ids), Event.start.is_not(None))
+        .order_by(Event.deployment_id, Event.start, Event.id)
+        .execution_options(yield_per=BATCH_ROWS)
+    )
+    result = db.session.scalars(query)
+    try:
+        for event in result:
+            yield event
+            db.session.expunge(event)
+    finally:
+        # A caller that stops early must not leave a server-side cursor open.
+        result.close()
+
+
+def check_sessions(deployment_ids) -> None:
+    """ExportConflict if two sessions of one station overlap (a capture would then sit in two events)."""
+    previous = None
+    events = _events(deployment_ids)
+    try:
+        for event in events:
+            if previous is not None and previous[0] == event.deployment_id and event.start <= previous[2]:
+                raise ExportConflict(
+                    f"Sessions {previous[1]} and {event.id} of station {event.deployment_id} overlap; "
+                    "regroup the station before exporting."
+                )
+            previous = (event.deployment_id, event.id, event.end)
+    finally:
+        events.close()

@@ -1,0 +1,15 @@
+"""Projects: their settings and members, their stations (create, change, list, delete) and station places."""
+from .coordinates import PLACEHOLDER_NOTE, clean_latitude, clean_longitude, degrees_from_text
+from .deployment_delete import DELETE_PARAMS, delete_stalled, delete_station, live_delete_job, request_deletion
+from .deployment_list import STATION_STATES, StationFilters, clean_sort, stations_page
+from .deployments import (
+    StationBeingDeleted,
+    check_station_fields,
+    clean_time_zone,
+    create_deployment,
+    stations_without_coordinates,
+    time_zone_names,
+    update_deployment,
+)
+from .memberships import add_member, change_role, is_last_manager, members, remove_member, set_member
+from .projects import PROJECT_FIELDS, create_project, stations_needing_regroup, update_project

@@ -1,1 +1,0 @@
-"""Business logic. Services take models and plain values, never Flask request objects."""

@@ -1,0 +1,24 @@
+"""Sessions: the session rule, the regroup of a station's captures into sessions, its preview and history,
+and the captures a session holds.
+
+The pure cutting of timestamps into runs is `webapp.grouping`; this package
+reads the database around it.
+"""
+from .capture_listing import captures_page
+from .history import regroup_history
+from .preview import max_session_seconds, preview_project, preview_regroup
+from .regroup import REGROUP_PARAMS, RegroupResult, regroup_deployment
+from .rule import (
+    KEYING_HELP,
+    MAX_GAP_SECONDS,
+    MIN_GAP_SECONDS,
+    applied_rule,
+    clean_gap_hours,
+    clean_gap_seconds,
+    clean_keying,
+    lock_key,
+)
+from .schedule import station_schedule_fit
+from .session_captures import CAPTURES_PER_PAGE, example_captures, neighbours, session_gallery_page
+from .session_list import sessions_page
+from .station_times import clear_caches, station_times

@@ -1,0 +1,154 @@
+"""Captures: where a station's files may live, what time a file was taken, and
+adding new files as captures without ever duplicating one."""
+import os
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import BinaryIO, Iterator
+
+
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff")
+S3_URL = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9])(?:/(?P<prefix>[^\s]*))?$")
+
+
+class DataSourceError(ValueError):
+    """A data source that the server must not or cannot read."""
+
+
+class UnreadableFile(Exception):
+    """A file that could not be read to its end (an I/O or storage error, or a file
+    still being written): it is not recorded, so the next sync reads it again."""
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """One image file of a data source."""
+    path: str  # relative to the data source, with "/" separators
+    size: int
+    modified: datetime | None = None  # the file's modification time (UTC), where the source tells it
+
+
+# Tried in order; each captures year, month, day, hour, minute, second.
+_NAME_PATTERNS = (
+    re.compile(r"(?=(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2}))"),
+    re.compile(r"(?<!\d)(\d{4})(\d{2})(\d{2})[^\d](\d{2})(\d{2})(\d{2})(?!\d)"),
+    re.compile(r"(?<!\d)(\d{4})[^\d](\d{2})[^\d](\d{2})[^\d](\d{2})[^\d](\d{2})[^\d](\d{2})(?!\d)"),
+)
+_SHORT_PATTERN = re.compile(r"(?<!\d)(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(?!\d)")
+
+
+def _valid(parts) -> datetime | None:
+    try:
+        return datetime(*(int(p) for p in parts))
+    except ValueError:
+        return None
+
+
+def timestamp_from_name(name: str) -> datetime | None:
+    """The capture time written in a file name, or None.
+
+    14 digits `YYYYMMDDhhmmss` anywhere in the name, or `YYYYMMDD<sep>hhmmss`,
+    or `YYYY<s>MM<s>DD<sep>hh<s>mm<s>ss` with single non-digit separators, or
+    12 digits `YYMMDDhhmmss`.
+    """
+    stem = Path(name).name
+    for pattern in _NAME_PATTERNS:
+        for match in pattern.finditer(stem):
+            found = _valid(match.groups())
+            if found:
+                return found
+    for match in _SHORT_PATTERN.finditer(stem):
+        year, *rest = match.groups()
+        found = _valid((2000 + int(year), *rest))
+        if found:
+            return found
+    return None
+
+
+# The first bytes of the image formats a capture may be; a file that starts like
+# one but that Pillow cannot identify was cut short, not "not an image".
+_IMAGE_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"II*\x00", b"MM\x00*")
+
+
+def _looks_like_an_image(head: bytes) -> bool:
+    return bool(head) and any(sig.startswith(head[: len(sig)]) for sig in _IMAGE_SIGNATURES)
+
+
+def timestamp_from_exif(source: Path | BinaryIO, complete: bool = True) -> datetime | None:
+    """EXIF DateTimeOriginal of an image file (a path or an open binary file), or None.
+
+    None means the file was read and holds no capture time (or is not an
+    image at all). A file that cannot be read, or an image that ends early,
+    raises UnreadableFile instead. With `complete`, an image without a time
+    is decoded to its end, so a file still being written is not taken for
+    one without a time; pass False where only the file's head was fetched.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    if isinstance(source, (str, Path)):
+        try:
+            with open(source, "rb") as file:
+                return timestamp_from_exif(file, complete)
+        except OSError as error:
+            raise UnreadableFile(str(error)) from error
+    try:
+        with Image.open(source) as image:
+            exif = image.getexif()
+            value = exif.get_ifd(0x8769).get(0x9003) or exif.get(0x0132)
+            if not value and complete:
+                image.load()
+    except UnidentifiedImageError as error:
+        if _looks_like_an_image(_head(source)):
+            raise UnreadableFile(f"the image ends early ({error})") from error
+        return None
+    except OSError as error:
+        raise UnreadableFile(str(error)) from error
+    except (ValueError, SyntaxError):
+        return None
+    if not value:
+        return None
+    try:
+        return datetime.strptime(str(value).strip("\x00 "), "%Y:%m:%d %H:%M:%S")
+    except ValueError:
+        return None
+
+
+def _head(file: BinaryIO) -> bytes:
+    """The first bytes of an open file (empty if it cannot be read again, e.g. a pipe)."""
+    try:
+        file.seek(0)
+        return file.read(8)
+    except OSError:
+        return b""
+
+
+def is_image_name(name: str) -> bool:
+    """Whether a file name has one of the capture extensions (any case)."""
+    return name.lower().endswith(IMAGE_EXTENSIONS)
+
+
+def list_local_files(root: str) -> Iterator[FileEntry]:
+    """Every image file under `root`, recursively, in a stable order.
+
+    Symlinked folders are not followed, and a symlinked file that points
+    outside `root` is left out, so a sync never reads beyond its folder.
+    """
+    base = Path(root).resolve()
+    for dirpath, dirnames, filenames in os.walk(base):
+        dirnames.sort()
+        for name in sorted(filenames):
+            if not is_image_name(name):
+                continue
+            full = Path(dirpath) / name
+            try:
+                if full.is_symlink() and base not in full.resolve(strict=True).parents:
+                    continue
+                stat = full.stat()
+            except (OSError, RuntimeError):
+                continue
+            modified = datetime.fromtimestamp(stat.st_mtime, timezone.utc).replace(tzinfo=None)
+            yield FileEntry(full.relative_to(base).as_posix(), stat.st_size, modified)
+
+
