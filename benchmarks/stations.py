@@ -103,16 +103,16 @@ def _query_ms(app, project_id: int, path: str, rounds: int) -> float:
 
     from webapp.extensions import db
     from webapp.models import Project
-    from webapp import paging as listing
+    from webapp.projects import StationFilters, stations_page
 
     args = MultiDict(parse_qsl(urlsplit(path).query))
     times = []
     with app.app_context():
         project = db.session.get(Project, project_id)
-        filters = listing.StationFilters.from_args(args)
+        filters = StationFilters.from_args(args)
         for _ in range(rounds):
             began = time.perf_counter()
-            listing.stations_page(project, filters, args.get("page", 1))
+            stations_page(project, filters, args.get("page", 1))
             times.append((time.perf_counter() - began) * 1000)
             db.session.expire_all()
         db.session.remove()

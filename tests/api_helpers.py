@@ -1,7 +1,6 @@
 """Helpers shared by the API tests: users with tokens and authenticated calls."""
-from webapp.extensions import db
-
 from tests.conftest import add_user
+from webapp.extensions import db
 
 API = "/api/v2"
 

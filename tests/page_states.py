@@ -8,12 +8,10 @@ being deleted. `seed(manager)` returns the ids the checks need.
 from datetime import datetime, timedelta
 
 from webapp.extensions import db
+from webapp.jobs import JobRecorder, create_job, locks, run_job
 from webapp.models import Capture, Deployment, Event, Job, Membership, Project, utcnow
-from webapp.jobs import locks
-from webapp.sources import refresh_deployment_stats
-from webapp.jobs import JobRecorder
-from webapp.jobs import create_job, run_job
 from webapp.sessions import lock_key
+from webapp.sources import refresh_deployment_stats
 
 
 def _captures(deployment: Deployment) -> None:

@@ -82,7 +82,7 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
 
 @event.listens_for(Pool, "checkout")
 def _postgresql_application_name(dbapi_connection, connection_record, connection_proxy):
-    """Name each PostgreSQL connection after what uses it (see services.sql.labelled_connections)."""
+    """Name each PostgreSQL connection after what uses it (see sql.labelled_connections)."""
     if type(dbapi_connection).__module__.startswith("psycopg"):
         from .sql import name_connection
 

@@ -2,9 +2,9 @@
 from flask import g, request
 from werkzeug.exceptions import TooManyRequests
 
+from .accounts import record_token_failure, token_retry_after, user_for_token
 from .extensions import db, login_manager
 from .models import User
-from .accounts import record_token_failure, token_retry_after, user_for_token
 
 
 def _look_up_token() -> tuple[User | None, int | None]:

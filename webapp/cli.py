@@ -92,8 +92,8 @@ def worker_command(workers: int):
 
 def _run_job_in_foreground(job_type_key: str, deployment_id: int) -> None:
     """Create a job for the station, run it here (not via the queue), print its stage params."""
-    from .models import Deployment, Job
     from . import jobs
+    from .models import Deployment, Job
 
     deployment = db.session.get(Deployment, deployment_id)
     if deployment is None:

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
+from . import accounts, jobs, sources
 from .extensions import db
 from .models import Deployment, Membership, Project, StorageSource, User
-from . import accounts, jobs, sources
 
 DEMO_PROJECT = "Demo moth survey"
 DEMO_SOURCE = "Demo folder"

@@ -22,6 +22,6 @@ migrate = Migrate()
 login_manager = LoginManager()
 principal = Principal(use_sessions=False, skip_static=True)
 csrf = CSRFProtect()
-# No request-wide limits: services/throttle.py counts failed sign-ins and
+# No request-wide limits: accounts/throttle.py counts failed sign-ins and
 # tokens with this limiter's strategy and storage.
 limiter = Limiter(key_func=get_remote_address)

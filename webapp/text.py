@@ -1,4 +1,4 @@
-"""Text helpers shared by models and services; pure (no Flask, no database)."""
+"""Text helpers shared by models and the domain packages; pure (no Flask, no database)."""
 import unicodedata
 
 

@@ -5,9 +5,9 @@ import time
 import pytest
 
 from tests.conftest import csrf_token_from
+from webapp import accounts
 from webapp.extensions import db
 from webapp.models import User
-from webapp import accounts
 from webapp.validation import ValidationError
 
 

@@ -11,9 +11,8 @@ from tests.conftest import add_deployment, add_project
 from tests.sessions.test_regroup import CROSS_MIDNIGHT, add_captures
 from webapp.extensions import db
 from webapp.models import Capture, Event
-from webapp.sessions import captures_page
+from webapp.sessions import captures_page, regroup_deployment
 from webapp.sources import insert_captures
-from webapp.sessions import regroup_deployment
 
 COUNT_OVER_CAPTURE = re.compile(r"\bcount\([^)]*\)[^;]*\bFROM capture\b", re.IGNORECASE | re.DOTALL)
 

@@ -6,9 +6,9 @@ import pytest
 
 from tests.api_helpers import call, token_for, user_with_token
 from tests.conftest import add_deployment, add_project, add_source, csrf_token_from, grant_data_root
+from webapp import jobs
 from webapp.extensions import db
 from webapp.models import Capture, Deployment, Event, Job, Membership, Project
-from webapp import jobs
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from schemathesis.checks import not_a_server_error, response_schema_conformance
 
 from tests.api_helpers import token_for
 from tests.conftest import add_deployment, add_project, add_user, make_app
-from webapp.extensions import db
 from webapp import jobs
+from webapp.extensions import db
 from webapp.views.api.openapi import undocumented_endpoints
 
 
@@ -41,9 +41,9 @@ def test_every_api_route_declares_its_contract(sqlite_app):
 
 def test_document_takes_names_from_the_code(sqlite_app, client):
     from webapp.grouping import KEYINGS
+    from webapp.job_types import JOB_TYPES
     from webapp.models import JOB_STATUSES
     from webapp.permissions import ROLES
-    from webapp.job_types import JOB_TYPES
 
     schemas = client.get("/api/v2/openapi.json").get_json()["components"]["schemas"]
     assert schemas["ProjectCreate"]["properties"]["session_keying"]["enum"] == list(KEYINGS)

@@ -8,10 +8,10 @@ from werkzeug.exceptions import Unauthorized
 
 from tests.api_helpers import call, token_for, user_with_token
 from tests.conftest import add_deployment, add_project, add_user, grant_data_root
+from webapp import jobs
 from webapp.extensions import db, login_manager
 from webapp.models import Job
 from webapp.permissions import ROLES
-from webapp import jobs
 
 ACTORS = ("anonymous", "non_member", *ROLES, "superuser")
 MANAGERS = {"ProjectManager", "superuser"}

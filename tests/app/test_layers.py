@@ -27,7 +27,7 @@ def node_of(module: str) -> str:
     parts = module.split(".")
     if parts[0] == "tasks":
         return "tasks"
-    if len(parts) > 1 and (parts[1] in ROOMS or parts[1] == "views"):
+    if len(parts) > 1 and (parts[1] in ROOMS or parts[1] in ("views", "models")):
         return ".".join(parts[:2])
     return module
 

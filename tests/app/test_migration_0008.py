@@ -1,8 +1,8 @@
 """Migration 0008 on a database with stations in it: names are folded for search, nothing else changes."""
 from flask_migrate import upgrade
 
-from tests.conftest import disposing_context
 from tests.app.test_migrations import _fresh_pg_database
+from tests.conftest import disposing_context
 from webapp import create_app
 from webapp.extensions import db
 

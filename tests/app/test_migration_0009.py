@@ -2,9 +2,9 @@
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect
 
+from tests.app.test_migrations import _fresh_pg_database
 from webapp import create_app
 from webapp.extensions import db
-from tests.app.test_migrations import _fresh_pg_database
 
 
 def test_upgrade_to_0009_leaves_existing_stations_unplaced_and_downgrades(tmp_path, backend, request):

@@ -16,9 +16,9 @@ from frictionless import Package
 from tests.api_helpers import call, token_for
 from tests.conftest import add_deployment, add_user
 from tests.sessions.test_insights import add_captures, mothbox_nights
+from webapp.exports import SESSIONS_CSV_COLUMNS, with_offset
 from webapp.extensions import db
 from webapp.models import Deployment, Event
-from webapp.exports import SESSIONS_CSV_COLUMNS, with_offset
 from webapp.sessions import regroup_deployment
 
 SCHEMAS = Path(__file__).parents[1] / "data" / "camtrap-dp-1.0.2"

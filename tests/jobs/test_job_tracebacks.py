@@ -8,11 +8,11 @@ import pytest
 
 from tests.api_helpers import call, token_for
 from tests.conftest import add_deployment, add_user
-from webapp.extensions import db
-from webapp.models import Membership
-from webapp.jobs import runner as job_runner
 from webapp import jobs
+from webapp.extensions import db
 from webapp.job_types import JOB_TYPES
+from webapp.jobs import runner as job_runner
+from webapp.models import Membership
 
 SECRET_FRAME = "fail_with_a_secret_frame"
 

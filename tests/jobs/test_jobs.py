@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import add_deployment, grant_data_root, s3_source
-from webapp.extensions import db
-from webapp.models import Capture, Event, Job, Lock, utcnow
-from webapp.jobs import runner as job_runner
 from webapp import jobs
+from webapp.extensions import db
+from webapp.jobs import runner as job_runner
+from webapp.models import Capture, Event, Job, Lock, utcnow
 
 NIGHT_1 = ["20240601_220000.jpg", "20240601_221000.jpg", "20240601_223000.jpg", "20240601_223000-b.jpg"]
 NIGHT_2 = ["cam/2024-06-02 21-00-00.JPG", "cam/2024-06-02 21-30-00.png"]

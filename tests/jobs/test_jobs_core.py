@@ -2,12 +2,12 @@
 import pytest
 
 from tests.conftest import add_deployment
-from webapp.extensions import db
-from webapp.models import Job
-from webapp.jobs import runner as job_runner
 from webapp import jobs
+from webapp.extensions import db
 from webapp.job_types import JOB_TYPES
 from webapp.jobs import JobRecorder
+from webapp.jobs import runner as job_runner
+from webapp.models import Job
 
 
 @pytest.fixture

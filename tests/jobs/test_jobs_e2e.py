@@ -18,9 +18,9 @@ import pytest
 
 from tests.conftest import add_deployment, add_project, add_source
 from tests.stack import Site, pg_redis_site
+from webapp import jobs
 from webapp.extensions import db
 from webapp.models import Capture, Event, Job
-from webapp import jobs
 
 pytestmark = pytest.mark.e2e
 

@@ -9,11 +9,11 @@ import pytest
 from flask import current_app
 
 from tests.conftest import add_deployment
-from webapp.extensions import db
-from webapp.models import Capture, Job, utcnow
-from webapp.jobs import runner as job_runner
 from webapp import jobs
+from webapp.extensions import db
 from webapp.job_types import JOB_TYPES
+from webapp.jobs import runner as job_runner
+from webapp.models import Capture, Job, utcnow
 
 
 @pytest.fixture

@@ -18,7 +18,13 @@ import pytest
 
 from tests.conftest import add_deployment, add_project, add_user
 from tests.stack import (
-    backend_pids, free_port, pg_connect, pg_redis_site, sessions_table_locked, stop, wait_until,
+    backend_pids,
+    free_port,
+    pg_connect,
+    pg_redis_site,
+    sessions_table_locked,
+    stop,
+    wait_until,
 )
 from webapp.extensions import db
 

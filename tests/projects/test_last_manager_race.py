@@ -12,8 +12,8 @@ from sqlalchemy import event
 from tests.conftest import add_user
 from webapp.extensions import db
 from webapp.models import Membership
-from webapp.validation import ValidationError
 from webapp.projects import set_member
+from webapp.validation import ValidationError
 
 
 def test_two_simultaneous_demotions_leave_a_manager(app, project, manager):

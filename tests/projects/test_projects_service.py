@@ -1,12 +1,12 @@
 import pytest
 
 from tests.conftest import add_deployment, add_project, add_user, grant_data_root
+from webapp import projects as deployments_service
+from webapp import projects as projects_service
 from webapp.extensions import db
 from webapp.models import Deployment, Membership
-from webapp.projects import deployments as deployments_service
-from webapp.projects import projects as projects_service
-from webapp.validation import ValidationError
 from webapp.sessions import clean_gap_hours, clean_gap_seconds
+from webapp.validation import ValidationError
 
 
 @pytest.mark.parametrize("text, seconds", [("2", 7200), ("1.5", 5400), (" 4 ", 14400), ("0,5", 1800), ("168", 604800), ("0.0167", 60)])
@@ -99,8 +99,7 @@ def test_the_only_project_manager_cannot_be_demoted(app, project, manager):
 def test_a_stored_gap_of_zero_is_the_default_everywhere_and_needs_no_regroup_after_one(app):
     """One rule: a zero gap falls back to 7200 s for the regroup, the preview and the "needs regroup" check alike."""
     from tests.sessions.test_regroup import CROSS_MIDNIGHT, add_captures
-    from webapp.sessions import preview_regroup
-    from webapp.sessions import regroup_deployment
+    from webapp.sessions import preview_regroup, regroup_deployment
 
     project = add_project(session_time_gap_seconds=0)
     station = add_deployment(project)

@@ -7,8 +7,7 @@ from tests.api_helpers import call, token_for
 from tests.conftest import add_deployment, add_user, csrf_token_from, grant_data_root
 from webapp.extensions import db
 from webapp.models import Deployment, Membership
-from webapp.projects import clean_latitude, clean_longitude, degrees_from_text
-from webapp.projects import stations_without_coordinates
+from webapp.projects import clean_latitude, clean_longitude, degrees_from_text, stations_without_coordinates
 
 
 @pytest.fixture

@@ -3,12 +3,12 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from tests.conftest import add_deployment
+from webapp import jobs
 from webapp.extensions import db
 from webapp.models import Capture, Deployment, Event, Job
-from webapp import jobs
 from webapp.projects import deployment_delete as station_delete
 from webapp.validation import ValidationError
-from tests.conftest import add_deployment
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ from datetime import datetime, timedelta
 import pytest
 
 from tests.conftest import FreshGlobalsClient, add_user, csrf_token_from
-from tests.stack import Site
 from tests.jobs.test_jobs_e2e import finished
+from tests.stack import Site
 from webapp.extensions import db
 from webapp.models import Capture, Deployment, Event, Job, Membership, Project
 from webapp.projects import request_deletion

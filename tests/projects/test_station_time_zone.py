@@ -1,11 +1,11 @@
 """A station's time zone: IANA names only, checked in one place for pages and API."""
 import pytest
 
+from tests.conftest import add_deployment
 from webapp.extensions import db
 from webapp.models import Deployment
 from webapp.projects import clean_time_zone, time_zone_names, update_deployment
 from webapp.validation import ValidationError
-from tests.conftest import add_deployment
 
 
 @pytest.mark.parametrize("value, cleaned", [("UTC", "UTC"), (" Europe/Paris ", "Europe/Paris"),

@@ -9,13 +9,12 @@ from hypothesis import strategies as st
 
 from tests.api_helpers import call, token_for
 from tests.conftest import add_deployment, add_project, add_user
+from webapp import jobs
 from webapp.extensions import db
 from webapp.gaps import bin_index, format_seconds, schedule_fit
 from webapp.models import Capture, Deployment, Event, Job, RegroupRecord
-from webapp import jobs
+from webapp.sessions import preview_regroup, regroup_deployment
 from webapp.sources import refresh_deployment_stats
-from webapp.sessions import preview_regroup
-from webapp.sessions import regroup_deployment
 
 SVG = "{http://www.w3.org/2000/svg}"
 NIGHT = datetime(2026, 6, 1)

@@ -6,13 +6,11 @@ from datetime import datetime, timedelta
 import pytest
 
 from tests.conftest import add_deployment, add_project
-from webapp import create_app
+from webapp import create_app, jobs
 from webapp.extensions import db
-from webapp.models import Capture, Deployment, Event, Job
-from webapp import jobs
 from webapp.jobs import locks
-from webapp.sessions import regroup
-from webapp.sessions import REGROUP_PARAMS, lock_key, regroup_deployment
+from webapp.models import Capture, Deployment, Event, Job
+from webapp.sessions import REGROUP_PARAMS, lock_key, regroup, regroup_deployment
 
 DAY = datetime(2026, 6, 1)
 

@@ -6,11 +6,11 @@ from datetime import datetime, timedelta
 import pytest
 
 from tasks.jobs import tasks_on
-from tests.stack import Site
 from tests.jobs.test_jobs_e2e import finished, new_station, params, station_folder
+from tests.stack import Site
+from webapp import jobs
 from webapp.extensions import db
 from webapp.models import Event, Job, Lock
-from webapp import jobs
 from webapp.sessions import lock_key
 
 pytestmark = pytest.mark.e2e

@@ -3,8 +3,8 @@ from datetime import datetime
 
 import pytest
 
-from webapp.sources.files import list_local_files
 from webapp.sources import timestamp_from_exif, timestamp_from_name
+from webapp.sources.files import list_local_files
 
 
 @pytest.mark.parametrize(

@@ -6,10 +6,10 @@ import pytest
 
 from tests.api_helpers import call, token_for, user_with_token
 from tests.conftest import add_deployment, add_project, add_source, add_user, csrf_token_from
+from webapp import jobs
 from webapp.config import REPO_ROOT
 from webapp.extensions import db
-from webapp.models import Capture, Deployment, StorageGrant, StorageSource
-from webapp import jobs
+from webapp.models import Capture, Deployment, Job, StorageGrant, StorageSource
 from webapp.sources import storage
 
 NOT_INSIDE = "not inside a storage source of this project"
@@ -116,7 +116,7 @@ def test_a_sync_after_the_grant_was_revoked_fails_clearly(app, project, teams, t
         jobs.run_job(jobs.create_job("data_storage_sync", station).id)
     except Exception:
         db.session.rollback()
-    job = db.session.scalars(db.select(jobs.Job).order_by(jobs.Job.id.desc())).first()
+    job = db.session.scalars(db.select(Job).order_by(Job.id.desc())).first()
     assert job.status == "FAILURE"
     assert NOT_INSIDE in job.logs["stdout"][-1] and "grant" in job.logs["stdout"][-1]
     assert db.session.scalar(db.select(db.func.count(Capture.id))) == 1
@@ -136,7 +136,7 @@ def test_job_logs_name_server_folders_instead_of_showing_them(app, project, root
     except OSError as error:
         recorder.record_exception(error)
     recorder.flush(force=True, wait=True)
-    logs = str(db.session.get(jobs.Job, recorder.job_id).logs)
+    logs = str(db.session.get(Job, recorder.job_id).logs)
     assert str(root) not in logs and app.instance_path not in logs and str(REPO_ROOT) not in logs
     assert "cannot read <data>/ours/x.jpg nor <instance>/y" in logs and "<data>/missing/file.jpg" in logs
 

@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.conftest import add_deployment, grant_data_root
-from tests.conftest import s3_source
+from tests.conftest import add_deployment, grant_data_root, s3_source
 from tests.jobs.test_jobs import params, run
 from webapp.extensions import db
 from webapp.models import Capture

@@ -14,11 +14,10 @@ import pytest
 from PIL import Image
 
 from tests.api_helpers import call, user_with_token
-from tests.conftest import add_deployment, add_project, add_source, grant_data_root
-from tests.conftest import s3_source
+from tests.conftest import add_deployment, add_project, add_source, grant_data_root, s3_source
+from webapp import thumbnails
 from webapp.extensions import db
 from webapp.models import Capture, Deployment, Thumbnail
-from webapp import thumbnails
 
 CAPTURE_TIME = datetime(2024, 6, 12, 22, 0)
 

@@ -6,7 +6,15 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.api_helpers import call, token_for
-from tests.conftest import AuthActions, FreshGlobalsClient, add_deployment, add_project, add_user, grant_data_root, make_app
+from tests.conftest import (
+    AuthActions,
+    FreshGlobalsClient,
+    add_deployment,
+    add_project,
+    add_user,
+    grant_data_root,
+    make_app,
+)
 from webapp.config import from_environment
 from webapp.extensions import db
 from webapp.headers import CONTENT_SECURITY_POLICY

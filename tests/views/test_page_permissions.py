@@ -15,10 +15,10 @@ from flask import current_app
 from PIL import Image
 
 from tests.conftest import FreshGlobalsClient, add_deployment, add_project, csrf_token_from, grant_data_root
+from webapp import jobs
 from webapp.extensions import db
 from webapp.models import ApiToken, Capture, Event, Membership, Thumbnail, User
 from webapp.permissions import ROLE_PERMISSIONS, ROLES
-from webapp import jobs
 from webapp.thumbnails import storage_for
 
 ACTORS = ("anonymous", "non_member", *ROLES, "superuser")

@@ -7,10 +7,10 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from webapp.extensions import db
-from webapp.models import Event, Job, Membership
-from webapp.jobs import create_job
 from tests.conftest import add_deployment, add_project, add_user, csrf_token_from
+from webapp.extensions import db
+from webapp.jobs import create_job
+from webapp.models import Event, Job, Membership
 
 HX = {"HX-Request": "true"}
 

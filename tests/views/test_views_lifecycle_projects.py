@@ -1,9 +1,9 @@
 """The browser's way to create a project and to manage its members."""
 import pytest
 
+from tests.conftest import add_project, add_user, csrf_token_from
 from webapp.extensions import db
 from webapp.models import Membership, Project
-from tests.conftest import add_project, add_user, csrf_token_from
 
 
 def _post(client, url, data):

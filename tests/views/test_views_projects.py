@@ -5,9 +5,9 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import event
 
+from tests.conftest import add_deployment, add_project, add_user, csrf_token_from
 from webapp.extensions import db
 from webapp.models import Deployment, Job, Project
-from tests.conftest import add_deployment, add_project, add_user, csrf_token_from
 
 
 def _post(client, url, data):

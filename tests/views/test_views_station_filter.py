@@ -5,10 +5,10 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import event
 
+from tests.conftest import add_deployment
 from webapp.extensions import db
 from webapp.models import Deployment, Job
 from webapp.projects import update_deployment
-from tests.conftest import add_deployment
 
 
 def _rows(html):

@@ -4,10 +4,10 @@ from html import unescape as html_unescape
 
 import pytest
 
+from tests.conftest import add_deployment, add_user, csrf_token_from
 from webapp.extensions import db
 from webapp.models import Deployment, Membership
 from webapp.projects import stations_needing_regroup
-from tests.conftest import add_deployment, add_user, csrf_token_from
 
 
 def _post(client, station, data):

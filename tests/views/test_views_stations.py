@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.api.test_api_captures import COUNT_OVER_CAPTURE, _statements
+from tests.conftest import add_deployment, add_source, add_user, csrf_token_from
 from webapp.extensions import db
 from webapp.models import Capture, Deployment, Event, Job, Membership
-from tests.conftest import add_deployment, add_source, add_user, csrf_token_from
-from tests.api.test_api_captures import COUNT_OVER_CAPTURE, _statements
 
 
 def _post(client, url, data):

@@ -2,11 +2,11 @@
 import re
 from datetime import timedelta
 
-from webapp.extensions import db
-from webapp.models import ApiToken, utcnow
-from webapp.accounts import tokens as token_service
 from tests.api_helpers import call
 from tests.conftest import add_user, csrf_token_from
+from webapp.accounts import tokens as token_service
+from webapp.extensions import db
+from webapp.models import ApiToken, utcnow
 
 NEW_TOKEN = re.compile(r'<code id="new-token" class="token">([^<]+)</code>')
 

@@ -19,3 +19,27 @@ from .users import (
     create_user,
     end_sessions,
 )
+
+__all__ = [
+    "authenticate",
+    "change_own_password",
+    "change_password",
+    "check_new_password",
+    "check_settings",
+    "clean_email",
+    "create_user",
+    "end_sessions",
+    "issue_token",
+    "LAST_USE_RESOLUTION",
+    "MIN_PASSWORD_LENGTH",
+    "record_sign_in_failure",
+    "record_token_failure",
+    "revoke_token",
+    "sign_in_retry_after",
+    "sign_in_wait_message",
+    "SignInThrottled",
+    "token_retry_after",
+    "TokenNotFound",
+    "user_for_token",
+    "user_tokens",
+]

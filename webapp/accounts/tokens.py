@@ -12,8 +12,8 @@ from sqlalchemy.exc import OperationalError
 
 from ..extensions import db
 from ..models import ApiToken, User, hash_token, utcnow
-from ..validation import ValidationError
 from ..sql import short_wait
+from ..validation import ValidationError
 
 LAST_USE_RESOLUTION = timedelta(minutes=1)
 LAST_USE_WAIT_MS = 50

@@ -6,8 +6,8 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..extensions import db
 from ..models import User, password_hash_method
-from . import throttle
 from ..validation import ValidationError
+from . import throttle
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 500

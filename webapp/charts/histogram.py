@@ -7,6 +7,7 @@ templates/deployments/_gap_histogram.html draws it.
 """
 import math
 from dataclasses import dataclass
+
 from ..gaps import AXIS_TICKS, BIN_COUNT, axis_position, bin_edges, format_seconds
 from ..models import Deployment
 from ..sessions import station_times

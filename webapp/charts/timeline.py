@@ -95,6 +95,9 @@ def timeline_months(deployment: Deployment) -> list[date]:
     return months
 
 
+PLOT_WIDTH = TIMELINE_WIDTH - TIMELINE_LEFT - TIMELINE_RIGHT
+
+
 def session_timeline(deployment: Deployment, month: date | None = None) -> Timeline:
     """The nights of one month (default: the last with captures), with their captures and sessions."""
     months = timeline_months(deployment)
@@ -103,25 +106,50 @@ def session_timeline(deployment: Deployment, month: date | None = None) -> Timel
     month = _month_start(month)
     window_start = datetime.combine(month, datetime.min.time()) + NOON
     window_end = datetime.combine(_next_month(month), datetime.min.time()) + NOON
-    plot_width = TIMELINE_WIDTH - TIMELINE_LEFT - TIMELINE_RIGHT
+    ticks_by_night = _capture_ticks(deployment, month, window_start, window_end)
+    sessions = _sessions_in(deployment, window_start, window_end)
+    bands_by_night = _session_bands(sessions, month, window_end)
+    nights = sorted(set(ticks_by_night) | set(bands_by_night))
+    rows = [
+        Row(
+            night=night,
+            y=TIMELINE_TOP + number * ROW_HEIGHT,
+            bands=bands_by_night.get(night, []),
+            ticks=[round(TIMELINE_LEFT + column + 0.5, 1) for column in ticks_by_night.get(night, ())],
+        )
+        for number, night in enumerate(nights)
+    ]
+    hour_ticks = [
+        (round(TIMELINE_LEFT + hours_ / 24 * PLOT_WIDTH, 2), f"{(12 + hours_) % 24:02d}:00") for hours_ in range(0, 25, 3)
+    ]
+    return Timeline(
+        month=month,
+        width=TIMELINE_WIDTH,
+        height=TIMELINE_TOP + max(len(rows), 1) * ROW_HEIGHT + 8,
+        rows=rows,
+        hour_ticks=hour_ticks,
+        sessions=sessions,
+        months=months,
+    )
 
-    def x_in_row(moment: datetime, row_start: datetime) -> float:
-        return TIMELINE_LEFT + (moment - row_start) / DAY * plot_width
 
-    # Captures: the cached distinct times inside the month, one tick per occupied pixel column.
+def _capture_ticks(deployment: Deployment, month: date, window_start: datetime, window_end: datetime) -> dict[date, list[int]]:
+    """The cached distinct capture times inside the month, as one tick per occupied pixel column of each night."""
     distinct = station_times(deployment).distinct
     start_us = to_microseconds(window_start)
     lo, hi = np.searchsorted(distinct, [start_us, to_microseconds(window_end)])
     day_us = 86400 * US
     offsets = distinct[lo:hi] - start_us
-    # One (night, pixel column) pair per occupied column.
-    occupied = np.unique((offsets // day_us) * plot_width + (offsets % day_us) * plot_width // day_us)
+    occupied = np.unique((offsets // day_us) * PLOT_WIDTH + (offsets % day_us) * PLOT_WIDTH // day_us)
     ticks_by_night: dict[date, list[int]] = {}
-    for night_index, column in zip(*np.divmod(occupied, plot_width)):
+    for night_index, column in zip(*np.divmod(occupied, PLOT_WIDTH)):
         ticks_by_night.setdefault(month + timedelta(days=int(night_index)), []).append(int(column))
+    return ticks_by_night
 
-    # Sessions: spans that intersect the month's window.
-    sessions = list(
+
+def _sessions_in(deployment: Deployment, window_start: datetime, window_end: datetime) -> list[Event]:
+    """The station's sessions whose span intersects the window, in time order."""
+    return list(
         db.session.scalars(
             db.select(Event)
             .where(
@@ -133,49 +161,37 @@ def session_timeline(deployment: Deployment, month: date | None = None) -> Timel
             .order_by(Event.start, Event.id)
         )
     )
+
+
+def _session_bands(sessions: list[Event], month: date, window_end: datetime) -> dict[date, list[Band]]:
+    """Each session as bands clipped to the noon-to-noon rows it crosses (a session over midnight is one band)."""
     bands_by_night: dict[date, list[Band]] = {}
     for position, event in enumerate(sessions):
         night = max(_night_of(event.start), month)
         while True:
             row_start = datetime.combine(night, datetime.min.time()) + NOON
-            row_end = row_start + DAY
             if row_start >= window_end or row_start > event.end:
                 break
-            left = x_in_row(max(event.start, row_start), row_start)
-            right = x_in_row(min(event.end, row_end), row_start)
-            width = max(right - left, 2.0)
-            bands_by_night.setdefault(night, []).append(
-                Band(
-                    event_id=event.id,
-                    x=round(left, 2),
-                    width=round(width, 2),
-                    colour=position % BAND_COLOURS,
-                    label=f"#{event.id}" if width >= 8 * (len(str(event.id)) + 1) else "",
-                    title=f"Session #{event.id} ({event.group_by}): {event.start:%Y-%m-%d %H:%M:%S} – "
-                    f"{event.end:%Y-%m-%d %H:%M:%S}, {event.captures_count} captures",
-                )
-            )
+            bands_by_night.setdefault(night, []).append(_band(event, position, row_start))
             night += DAY
-    nights = sorted(set(ticks_by_night) | set(bands_by_night))
-    rows = []
-    for number, night in enumerate(nights):
-        rows.append(
-            Row(
-                night=night,
-                y=TIMELINE_TOP + number * ROW_HEIGHT,
-                bands=bands_by_night.get(night, []),
-                ticks=[round(TIMELINE_LEFT + column + 0.5, 1) for column in ticks_by_night.get(night, ())],
-            )
-        )
-    hour_ticks = [
-        (round(TIMELINE_LEFT + hours_ / 24 * plot_width, 2), f"{(12 + hours_) % 24:02d}:00") for hours_ in range(0, 25, 3)
-    ]
-    return Timeline(
-        month=month,
-        width=TIMELINE_WIDTH,
-        height=TIMELINE_TOP + max(len(rows), 1) * ROW_HEIGHT + 8,
-        rows=rows,
-        hour_ticks=hour_ticks,
-        sessions=sessions,
-        months=months,
+    return bands_by_night
+
+
+def _band(event: Event, position: int, row_start: datetime) -> Band:
+    """The part of a session inside one row, at least 2 units wide so a short session still shows."""
+    left = _x_in_row(max(event.start, row_start), row_start)
+    right = _x_in_row(min(event.end, row_start + DAY), row_start)
+    width = max(right - left, 2.0)
+    return Band(
+        event_id=event.id,
+        x=round(left, 2),
+        width=round(width, 2),
+        colour=position % BAND_COLOURS,
+        label=f"#{event.id}" if width >= 8 * (len(str(event.id)) + 1) else "",
+        title=f"Session #{event.id} ({event.group_by}): {event.start:%Y-%m-%d %H:%M:%S} – "
+        f"{event.end:%Y-%m-%d %H:%M:%S}, {event.captures_count} captures",
     )
+
+
+def _x_in_row(moment: datetime, row_start: datetime) -> float:
+    return TIMELINE_LEFT + (moment - row_start) / DAY * PLOT_WIDTH

@@ -2,3 +2,12 @@
 from .camtrap_dp import camtrap_dp_zip, spatial_coverage
 from .common import ExportConflict, with_offset
 from .sessions import SESSIONS_CSV_COLUMNS, sessions_csv
+
+__all__ = [
+    "camtrap_dp_zip",
+    "ExportConflict",
+    "sessions_csv",
+    "SESSIONS_CSV_COLUMNS",
+    "spatial_coverage",
+    "with_offset",
+]

@@ -4,9 +4,9 @@ import io
 from datetime import datetime
 from typing import Iterator
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from ..extensions import db
 from ..models import Deployment, Event, Project
-
 
 BATCH_ROWS = 2000
 

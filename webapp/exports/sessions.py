@@ -1,9 +1,9 @@
 """`sessions.csv`: one row per session of a project, streamed line by line."""
 from typing import Iterator
+
 from ..models import Project
 from ..sessions import max_session_seconds
 from .common import _csv_line, _events, _project_deployments, station_zone, with_offset
-
 
 SESSIONS_CSV_COLUMNS = (
     "session_id", "deployment_id", "deployment_name", "group_by", "start", "end", "duration_seconds",

@@ -22,3 +22,38 @@ from .listing import JobFilters, jobs_page, recent_jobs, unfinished
 from .queue import JobQueue, cancel, create_job, enqueue, job_queue
 from .recorder import JobCancelled, JobRecorder, JobTimeLimitExceeded, log_line
 from .runner import reap_stale_jobs, reloaded, run_job
+
+__all__ = [
+    "ACTIONS",
+    "blocker",
+    "BulkResult",
+    "cancel",
+    "create_job",
+    "enqueue",
+    "get_job_type",
+    "job_queue",
+    "job_task_id",
+    "job_types",
+    "JobCancelled",
+    "JobError",
+    "JobFilters",
+    "JobQueue",
+    "JobRecorder",
+    "jobs_page",
+    "JobTimeLimitExceeded",
+    "JobType",
+    "locks",
+    "log_line",
+    "QUEUED_STATUSES",
+    "QueueUnavailable",
+    "reap_stale_jobs",
+    "recent_jobs",
+    "reloaded",
+    "run_job",
+    "RUNNING_STATUSES",
+    "Stage",
+    "start_job",
+    "start_jobs",
+    "start_jobs_for",
+    "unfinished",
+]

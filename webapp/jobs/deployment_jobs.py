@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 
 from ..extensions import db
 from ..models import MAX_DB_ID, Deployment, Job, Project, User
+from ..numbers import parse_whole
 from .kinds import JobError, QueueUnavailable
 from .queue import JobQueue, create_job, enqueue
-from ..numbers import parse_whole
 
 # The job a station action starts: the page's action name → the job type key.
 ACTIONS = {"regroup": "regroup_events", "sync": "data_storage_sync"}

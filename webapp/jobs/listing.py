@@ -1,14 +1,15 @@
 """Jobs in lists: a station's newest, and the jobs page filtered by project, station, type and status."""
 from dataclasses import dataclass
+
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy.orm import joinedload
+
 from ..extensions import db
-from ..models import FINISHED_STATUSES, MAX_DB_ID, JOB_STATUSES, Deployment, Job, Project, User
-from ..permissions import visible_projects
-from .kinds import job_types
+from ..models import FINISHED_STATUSES, JOB_STATUSES, MAX_DB_ID, Deployment, Job, Project, User
 from ..numbers import parse_whole
 from ..paging import paginate
-
+from ..permissions import visible_projects
+from .kinds import job_types
 
 JOBS_PER_PAGE = 50
 

@@ -3,7 +3,7 @@
 CREATED → PENDING (queued) → STARTED → SUCCESS | FAILURE, and
 CANCELING → REVOKED when someone cancels. Once finished, a job's status never
 changes. A job's work is a JobType's `run`, called on the worker side by
-`job_runner.run_job` (from the thin Huey task, or in the foreground by the
+`runner.run_job` (from the thin Huey task, or in the foreground by the
 CLI); it reports through a JobRecorder (stages, params, logs).
 
 The queue is the app's `JobQueue` (`current_app.extensions["job_queue"]`,

@@ -29,7 +29,6 @@ from flask import current_app, has_app_context
 from sqlalchemy.exc import OperationalError
 
 from ..config import REPO_ROOT
-
 from ..extensions import db
 from ..models import FINISHED_STATUSES, Job, param_key, utcnow
 from ..sql import short_wait

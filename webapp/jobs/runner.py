@@ -16,9 +16,9 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ..extensions import db
 from ..models import Deployment, Job, Lock, utcnow
-from .recorder import JobCancelled, JobRecorder, log_line
-from .kinds import QUEUED_STATUSES, RUNNING_STATUSES, JobError, get_job_type, job_task_id
 from ..sql import labelled_connections, short_wait
+from .kinds import QUEUED_STATUSES, RUNNING_STATUSES, JobError, get_job_type, job_task_id
+from .recorder import JobCancelled, JobRecorder, log_line
 
 HEARTBEAT_WAIT_MS = 200
 

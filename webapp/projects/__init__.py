@@ -13,3 +13,36 @@ from .deployments import (
 )
 from .memberships import add_member, change_role, is_last_manager, members, remove_member, set_member
 from .projects import PROJECT_FIELDS, create_project, stations_needing_regroup, update_project
+
+__all__ = [
+    "add_member",
+    "change_role",
+    "check_station_fields",
+    "clean_latitude",
+    "clean_longitude",
+    "clean_sort",
+    "clean_time_zone",
+    "create_deployment",
+    "create_project",
+    "degrees_from_text",
+    "DELETE_PARAMS",
+    "delete_stalled",
+    "delete_station",
+    "is_last_manager",
+    "live_delete_job",
+    "members",
+    "PLACEHOLDER_NOTE",
+    "PROJECT_FIELDS",
+    "remove_member",
+    "request_deletion",
+    "set_member",
+    "STATION_STATES",
+    "StationBeingDeleted",
+    "StationFilters",
+    "stations_needing_regroup",
+    "stations_page",
+    "stations_without_coordinates",
+    "time_zone_names",
+    "update_deployment",
+    "update_project",
+]

@@ -35,7 +35,7 @@ def clean_longitude(value) -> float | None:
 def degrees_from_text(field: str, text: str) -> float | None:
     """Degrees typed in a form ("50.85", "-4,35"): None when empty; ValueError when not a number.
 
-    Read with the length limit of services/numbers.py; the range is checked by `clean_degrees`.
+    Read with the length limit of numbers.py; the range is checked by `clean_degrees`.
     """
     if not text.strip():
         return None

@@ -9,7 +9,7 @@ write lock free for a moment after each batch, so a waiting web request gets
 its turn quickly (benchmarks/station_delete.py measures that wait).
 
 While the job runs the station is flagged `deleting`: pages show it as being
-deleted and no sync or regroup can start on it (see station_jobs.blocker).
+deleted and no sync or regroup can start on it (see jobs.blocker).
 Jobs of the station outlive it: their `deployment_id` becomes NULL and
 `deployment_name` keeps saying which station they were for.
 """
@@ -18,12 +18,11 @@ import time
 from sqlalchemy import exists, func, or_, select, text
 
 from ..extensions import db
+from ..jobs import JobError, JobRecorder, cancel, create_job, enqueue
 from ..models import FINISHED_STATUSES, Capture, Deployment, Event, Job, User
 from ..sources import refresh_deployment_stats
-from ..jobs import JobRecorder
-from ..jobs import JobError, JobRecorder, cancel, create_job, enqueue
-from ..validation import ValidationError
 from ..sql import dialect_name
+from ..validation import ValidationError
 
 JOB_TYPE_KEY = "delete_deployment"
 STAGE_KEY = "delete_deployment"

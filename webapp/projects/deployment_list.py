@@ -5,14 +5,15 @@ rows), read from the cached counters on the station rows themselves.
 """
 from dataclasses import dataclass
 from typing import Callable
+
 from flask_sqlalchemy.pagination import Pagination
+
 from ..config import DEFAULT_SESSION_GAP_SECONDS
 from ..extensions import db
 from ..grouping import DEFAULT_KEYING, KEYINGS
 from ..models import Deployment, Job, Project
-from ..text import search_key
 from ..paging import paginate
-
+from ..text import search_key
 
 STATIONS_PER_PAGE = 50
 

@@ -4,11 +4,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from ..extensions import db
 from ..models import Deployment, Project
-from ..sources import DataSourceError
-from .coordinates import clean_latitude, clean_longitude, pair_errors
-from ..validation import ValidationError, clean_fields, clean_name
 from ..sessions import clean_gap_seconds
-from ..sources import check_data_source
+from ..sources import DataSourceError, check_data_source
+from ..validation import ValidationError, clean_fields, clean_name
+from .coordinates import clean_latitude, clean_longitude, pair_errors
 
 
 def _clean_optional_gap(value):

@@ -1,10 +1,10 @@
 """A project's members and their roles; a project never loses its last Project manager."""
 from sqlalchemy.orm import joinedload
+
 from ..extensions import db
 from ..models import Membership, Project, User
 from ..permissions import ROLES
 from ..validation import ValidationError
-
 
 LAST_MANAGER = "This is the project's only ProjectManager; make someone else one first."
 

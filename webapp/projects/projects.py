@@ -3,9 +3,8 @@
 
 from ..extensions import db
 from ..models import Deployment, Membership, Project, User
-from ..validation import ValidationError, clean_fields, clean_name, clean_text
 from ..sessions import clean_gap_seconds, clean_keying
-
+from ..validation import ValidationError, clean_fields, clean_name, clean_text
 
 PROJECT_FIELDS = {
     "name": clean_name,

@@ -22,3 +22,30 @@ from .schedule import station_schedule_fit
 from .session_captures import CAPTURES_PER_PAGE, example_captures, neighbours, session_gallery_page
 from .session_list import sessions_page
 from .station_times import clear_caches, station_times
+
+__all__ = [
+    "applied_rule",
+    "captures_page",
+    "CAPTURES_PER_PAGE",
+    "clean_gap_hours",
+    "clean_gap_seconds",
+    "clean_keying",
+    "clear_caches",
+    "example_captures",
+    "KEYING_HELP",
+    "lock_key",
+    "MAX_GAP_SECONDS",
+    "max_session_seconds",
+    "MIN_GAP_SECONDS",
+    "neighbours",
+    "preview_project",
+    "preview_regroup",
+    "regroup_deployment",
+    "regroup_history",
+    "REGROUP_PARAMS",
+    "RegroupResult",
+    "session_gallery_page",
+    "sessions_page",
+    "station_schedule_fit",
+    "station_times",
+]

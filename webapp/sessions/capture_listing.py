@@ -54,7 +54,7 @@ def captures_page(
     A whole station's total is its cached `captures_count`, not a count (277 ms
     over 1M captures on PostgreSQL): like the listing it includes captures
     without a timestamp, every insert of captures adds to it in the same
-    transaction (captures.insert_captures), and syncs and regroups recompute
+    transaction (sources.insert_captures), and syncs and regroups recompute
     it. A session's total is counted, over the session's index range.
 
     `items` are (Capture, session id or None, session key or None) rows.

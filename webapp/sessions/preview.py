@@ -1,6 +1,6 @@
 """What a regroup would do to a station, without writing anything.
 
-The preview groups the station's cached timestamps (services/station_times.py)
+The preview groups the station's cached timestamps (sessions/station_times.py)
 with the proposed rule through the regroup's own `grouping.group_spans`, and compares the result with
 the station's current sessions, which are time spans: a proposed session and a
 current one share captures exactly when their spans intersect (both spans start
@@ -10,15 +10,13 @@ The proposed sessions are kept per app under (station, capture counters,
 rule), so a value already tried answers with one small query: the station's
 current session spans.
 """
-from flask import current_app
-
 import numpy as np
+from flask import current_app
 
 from ..config import DEFAULT_MAX_SESSION_SECONDS
 from ..extensions import db
-from ..grouping import group_spans, to_microseconds
+from ..grouping import US, group_spans, to_microseconds
 from ..models import Deployment, Event
-from ..grouping import US
 from .station_times import app_cache, fingerprint, station_times
 
 CACHE_SIZE = 1024

@@ -4,7 +4,7 @@ A session is a span `[start, end]` of one station; spans never overlap, so a
 capture's session is the one whose span holds its timestamp and no capture row
 is ever written. A pass has four steps:
 
-1. read — one ordered read of the station's timestamps (services/timestamps.py);
+1. read — one ordered read of the station's timestamps (sessions/timestamps.py);
 2. plan — the pure grouping (`grouping.group_spans`), then a diff against the
    stored sessions: a stored session keeps its id when a new session covers
    most of its captures, the others are deleted, the rest of the new sessions
@@ -15,15 +15,15 @@ is ever written. A pass has four steps:
    writes no row at all;
 4. report — the stage params, one log line, a WARNING when the station's
    schedule has a regular off-window within ±10 % of the gap (gaps.schedule_fit),
-   and, once the regroup's passes are done, its history row (services/history.py).
+   and, once the regroup's passes are done, its history row (sessions/history.py).
 
 Anything that raises before the commit rolls the pass back: the previous
 sessions stay exactly as they were.
 
-Concurrency: a pass runs under the station's lock (services/locks.py). A
+Concurrency: a pass runs under the station's lock (jobs/locks.py). A
 regroup that finds the lock held does nothing but log a WARNING. So that no
 capture is left outside every session, the owner re-checks after releasing
-the lock: captures are only ever added by `captures.insert_captures`, which
+the lock: captures are only ever added by `sources.insert_captures`, which
 bumps `deployment.captures_version` in the same transaction. The owner reads
 that counter before its timestamps and again after its release; if it moved,
 it takes the lock again and makes another pass — or, if someone else took the
@@ -48,12 +48,12 @@ from ..config import DEFAULT_MAX_SESSION_SECONDS
 from ..extensions import db
 from ..gaps import schedule_fit
 from ..grouping import SessionSpans, group_spans
+from ..jobs import locks
 from ..models import Deployment, Event
 from . import history
-from ..jobs import locks
-from .station_times import StationTimes
 from .regroup_plan import _Plan, _plan, _stored_sessions
 from .rule import applied_rule, lock_key
+from .station_times import StationTimes
 
 log = logging.getLogger(__name__)
 

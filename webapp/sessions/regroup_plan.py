@@ -4,8 +4,10 @@ A session keeps its id where most of its captures go; keys that move between
 kept sessions are parked first (see `_plan`).
 """
 from dataclasses import dataclass, field
+
 import numpy as np
 from sqlalchemy import select
+
 from ..extensions import db
 from ..grouping import SessionSpans, from_microseconds, to_microseconds
 from ..models import Deployment, Event, utcnow

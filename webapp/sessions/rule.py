@@ -5,9 +5,9 @@ check what people type (hours in forms) or send (seconds in the API).
 """
 import logging
 import math
-from ..models import SESSION_KEYINGS
+
+from ..models import SESSION_KEYINGS, Deployment, GroupingRule
 from ..numbers import parse_decimal
-from ..models import Deployment, GroupingRule
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def clean_gap_hours(text) -> int:
     """A gap typed in hours (settings form, decimals allowed), returned in whole seconds.
 
     The text is read with a length limit and the hours range-checked before
-    any arithmetic (see services/numbers.py).
+    any arithmetic (see numbers.py).
     """
     if not isinstance(text, str) or not text.strip():
         raise ValueError("Enter the session gap in hours.")

@@ -10,9 +10,9 @@ from sqlalchemy import and_, func
 
 from ..extensions import db
 from ..models import Capture, Event, Thumbnail
-from . import capture_listing
 from ..paging import clean_page
 from ..sql import dialect_name
+from . import capture_listing
 
 CAPTURES_PER_PAGE = 60
 

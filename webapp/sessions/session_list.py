@@ -1,9 +1,9 @@
 """A station's sessions as a paged list, in time order."""
 from flask_sqlalchemy.pagination import Pagination
+
 from ..extensions import db
 from ..models import Deployment, Event
 from ..paging import paginate
-
 
 SESSIONS_PER_PAGE = 100
 

@@ -2,7 +2,7 @@
 
 The regroup preview, the gap histogram, the session timeline and the
 schedule-fit check all start from the station's sorted timestamps. Reading
-them is the expensive part (services/timestamps.py: one ordered index read),
+them is the expensive part (sessions/timestamps.py: one ordered index read),
 and they change only when captures are added, so each app keeps the latest
 read of a station under a fingerprint of its capture counters and reuses it
 until a sync changes them.

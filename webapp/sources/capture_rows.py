@@ -5,12 +5,13 @@ ignored) and bump the station's captures_version in the same transaction, so
 a regroup in progress sees that captures arrived.
 """
 from datetime import datetime
+
 from sqlalchemy import bindparam, func
+
 from ..extensions import db
 from ..models import Capture, Deployment, Event, Thumbnail
 from ..sql import insert_ignoring_conflicts
 from .files import FileEntry
-
 
 INSERT_BATCH = 1000
 
@@ -91,7 +92,7 @@ def insert_captures(deployment: Deployment, rows: list[dict]) -> int:
 
     Returns how many rows were added. Bumps the station's `captures_version`
     in the same transaction whenever rows were added, so a running regroup
-    sees that captures arrived (services/regroup.py), and adds them to its
+    sees that captures arrived (sessions/regroup.py), and adds them to its
     `captures_count`, so the station's listing pages them all while a sync
     is still committing batches. Does not commit.
     """

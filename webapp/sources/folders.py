@@ -1,7 +1,7 @@
 """Browsing the folders a station may read, one level at a time, with their image counts.
 
 The station form's data-source picker lists the storage sources granted to
-the station's project (services/storage.py), then the subfolders of whichever
+the station's project (sources/storage.py), then the subfolders of whichever
 folder is opened; an S3 source is offered whole, to be narrowed by typing. Each folder shows how many
 image files it holds (recursively); counting stops after COUNT_BUDGET
 directory entries, so a folder of a million files costs one bounded scan and

@@ -20,8 +20,8 @@ from flask import current_app
 
 from ..extensions import db
 from ..models import Project, StorageGrant, StorageSource
-from .files import DataSourceError, S3_URL
 from ..validation import ValidationError, clean_name
+from .files import S3_URL, DataSourceError
 
 NOT_INSIDE = "not inside a storage source of this project"
 MAX_LOCATION_LENGTH = StorageSource.location.type.length

@@ -18,11 +18,26 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from ..extensions import db
-from ..models import Deployment
-from .files import DataSourceError, FileEntry, UnreadableFile, is_image_name, list_local_files, timestamp_from_exif, timestamp_from_name
-from .capture_rows import KnownFile, insert_captures, is_changed, known_files, refresh_deployment_stats, update_changed_captures
-from . import storage
 from ..jobs import JobCancelled, JobRecorder
+from ..models import Deployment
+from . import storage
+from .capture_rows import (
+    KnownFile,
+    insert_captures,
+    is_changed,
+    known_files,
+    refresh_deployment_stats,
+    update_changed_captures,
+)
+from .files import (
+    DataSourceError,
+    FileEntry,
+    UnreadableFile,
+    is_image_name,
+    list_local_files,
+    timestamp_from_exif,
+    timestamp_from_name,
+)
 
 SYNC_STAGE = "data_storage_sync"
 SYNC_PARAMS = ("Total files", "Captures added", "Failed", "Files missing from source", "Unreadable files", "Files changed")

@@ -4,9 +4,11 @@ A thumbnail file is deleted once the transaction that removed its row has
 committed, so a rolled-back delete never leaves a row without its file.
 """
 import logging
+
 from flask import current_app
 from sqlalchemy import event
 from sqlalchemy.orm import Session
+
 from ..extensions import db
 from ..models import Capture, Deployment, Thumbnail
 from .storage import StorageError, storage_for

@@ -27,9 +27,9 @@ from ..extensions import db
 from ..models import Capture, Deployment, Project, Thumbnail, utcnow
 from ..sources import S3_URL, DataSourceError, check_data_source, s3_client, source_of
 from ..sql import dialect_name
-from .storage import S3_CONNECT_TIMEOUT, S3_READ_TIMEOUT, storage_for
 from .cleanup import _delete_files
 from .render import make_thumbnail
+from .storage import S3_CONNECT_TIMEOUT, S3_READ_TIMEOUT, storage_for
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,7 @@
 """The sync's thumbnail stage: the example thumbnails of the sessions a sync touched, made ahead of the first visit."""
 import logging
 from datetime import datetime
+
 from ..extensions import db
 from ..models import Deployment, Event
 from .rows import ThumbnailError, configured_sizes, ensure, is_fresh, locate

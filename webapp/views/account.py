@@ -2,8 +2,8 @@
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user
 
-from ..extensions import db
 from .. import accounts
+from ..extensions import db
 from ..validation import ValidationError
 
 bp = Blueprint("account", __name__, url_prefix="/account")

@@ -2,11 +2,11 @@
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
+from .. import sources
 from ..extensions import db
 from ..models import MAX_DB_ID, Project, StorageSource
-from ..permissions import require_superuser
-from .. import sources
 from ..numbers import parse_whole
+from ..permissions import require_superuser
 from ..validation import ValidationError
 from .lookup import get_or_404
 

@@ -5,7 +5,7 @@ from flask_login import current_user
 from ..filters import degrees, hours
 from ..models import Deployment, Project
 from ..permissions import can, role_of
-from ..projects import delete_stalled, degrees_from_text, time_zone_names
+from ..projects import degrees_from_text, delete_stalled, time_zone_names
 from ..sessions import clean_gap_hours
 from ..sources import DataSourceError, browse, sources_of
 

@@ -2,10 +2,10 @@
 from flask import Blueprint, render_template, request
 from flask_login import current_user, login_required
 
+from .. import thumbnails
 from ..models import Event
 from ..permissions import role_of
 from ..sessions import neighbours, session_gallery_page
-from .. import thumbnails
 from .lookup import get_visible
 
 bp = Blueprint("events", __name__, url_prefix="/events")

@@ -3,10 +3,10 @@ from flask import Blueprint, flash, make_response, redirect, render_template, re
 from flask_login import current_user, login_required
 
 from ..extensions import db
-from ..models import JOB_STATUSES, Job
-from ..permissions import can, require, role_of, run_job_permission, visible_projects
 from ..job_types import JOB_TYPES
 from ..jobs import JobError, JobFilters, cancel, jobs_page
+from ..models import JOB_STATUSES, Job
+from ..permissions import can, require, role_of, run_job_permission, visible_projects
 from .lookup import get_visible
 
 bp = Blueprint("jobs", __name__, url_prefix="/jobs")

@@ -5,8 +5,8 @@ from flask_login import current_user, login_required
 from ..extensions import db
 from ..models import Membership, Project
 from ..permissions import ROLES, can, require, role_of
-from ..validation import ValidationError
 from ..projects import add_member, change_role, is_last_manager, members, remove_member
+from ..validation import ValidationError
 from .lookup import get_visible
 
 bp = Blueprint("members", __name__, url_prefix="/projects")

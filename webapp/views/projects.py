@@ -2,16 +2,13 @@
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from .. import jobs
 from ..config import DEFAULT_SESSION_GAP_SECONDS
 from ..extensions import db
 from ..filters import hours
 from ..models import SESSION_KEYINGS, Project
-from ..permissions import can, require, role_of, start_job_permission, visible_projects
-from .. import jobs
 from ..paging import clean_page
-from ..projects import stations_without_coordinates
-from ..sessions import preview_project
-from ..sessions import KEYING_HELP, clean_gap_hours
+from ..permissions import can, require, role_of, start_job_permission, visible_projects
 from ..projects import (
     PROJECT_FIELDS,
     STATION_STATES,
@@ -19,8 +16,10 @@ from ..projects import (
     create_project,
     stations_needing_regroup,
     stations_page,
+    stations_without_coordinates,
     update_project,
 )
+from ..sessions import KEYING_HELP, clean_gap_hours, preview_project
 from ..validation import ValidationError, clean_fields
 from .lookup import get_visible
 

@@ -167,4 +167,14 @@ def _page_url(page: int, page_size: int) -> str:
     return f"{request.base_url}?{urlencode(args)}"
 
 
-from . import captures, deployments, events, exports, jobs, openapi, projects, storage, thumbnails  # noqa: E402,F401  (routes register on bp)
+from . import (  # noqa: E402,F401  (routes register on bp)
+    captures,
+    deployments,
+    events,
+    exports,
+    jobs,
+    openapi,
+    projects,
+    storage,
+    thumbnails,
+)

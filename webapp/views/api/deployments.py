@@ -1,13 +1,12 @@
 """Stations: create, read, change their gap, sync, regroup, and preview a regroup."""
 from flask_login import current_user
 
+from ... import jobs
 from ...errors import error_response
 from ...extensions import db
 from ...permissions import start_job_permission
-from ... import jobs
 from ...projects import StationBeingDeleted, create_deployment, update_deployment
-from ...sessions import regroup_history
-from ...sessions import preview_regroup
+from ...sessions import preview_regroup, regroup_history
 from . import BadRequest, bp, get_deployment, get_project, schemas, serializers
 from .operations import operation, read_body
 

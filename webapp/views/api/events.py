@@ -6,7 +6,7 @@ from ...models import Deployment, Event
 from ...sessions import example_captures
 from ..lookup import get_visible
 from ..thumbnails import thumbnail_urls
-from . import bp, get_deployment, schemas, serializers, visible_project_ids, paginate
+from . import bp, get_deployment, paginate, schemas, serializers, visible_project_ids
 from .operations import operation
 
 

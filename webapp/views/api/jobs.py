@@ -1,12 +1,12 @@
 """Jobs: list, read, cancel."""
 from flask_login import current_user
 
+from ... import jobs
 from ...errors import error_response
 from ...extensions import db
 from ...models import Job
 from ...permissions import require, run_job_permission
-from ... import jobs
-from . import bp, get_deployment, get_job, schemas, serializers, visible_project_ids, paginate
+from . import bp, get_deployment, get_job, paginate, schemas, serializers, visible_project_ids
 from .operations import operation
 
 

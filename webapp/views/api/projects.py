@@ -3,7 +3,7 @@ from flask_login import current_user
 
 from ...permissions import visible_projects
 from ...projects import create_project, set_member, update_project
-from . import bp, get_project, schemas, serializers, paginate
+from . import bp, get_project, paginate, schemas, serializers
 from .operations import operation, read_body
 
 

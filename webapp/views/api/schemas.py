@@ -4,7 +4,7 @@ One set of models does three jobs: request bodies and query strings are
 validated through them (`operations.py`), responses are built through them
 (`serializers.py`), and the OpenAPI document is generated from them
 (`openapi.py`), so the document cannot drift from what the API accepts and
-answers. Field rules are the services' own cleaners (`services/projects.py`),
+answers. Field rules are the rooms' own cleaners (`sessions/rule.py`, `validation.py`, `projects/`),
 so a page and the API refuse the same values with the same messages.
 """
 import re
@@ -14,11 +14,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 from ...grouping import KEYINGS
+from ...job_types import JOB_TYPES
 from ...models import JOB_STATUSES
 from ...permissions import ROLES
-from ...projects import clean_latitude, clean_longitude
-from ...projects import clean_time_zone
-from ...job_types import JOB_TYPES
+from ...projects import clean_latitude, clean_longitude, clean_time_zone
 from ...sessions import MAX_GAP_SECONDS, MIN_GAP_SECONDS, clean_gap_seconds, clean_keying
 from ...validation import MAX_NAME_LENGTH, clean_name, clean_text
 

@@ -1,9 +1,9 @@
 """Storage sources and their grants to projects (superusers only)."""
+from ... import sources
 from ...models import Project, StorageSource
 from ...permissions import require_superuser
-from ... import sources
 from ..lookup import get_or_404
-from . import bp, schemas, serializers, paginate
+from . import bp, paginate, schemas, serializers
 from .operations import operation, read_body
 
 

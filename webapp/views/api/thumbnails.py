@@ -1,9 +1,9 @@
 """Thumbnails of captures: made on first request, answered as a redirect to the stored file."""
 from flask import redirect
 
+from ... import thumbnails
 from ...errors import error_response
 from ...models import MAX_DB_ID
-from ... import thumbnails
 from ..lookup import require_on_project_id
 from ..thumbnails import CACHE_CONTROL, stored_file_url
 from . import bp, schemas
