@@ -32,32 +32,21 @@ def node_of(module: str) -> str:
     return module
 
 
-def package_exports(package: str) -> set[str]:
-    """Names a package's `__init__.py` binds with `from .module import name` (what other rooms may use)."""
+def init_imports(package: str) -> tuple[set[str], set[str]]:
+    """What a package's `__init__.py` offers other rooms: names it binds with `from .module import name`,
+    and submodules it offers whole (`from . import locks`)."""
     init = ROOT / package.replace(".", "/") / "__init__.py"
-    if not init.exists():
-        return set()
-    tree = ast.parse(init.read_text())
-    return {
-        alias.asname or alias.name
-        for node in tree.body
-        if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module
-        for alias in node.names
-    }
-
-
-def public_submodules(package: str) -> set[str]:
-    """Submodules a package's `__init__.py` offers whole (`from . import locks`)."""
-    init = ROOT / package.replace(".", "/") / "__init__.py"
-    if not init.exists():
-        return set()
-    tree = ast.parse(init.read_text())
-    return {
-        f"{package}.{alias.name}"
-        for node in tree.body
-        if isinstance(node, ast.ImportFrom) and node.level == 1 and not node.module
-        for alias in node.names
-    }
+    names: set[str] = set()
+    submodules: set[str] = set()
+    if init.exists():
+        for node in ast.parse(init.read_text()).body:
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                for alias in node.names:
+                    if node.module:
+                        names.add(alias.asname or alias.name)
+                    else:
+                        submodules.add(f"{package}.{alias.name}")
+    return names, submodules
 
 
 def imports_of(path: Path) -> list[tuple[str, int]]:
@@ -78,7 +67,7 @@ def imports_of(path: Path) -> list[tuple[str, int]]:
                     ROOT / candidate.replace(".", "/") / "__init__.py"
                 ).exists()
                 # A package that re-exports a function named like one of its modules gives the function.
-                is_module = is_module and alias.name not in package_exports(base)
+                is_module = is_module and alias.name not in init_imports(base)[0]
                 found.append((candidate if is_module else base, node.lineno))
     return [(name, line) for name, line in found if name.split(".")[0] in ("webapp", "tasks")]
 
@@ -159,7 +148,7 @@ def test_other_rooms_enter_a_room_through_its_package():
         source = node_of(module_name(path))
         for target, line in imports_of(path):
             parts = target.split(".")
-            public = public_submodules(".".join(parts[:2]))
+            public = init_imports(".".join(parts[:2]))[1]
             if len(parts) > 2 and parts[1] in ROOMS and node_of(target) != source and target not in public:
                 private.append(f"{path.relative_to(ROOT)}:{line} imports {target}")
     assert not private, "\n".join(private)
