@@ -52,10 +52,9 @@ def log(message: str) -> None:
 def build_site(url: str, env: dict) -> dict:
     """Schema through the migrations, then the network: users, project, stations, captures, sessions, jobs."""
     subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "init-db"], cwd=REPO, env=env, check=True)
-    from webapp import create_app
+    from webapp import create_app, jobs
     from webapp.extensions import db
     from webapp.models import Deployment, Membership, Project, User
-    from webapp import jobs
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": env["SECRET_KEY"], "HUEY_URL": "memory://",
                       "INSTANCE_PATH": Path(env["LOAD_INSTANCE"])})
