@@ -303,3 +303,23 @@ def test_pictures_of_a_station_without_captures(app, client, auth, project, stat
     assert timeline.status_code == 200 and "No captures or sessions" in timeline.get_data(as_text=True)
     preview = client.get(f"/deployments/{station.id}/preview?session_gap_hours=3").get_data(as_text=True)
     assert 'data-preview="sessions_after">0<' in preview
+
+
+@pytest.mark.parametrize("keying", ["date", "night", "run"])
+def test_the_timeline_and_station_page_answer_for_clocks_at_the_ends_of_the_calendar(app, client, auth, project, station,
+                                                                                      keying):
+    """A clock reset can date captures in year 1 or 9999: every page and month answers, none overflows."""
+    add_captures(station, [datetime(1, 1, 1, 0, 30), datetime(1, 1, 1, 1, 0), datetime(2026, 6, 1, 22, 0),
+                           datetime(9999, 12, 31, 23, 0), datetime(9999, 12, 31, 23, 59, 59)])
+    project.session_keying = keying
+    db.session.commit()
+    regroup_deployment(station)
+    auth.login()
+    for query in ("", "?month=9999-12", "?month=0001-01", "?month=2026-06", "?month=9999-13", "?month=0000-01"):
+        response = client.get(f"/deployments/{station.id}/timeline{query}")
+        assert response.status_code == 200, query
+    last = client.get(f"/deployments/{station.id}/timeline?month=9999-12").get_data(as_text=True)
+    assert 'rel="prev"' in last and 'rel="next"' not in last and "December 9999" in last
+    first = client.get(f"/deployments/{station.id}/timeline?month=0001-01").get_data(as_text=True)
+    assert 'rel="next"' in first and 'rel="prev"' not in first
+    assert client.get(f"/deployments/{station.id}/").status_code == 200

@@ -53,25 +53,33 @@ class Timeline:
     rows: list[Row]
     hour_ticks: list[tuple[float, str]]
     sessions: list[Event]
-    months: list[date]  # every month with captures or sessions, for paging
+    # The first and last months with captures (None: no captures), for paging between them.
+    first_month: date | None
+    last_month: date | None
 
     @property
     def previous_month(self) -> date | None:
-        earlier = [m for m in self.months if m < self.month]
-        return earlier[-1] if earlier else None
+        if self.first_month is None or self.month <= self.first_month:
+            return None
+        return min(_previous_month(self.month), self.last_month)
 
     @property
     def next_month(self) -> date | None:
-        later = [m for m in self.months if m > self.month]
-        return later[0] if later else None
+        if self.last_month is None or self.month >= self.last_month:
+            return None
+        return max(_next_month(self.month), self.first_month)
 
     @property
     def bands_count(self) -> int:
         return sum(len(row.bands) for row in self.rows)
 
 
+# A clock reset can date captures anywhere from year 1 to 9999: every step below stays inside that range.
+FIRST_NOON = datetime.min + NOON
+
+
 def _night_of(moment: datetime) -> date:
-    return (moment - NOON).date()
+    return (moment - NOON).date() if moment >= FIRST_NOON else date.min
 
 
 def _month_start(day: date) -> date:
@@ -79,20 +87,28 @@ def _month_start(day: date) -> date:
 
 
 def _next_month(day: date) -> date:
+    """The next month's first day; December 9999 is its own (there is no later month)."""
+    if (day.year, day.month) == (9999, 12):
+        return _month_start(day)
     return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
-def timeline_months(deployment: Deployment) -> list[date]:
-    """First days of the months (of nights) from the station's first to its last capture."""
+def _previous_month(day: date) -> date:
+    if (day.year, day.month) == (1, 1):
+        return _month_start(day)
+    return (day.replace(day=1) - timedelta(days=1)).replace(day=1)
+
+
+def _noon_of(day: date) -> datetime:
+    return datetime.combine(day, datetime.min.time()) + NOON
+
+
+def timeline_months(deployment: Deployment) -> tuple[date, date] | None:
+    """The first and last months (of nights) with captures; None for a station without any."""
     first, last = deployment.first_capture_timestamp, deployment.last_capture_timestamp
     if first is None or last is None:
-        return []
-    months, month = [], _month_start(_night_of(first))
-    end = _month_start(_night_of(last))
-    while month <= end:
-        months.append(month)
-        month = _next_month(month)
-    return months
+        return None
+    return _month_start(_night_of(first)), _month_start(_night_of(last))
 
 
 PLOT_WIDTH = TIMELINE_WIDTH - TIMELINE_LEFT - TIMELINE_RIGHT
@@ -102,10 +118,11 @@ def session_timeline(deployment: Deployment, month: date | None = None) -> Timel
     """The nights of one month (default: the last with captures), with their captures and sessions."""
     months = timeline_months(deployment)
     if month is None:
-        month = months[-1] if months else _month_start(date.today())
+        month = months[1] if months else _month_start(date.today())
     month = _month_start(month)
-    window_start = datetime.combine(month, datetime.min.time()) + NOON
-    window_end = datetime.combine(_next_month(month), datetime.min.time()) + NOON
+    window_start = _noon_of(month)
+    following = _next_month(month)
+    window_end = _noon_of(following) if following > month else datetime.max
     ticks_by_night = _capture_ticks(deployment, month, window_start, window_end)
     sessions = _sessions_in(deployment, window_start, window_end)
     bands_by_night = _session_bands(sessions, month, window_end)
@@ -129,7 +146,8 @@ def session_timeline(deployment: Deployment, month: date | None = None) -> Timel
         rows=rows,
         hour_ticks=hour_ticks,
         sessions=sessions,
-        months=months,
+        first_month=months[0] if months else None,
+        last_month=months[1] if months else None,
     )
 
 
@@ -169,10 +187,12 @@ def _session_bands(sessions: list[Event], month: date, window_end: datetime) -> 
     for position, event in enumerate(sessions):
         night = max(_night_of(event.start), month)
         while True:
-            row_start = datetime.combine(night, datetime.min.time()) + NOON
+            row_start = _noon_of(night)
             if row_start >= window_end or row_start > event.end:
                 break
             bands_by_night.setdefault(night, []).append(_band(event, position, row_start))
+            if night == date.max:
+                break
             night += DAY
     return bands_by_night
 
@@ -180,7 +200,7 @@ def _session_bands(sessions: list[Event], month: date, window_end: datetime) -> 
 def _band(event: Event, position: int, row_start: datetime) -> Band:
     """The part of a session inside one row, at least 2 units wide so a short session still shows."""
     left = _x_in_row(max(event.start, row_start), row_start)
-    right = _x_in_row(min(event.end, row_start + DAY), row_start)
+    right = _x_in_row(min(event.end, row_start + DAY if row_start < datetime.max - DAY else datetime.max), row_start)
     width = max(right - left, 2.0)
     return Band(
         event_id=event.id,
