@@ -6,6 +6,7 @@ code and no framing; htmx is told not to inject its inline indicator style
 the thumbnail endpoint redirects to signed URLs on the store's origin, so
 `img-src` allows that one origin too (read once, when the app starts).
 """
+from flask import request
 from flask_login import current_user
 
 from .thumbnails import storage_for
@@ -50,8 +51,9 @@ def init_app(app):
     def security_headers(response):
         for name, value in headers.items():
             response.headers.setdefault(name, value)
-        # A signed-in page must not stay in a shared or back-button cache after sign-out;
-        # a response that chose its own caching (a thumbnail's redirect) keeps it.
-        if response.mimetype == "text/html" and current_user.is_authenticated:
+        # Nothing a signed-in user was answered (a page, JSON, an export, an error) may stay in a
+        # shared or back-button cache after sign-out; a response that chose its own caching (a
+        # thumbnail's redirect) keeps it, and the site's static files are the same for everyone.
+        if request.endpoint != "static" and current_user.is_authenticated:
             response.headers.setdefault("Cache-Control", "no-store")
         return response

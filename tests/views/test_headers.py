@@ -63,6 +63,41 @@ def test_signed_in_pages_are_not_stored(client, auth, project):
         _assert_headers(response)
 
 
+def test_every_signed_in_answer_that_is_not_a_page_is_not_stored_either(app, client, auth, manager, project):
+    """API JSON (token or session), exports, JSON errors, fragments: no-store; thumbnail redirects keep their own."""
+    grant_data_root(project)
+    folder = Path(app.config["DATA_SOURCE_ROOTS"][0]) / "station"
+    folder.mkdir(parents=True, exist_ok=True)
+    station = add_deployment(project, "Station", data_source=str(folder))
+    token = token_for(manager)
+    answers = {
+        "json by token": call(client, "GET", f"/projects/{project.id}/", token),
+        "json list by token": call(client, "GET", f"/jobs/?deployment={station.id}", token),
+        "json 404 by token": call(client, "GET", "/nothing/", token),
+        "json 400 by token": call(client, "PATCH", f"/projects/{project.id}/", token, {"session_time_gap_seconds": -1}),
+        "sessions.csv": call(client, "GET", f"/projects/{project.id}/export/sessions.csv", token),
+        "camtrap dp zip": call(client, "GET", f"/projects/{project.id}/export/camtrap-dp.zip", token),
+    }
+    auth.login()
+    answers["json by session"] = client.get(f"/api/v2/deployments/{station.id}/")
+    answers["openapi"] = client.get("/api/v2/openapi.json")
+    for kind, response in answers.items():
+        assert response.headers.get("Cache-Control") == "no-store", kind
+        response.close()
+    capture = Capture(deployment_id=station.id, path="20240601220000.jpg", size=1)
+    db.session.add(capture)
+    db.session.commit()
+    redirect = client.get(f"/api/v2/captures/thumbnails/{capture.id}/?label=small")
+    assert redirect.status_code in (302, 404)
+    if redirect.status_code == 302:
+        assert redirect.headers["Cache-Control"] == "private, max-age=300"
+    static = client.get("/static/site.css")
+    assert "no-store" not in static.headers.get("Cache-Control", "")
+    static.close()
+    auth.logout()
+    assert "no-store" not in client.get("/api/v2/openapi.json").headers.get("Cache-Control", "")
+
+
 def test_htmx_is_told_not_to_inject_inline_styles_and_templates_have_no_inline_code():
     base = (TEMPLATES / "base.html").read_text()
     assert """<meta name="htmx-config" content='{"includeIndicatorStyles":false}'>""" in base
