@@ -22,7 +22,9 @@ JOB_TYPE_KEYS = ("regroup_events", "data_storage_sync", "delete_deployment")
 # Job types whose running (and cancelling) data managers share with project managers.
 _DATA_JOB_TYPE_KEYS = ("regroup_events", "data_storage_sync")
 
-_BASIC = {"view_project", "create_job"}
+# Every member may take a project's sessions away (sessions.csv, Camtrap DP, the effort matrix): the
+# contract promises exports to members, and the codename makes that a rule checked in one place.
+_BASIC = {"view_project", "create_job", "export_project_data"}
 _ML_DATA_MANAGER = (
     _BASIC
     | {f"run_{key}_job" for key in _DATA_JOB_TYPE_KEYS}
@@ -30,7 +32,7 @@ _ML_DATA_MANAGER = (
 )
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "BasicMember": frozenset(_BASIC),
-    "Researcher": frozenset(_BASIC | {"export_project_data"}),
+    "Researcher": frozenset(_BASIC),
     "Identifier": frozenset(_BASIC | {"create_identification"}),
     "MLDataManager": frozenset(_ML_DATA_MANAGER),
     "ProjectManager": frozenset(

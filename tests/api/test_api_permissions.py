@@ -11,7 +11,7 @@ from tests.conftest import add_deployment, add_project, add_user, grant_data_roo
 from webapp import jobs
 from webapp.extensions import db, login_manager
 from webapp.models import Job
-from webapp.permissions import ROLES
+from webapp.permissions import ROLE_PERMISSIONS, ROLES
 
 ACTORS = ("anonymous", "non_member", *ROLES, "superuser")
 MANAGERS = {"ProjectManager", "superuser"}
@@ -61,6 +61,8 @@ ENDPOINTS = {
     "jobs": ("GET", "/jobs/?deployment={deployment}", lambda ctx: None, MEMBERS, 200),
     "captures": ("GET", "/captures/?deployment={deployment}", lambda ctx: None, MEMBERS, 200),
     "get job": ("GET", "/jobs/{job}/", lambda ctx: None, MEMBERS, 200),
+    "export sessions.csv": ("GET", "/projects/{project}/export/sessions.csv", lambda ctx: None, MEMBERS, 200),
+    "export camtrap dp": ("GET", "/projects/{project}/export/camtrap-dp.zip", lambda ctx: None, MEMBERS, 200),
 }
 
 
@@ -85,11 +87,26 @@ def test_permission_matrix(app, client, endpoint):
         response = call(client, method, template.format(**ctx), tokens[actor], json=body(ctx))
         expected[actor] = expected_status(actor, allowed, success)
         actual[actor] = response.status_code
+        response.get_data()  # an export streams: read it through, in this test's context
         if response.status_code == 403:
             assert response.get_json() == {"detail": "You do not have permission to perform this action."}
         if response.status_code == 401:
             assert response.headers["WWW-Authenticate"] == "Token"
     assert actual == expected
+
+
+@pytest.mark.parametrize("path", ["/projects/{project}/export/sessions.csv", "/projects/{project}/export/camtrap-dp.zip"])
+def test_exports_are_decided_by_the_export_project_data_permission(app, client, monkeypatch, path):
+    """Every role holds export_project_data today; a role without it is refused, so the check is real."""
+    tokens, project, deployment = _setup(app)
+    assert all("export_project_data" in ROLE_PERMISSIONS[role] for role in ROLES)
+    monkeypatch.setitem(ROLE_PERMISSIONS, "Researcher", ROLE_PERMISSIONS["Researcher"] - {"export_project_data"})
+    statuses = {}
+    for actor in ("Researcher", "BasicMember", "ProjectManager"):
+        response = call(client, "GET", path.format(project=project.id), tokens[actor])
+        response.get_data()
+        statuses[actor] = response.status_code
+    assert statuses == {"Researcher": 403, "BasicMember": 200, "ProjectManager": 200}
 
 
 def test_superuser_regroup_answers_202_with_the_job(app, client):

@@ -78,6 +78,7 @@ def _stations_context(project: Project, args) -> dict:
         "filters": filters,
         "states": STATION_STATES,
         "can_add_station": can("create_deployment", project),
+        "can_export": can("export_project_data", project),
         "page": stations_page(project, filters, args.get("page", 1)),
         "bulk_actions": [
             action for action, key in jobs.ACTIONS.items() if can(start_job_permission(key), project)
