@@ -16,13 +16,28 @@ def _post(client, url, data):
     return client.post(url, data=dict(data, csrf_token=token))
 
 
+def _session_cookie(client) -> dict:
+    """The signed session cookie as the server would read it back."""
+    from flask import current_app
+
+    cookie = client.get_cookie(current_app.config["SESSION_COOKIE_NAME"])
+    return current_app.session_interface.get_signing_serializer(current_app).loads(cookie.value) if cookie else {}
+
+
 def _create(client, name):
-    response = _post(client, "/account/tokens", {"name": name})
-    assert response.status_code == 303 and response.headers["Location"].endswith("/account/tokens")
-    page = client.get("/account/tokens")
+    page = _post(client, "/account/tokens", {"name": name})
+    assert page.status_code == 200, "the token is shown in the answer to the POST, not after a redirect"
     match = NEW_TOKEN.search(page.get_data(as_text=True))
     assert match, "the new token is not shown"
     return match.group(1), page
+
+
+def test_a_new_token_never_travels_in_the_session_cookie(client, auth, manager):
+    auth.login()
+    token, page = _create(client, "cookie check")
+    assert token not in repr(_session_cookie(client))
+    assert all(token not in header for header in page.headers.getlist("Set-Cookie"))
+    assert "Token “cookie check” created" in page.get_data(as_text=True)
 
 
 def test_top_bar_links_to_the_tokens_page(client, auth, manager):

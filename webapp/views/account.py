@@ -8,11 +8,6 @@ from ..validation import ValidationError
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
-# The new token crosses the redirect in the signed session cookie, and is
-# popped by the one page view that shows it.
-NEW_TOKEN_KEY = "new_api_token"
-
-
 def _page(values: dict, errors: dict, new_token: dict | None = None, status: int = 200):
     return (
         render_template(
@@ -26,18 +21,19 @@ def _page(values: dict, errors: dict, new_token: dict | None = None, status: int
 @login_required
 def tokens():
     if request.method == "GET":
-        body, status = _page({"name": ""}, {}, session.pop(NEW_TOKEN_KEY, None))
-        # The page may show a secret: no cache may keep it.
-        return body, status, {"Cache-Control": "no-store"}
+        return _page({"name": ""}, {})
     values = {"name": request.form.get("name", "")}
     try:
         row, token = accounts.issue_token(current_user, values["name"])
     except ValidationError as error:
         db.session.rollback()
         return _page(values, error.errors, status=400)
-    session[NEW_TOKEN_KEY] = {"id": row.id, "name": row.name, "token": token}
+    # Shown in the answer to this POST and nowhere else: a redirect would have to carry the
+    # secret across in the session cookie, where it would outlive the page.
     flash(f"Token “{row.name}” created. Copy it now: it is shown only once.", "success")
-    return redirect(url_for(".tokens"), code=303)
+    body, status = _page({"name": ""}, {}, {"id": row.id, "name": row.name, "token": token})
+    # The page shows a secret: no cache may keep it.
+    return body, status, {"Cache-Control": "no-store"}
 
 
 @bp.route("/tokens/<int:token_id>/revoke", methods=["POST"])
