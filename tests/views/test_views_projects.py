@@ -132,7 +132,8 @@ def test_settings_offers_regroup_of_stations_grouped_with_another_gap(client, au
     jobs = db.session.scalars(db.select(Job).order_by(Job.id)).all()
     assert [j.job_type_key for j in jobs] == ["regroup_events", "regroup_events"]
     html = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert f"Queued 2 jobs: [{jobs[0].id}, {jobs[1].id}] for North, South" in html
+    assert f"Queued 2 jobs: job {jobs[0].id} for North, job {jobs[1].id} for South" in flash_text(html)
+    assert f'<a href="/jobs/{jobs[0].id}/">job {jobs[0].id}</a>' in html
 
 
 def test_regroup_all_forbidden_for_members(client, auth, project, member):
@@ -268,10 +269,30 @@ def test_bulk_regroup_queues_one_job_per_station_and_reports_skips(client, auth,
     jobs = db.session.scalars(db.select(Job).order_by(Job.id)).all()
     assert [(j.deployment_id, j.job_type_key) for j in jobs] == [(a.id, "regroup_events"), (b.id, "regroup_events")]
     html = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert f"Queued 2 jobs: [{jobs[0].id}, {jobs[1].id}] for Alpha, Beta — skipped: " in html
+    assert f"Queued 2 jobs: job {jobs[0].id} for Alpha, job {jobs[1].id} for Beta — skipped: " in flash_text(html)
     assert f"station {foreign.id} (not in this project)" in html
     assert "(not a station id)" in html
     assert not db.session.scalars(db.select(Job).filter_by(deployment_id=foreign.id)).all()
+
+
+def flash_text(html: str) -> str:
+    """The flash messages' words, tags removed and white space folded."""
+    flashes = re.findall(r'<div class="flash[^"]*" role="status">(.*?)</div>', html, re.S)
+    return " ".join(" ".join(re.sub(r"<[^>]+>", "", flash).split()) for flash in flashes)
+
+
+def test_a_bulk_action_over_thousands_of_stations_keeps_its_message_and_cookie_small(client, auth, project):
+    a = add_deployment(project, "Alpha")
+    auth.login()
+    garbage = [f"x{i}" for i in range(5000)]
+    response = _post(client, f"/projects/{project.id}/stations/jobs", {"action": "regroup", "deployment_ids": [str(a.id), *garbage]})
+    assert response.status_code == 303
+    cookie = " ".join(response.headers.getlist("Set-Cookie"))
+    assert len(cookie) < 2000, len(cookie)
+    job = db.session.scalar(db.select(Job))
+    text = flash_text(client.get(response.headers["Location"]).get_data(as_text=True))
+    assert f"Queued 1 job: job {job.id} for Alpha — skipped: &#39;x0&#39; (not a station id)" in text
+    assert text.endswith("&#39;x4&#39; (not a station id) and 4995 more")
 
 
 def test_bulk_sync_skips_stations_without_data_source(client, auth, project, tmp_path):
@@ -282,7 +303,7 @@ def test_bulk_sync_skips_stations_without_data_source(client, auth, project, tmp
     jobs = db.session.scalars(db.select(Job)).all()
     assert [(j.deployment_id, j.job_type_key) for j in jobs] == [(with_source.id, "data_storage_sync")]
     html = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert f"Queued 1 job: [{jobs[0].id}] for Has folder — skipped: No folder (no data source)" in html
+    assert f"Queued 1 job: job {jobs[0].id} for Has folder — skipped: No folder (no data source)" in flash_text(html)
 
 
 def test_bulk_without_selection_or_with_unknown_action(client, auth, project):

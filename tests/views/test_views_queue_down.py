@@ -2,6 +2,7 @@
 (a RedisHuey pointed at a port nothing listens on): the page answers normally,
 says which stations got a job and which were skipped and why, and every job
 that was created but not queued is FAILURE with the reason in its log."""
+import re
 import socket
 
 import pytest
@@ -35,7 +36,7 @@ def _post(client, url, data):
 def _flash(client, response) -> str:
     html = client.get(response.headers["Location"]).get_data(as_text=True)
     start = html.index("No job queued")
-    return html[start : html.index("</div>", start)]
+    return " ".join(re.sub(r"<[^>]+>", "", html[start : html.index("</div>", start)]).split())
 
 
 def _all_jobs():

@@ -43,6 +43,10 @@ def start_job(job_type_key: str, deployment: Deployment, user: User | None, queu
     return enqueue(job, queue)
 
 
+# Stations named in a bulk action's message; the rest are counted.
+NAMED_IN_SUMMARY = 5
+
+
 @dataclass
 class BulkResult:
     """What a bulk action did: the jobs it queued and the stations it skipped, with why."""
@@ -51,18 +55,17 @@ class BulkResult:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     queue_down: bool = False
 
-    def message(self) -> str:
-        """The flash text: "Queued N jobs: [ids] for names — skipped: name (why), …"
-        (or "No job queued — skipped: …")."""
-        if self.jobs:
-            ids = ", ".join(str(job.id) for job in self.jobs)
-            noun = "job" if len(self.jobs) == 1 else "jobs"
-            text = f"Queued {len(self.jobs)} {noun}: [{ids}] for " + ", ".join(job.deployment.name for job in self.jobs)
-        else:
-            text = "No job queued"
-        if self.skipped:
-            text += " — skipped: " + ", ".join(f"{label} ({reason})" for label, reason in self.skipped)
-        return text
+    def summary(self, limit: int = NAMED_IN_SUMMARY) -> dict:
+        """What to tell the user, bounded whatever the number of stations (it travels in the session
+        cookie as a flash): counts, the first `limit` jobs and skipped stations by name, how many more."""
+        return {
+            "queued": len(self.jobs),
+            "jobs": [[job.id, job.deployment.name] for job in self.jobs[:limit]],
+            "more_jobs": max(0, len(self.jobs) - limit),
+            "skipped": [[label, reason] for label, reason in self.skipped[:limit]],
+            "more_skipped": max(0, len(self.skipped) - limit),
+            "project_id": self.jobs[0].project_id if self.jobs else None,
+        }
 
     def start(self, job_type_key: str, deployment: Deployment, user: User | None, queue: JobQueue | None) -> None:
         """Start one station's job, or record why it was skipped; never raises JobError.

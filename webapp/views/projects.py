@@ -127,7 +127,7 @@ def bulk_jobs(project_id: int):
         flash("Select at least one station first.", "warning")
         return redirect(back, code=303)
     result = jobs.start_jobs(jobs.ACTIONS[action], project, selected, current_user)
-    flash(result.message(), _category(result))
+    flash(result.summary(), _category(result))
     return redirect(back, code=303)
 
 
@@ -219,5 +219,5 @@ def regroup_all(project_id: int):
         flash("Every station is already grouped with the current settings.", "info")
     else:
         result = jobs.start_jobs_for("regroup_events", stale, current_user)
-        flash(result.message(), _category(result))
+        flash(result.summary(), _category(result))
     return redirect(url_for(".settings", project_id=project.id), code=303)
