@@ -18,7 +18,7 @@ from tests.conftest import add_deployment, add_user
 from tests.sessions.test_insights import add_captures, mothbox_nights
 from webapp.exports import SESSIONS_CSV_COLUMNS, with_offset
 from webapp.extensions import db
-from webapp.models import Deployment, Event
+from webapp.models import Capture, Deployment, Event
 from webapp.sessions import regroup_deployment
 
 SCHEMAS = Path(__file__).parents[1] / "data" / "camtrap-dp-1.0.2"
@@ -199,3 +199,32 @@ def test_exports_carry_the_station_offset_across_a_dst_change(app, client, token
     media = list(csv.DictReader(io.StringIO(archive.read("media.csv").decode())))
     assert media[0]["timestamp"] == "2024-03-29T22:00:00+01:00"
     assert media[-1]["timestamp"] == "2024-03-31T22:55:00+02:00"
+
+
+def test_names_and_paths_that_look_like_formulas_are_exported_as_text(app, client, token, project, tmp_path):
+    """CSV injection (OWASP): a cell a spreadsheet would run starts with an apostrophe; the package stays valid."""
+    station = add_deployment(project, '=HYPERLINK("http://x","y")')
+    add_captures(station, mothbox_nights(1))
+    db.session.execute(
+        db.update(Capture).where(Capture.deployment_id == station.id, Capture.path == "img/0.jpg").values(path="@SUM(1).jpg")
+    )
+    db.session.execute(
+        db.update(Capture).where(Capture.deployment_id == station.id, Capture.path == "img/1.jpg").values(path="-2+3.jpg")
+    )
+    db.session.commit()
+    regroup_deployment(station)
+
+    sessions = call(client, "GET", f"/projects/{project.id}/export/sessions.csv", token).get_data(as_text=True)
+    rows = list(csv.DictReader(io.StringIO(sessions)))
+    assert {row["deployment_name"] for row in rows} == {"'=HYPERLINK(\"http://x\",\"y\")"}
+    assert all(not row[column].startswith(("=", "+", "-", "@")) for row in rows for column in row)
+
+    _valid_package(client, token, project, tmp_path)
+    media = list(csv.DictReader(io.StringIO((tmp_path / "media.csv").read_text())))
+    by_name = {row["fileName"]: row for row in media}
+    assert by_name["'@SUM(1).jpg"]["filePath"] == "'@SUM(1).jpg"
+    assert by_name["'-2+3.jpg"]["filePath"] == "'-2+3.jpg"
+    deployments = list(csv.DictReader(io.StringIO((tmp_path / "deployments.csv").read_text())))
+    assert deployments[0]["locationName"] == "'=HYPERLINK(\"http://x\",\"y\")"
+    assert all(not cell.startswith(("=", "+", "-", "@", "\t", "\r"))
+               for table in (media, deployments) for row in table for cell in row.values())

@@ -22,7 +22,15 @@ from ..extensions import db
 from ..models import Capture, Deployment, Project
 from ..projects import PLACEHOLDER_NOTE
 from ..sessions import max_session_seconds
-from .common import BATCH_ROWS, _events, _project_deployments, check_sessions, station_zone, with_offset
+from .common import (
+    BATCH_ROWS,
+    _events,
+    _project_deployments,
+    check_sessions,
+    spreadsheet_safe,
+    station_zone,
+    with_offset,
+)
 
 SPOOL_MAX_BYTES = 16 * 1024 * 1024
 CHUNK_BYTES = 64 * 1024
@@ -82,8 +90,15 @@ def _table(archive: zipfile.ZipFile, name: str):
     return io.TextIOWrapper(raw, encoding="utf-8", newline="")
 
 
+class _SafeWriter(csv.DictWriter):
+    """A table's rows with every text cell made spreadsheet-safe (names and paths come from users)."""
+
+    def writerow(self, rowdict):
+        return super().writerow({key: spreadsheet_safe(value) for key, value in rowdict.items()})
+
+
 def _writer(out, columns) -> csv.DictWriter:
-    writer = csv.DictWriter(out, fieldnames=columns, restval="", lineterminator="\n")
+    writer = _SafeWriter(out, fieldnames=columns, restval="", lineterminator="\n")
     writer.writeheader()
     return writer
 

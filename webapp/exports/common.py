@@ -31,9 +31,22 @@ def with_offset(moment: datetime | None, zone: ZoneInfo) -> str:
     return moment.replace(tzinfo=zone).isoformat(timespec="seconds")
 
 
-def _csv_line(values) -> str:
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP, "CSV Injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value):
+    """A text cell that cannot run as a formula: one that starts like a formula gets a leading
+    apostrophe, which spreadsheets show as text. Numbers (not text) pass unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def csv_line(values) -> str:
+    """One CSV line, every text cell made spreadsheet-safe."""
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow(values)
+    csv.writer(buffer, lineterminator="\n").writerow([spreadsheet_safe(value) for value in values])
     return buffer.getvalue()
 
 

@@ -3,7 +3,7 @@ from typing import Iterator
 
 from ..models import Project
 from ..sessions import max_session_seconds
-from .common import _csv_line, _events, _project_deployments, station_zone, with_offset
+from .common import _events, _project_deployments, csv_line, station_zone, with_offset
 
 SESSIONS_CSV_COLUMNS = (
     "session_id", "deployment_id", "deployment_name", "group_by", "start", "end", "duration_seconds",
@@ -16,13 +16,13 @@ def sessions_csv(project: Project) -> Iterator[str]:
     deployments = _project_deployments(project)
     cap = max_session_seconds()
     zones = {d.id: station_zone(d) for d in deployments.values()}
-    yield _csv_line(SESSIONS_CSV_COLUMNS)
+    yield csv_line(SESSIONS_CSV_COLUMNS)
     if not deployments:
         return
     for event in _events(list(deployments)):
         deployment = deployments[event.deployment_id]
         zone = zones[event.deployment_id]
-        yield _csv_line((
+        yield csv_line((
             event.id, deployment.id, deployment.name, event.group_by,
             with_offset(event.start, zone), with_offset(event.end, zone),
             int(event.duration_seconds or 0), event.captures_count,
