@@ -35,6 +35,9 @@ def create_app(config: dict | None = None) -> Flask:
         # Behind nginx the client's address and scheme arrive in headers the proxy sets.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
 
+    from .request_body import ChunkedBodyLimit
+
+    app.wsgi_app = ChunkedBodyLimit(app.wsgi_app, app.config.get("MAX_CONTENT_LENGTH"))
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
     csrf.init_app(app)

@@ -120,3 +120,55 @@ def test_a_page_far_past_the_end_is_empty_not_a_server_error(client, manager, pr
     assert response.status_code == 200
     assert response.get_json()["results"] == [] and response.get_json()["count"] == 1
     assert call(client, "GET", f"/projects/?page={'9' * 51}", token_for(manager)).status_code == 400
+
+
+def _chunked_post(port: int, path: str, headers: dict, body: bytes) -> tuple[int, str]:
+    """POST `body` in 64 KB chunks (Transfer-Encoding: chunked, no Content-Length) over a real socket."""
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.putrequest("POST", path)
+    for name, value in {**headers, "Transfer-Encoding": "chunked"}.items():
+        connection.putheader(name, value)
+    connection.endheaders()
+    try:
+        for start in range(0, len(body), 65536):
+            chunk = body[start:start + 65536]
+            connection.send(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        connection.send(b"0\r\n\r\n")
+    except OSError:
+        pass  # the server may answer and close before the rest is sent
+    response = connection.getresponse()
+    answer = response.status, response.read().decode()
+    connection.close()
+    return answer
+
+
+@pytest.fixture
+def live_server(app):
+    """The app behind Werkzeug's threaded HTTP server (it decodes chunked bodies like gunicorn)."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_port
+    server.shutdown()
+    thread.join(10)
+
+
+def test_a_chunked_body_over_the_limit_is_413_and_one_under_it_is_read_whole(live_server, manager, project):
+    token = token_for(manager)
+    headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
+    status, body = _chunked_post(live_server, "/api/v2/projects/", headers,
+                                 b'{"name": "' + b"x" * (2 * 1024 * 1024) + b'"}')
+    assert status == 413 and "at most 1048576 bytes" in body
+    status, body = _chunked_post(live_server, "/api/v2/projects/", headers, b'{"name": "Chunked but small"}')
+    assert status == 201 and "Chunked but small" in body
+    status, body = _chunked_post(live_server, "/login", {"Content-Type": "application/x-www-form-urlencoded"},
+                                 b"email=" + b"x" * (2 * 1024 * 1024))
+    assert status == 413 and "at most 1048576 bytes" in body
+    db.session.expire_all()
+    assert db.session.scalar(db.select(db.func.count(Project.id)).where(Project.name.like("x%"))) == 0
