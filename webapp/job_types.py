@@ -8,7 +8,7 @@ The `jobs` package finds the registry through the app
 """
 from .jobs import JobRecorder, JobType, Stage
 from .models import Deployment
-from .projects import DELETE_PARAMS, delete_station
+from .projects import DELETE_PARAMS, delete_station, release_deletion
 from .sessions import REGROUP_PARAMS, regroup_deployment
 from .sources import SYNC_PARAMS, sync_deployment
 from .thumbnails import THUMBNAIL_PARAMS, THUMBNAIL_STAGE, configured_sizes, warm_stage
@@ -65,6 +65,7 @@ JOB_TYPES: dict[str, JobType] = {
             delete_station,
             cancelled_note="Cancelled while running; what was deleted before the cancel stays deleted, "
             "the rest of the station is kept.",
+            on_unfinished=release_deletion,
         ),
     )
 }

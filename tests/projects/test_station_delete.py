@@ -115,10 +115,12 @@ def test_a_delete_job_cancelled_while_queued_can_be_requested_again(client, auth
     jobs.cancel(first)
     db.session.expire_all()
     assert db.session.get(Job, first.id).status == "REVOKED"
+    assert db.session.get(Deployment, station_id).deleting is False
     auth.login()
     html = client.get(f"/deployments/{station_id}/").get_data(as_text=True)
-    assert "This station is being deleted." in html and "The delete job ended before it finished" in html
+    assert "This station is being deleted." not in html and "Regroup sessions" in html
     assert 'name="confirm_name"' in client.get(f"/deployments/{station_id}/edit").get_data(as_text=True)
+    assert jobs.blocker("regroup_events", db.session.get(Deployment, station_id)) is None
     monkeypatch.undo()
     second = station_delete.request_deletion(db.session.get(Deployment, station_id), manager, "Pond")
     db.session.expire_all()
@@ -133,3 +135,32 @@ def test_a_running_delete_job_blocks_a_second_request(station, manager, monkeypa
     with pytest.raises(jobs.JobError, match="already being deleted"):
         station_delete.request_deletion(station, manager, "Pond")
     assert db.session.scalar(db.select(db.func.count(Job.id))) == 1
+
+
+def test_a_delete_job_cancelled_as_a_worker_claims_it_frees_the_station(station, manager, monkeypatch):
+    """The cancel lands between the queue handing the job out and the worker's claim: it ends REVOKED unrun."""
+    monkeypatch.setattr(station_delete, "enqueue", lambda job, queue=None: job)
+    job = station_delete.request_deletion(station, manager, "Pond")
+    db.session.execute(db.update(Job).where(Job.id == job.id).values(status="PENDING", cancel_requested=True))
+    db.session.commit()
+    assert jobs.run_job(job.id).status == "REVOKED"
+    db.session.expire_all()
+    assert db.session.get(Deployment, station.id).deleting is False
+    assert db.session.get(Deployment, station.id).captures_count == 95
+
+
+@pytest.mark.parametrize("state", ["STARTED", "PENDING"])
+def test_a_delete_job_lost_by_the_reaper_frees_the_station(app, station, manager, monkeypatch, state):
+    """A worker that died mid-delete (or a queue that lost the task): the rest of the station is usable again."""
+    monkeypatch.setattr(station_delete, "enqueue", lambda job, queue=None: job)
+    job = station_delete.request_deletion(station, manager, "Pond")
+    long_ago = datetime.utcnow() - timedelta(hours=2)
+    db.session.execute(db.update(Job).where(Job.id == job.id).values(
+        status=state, started_at=long_ago if state == "STARTED" else None, heartbeat_at=None, created_at=long_ago))
+    db.session.execute(db.delete(Capture).where(Capture.deployment_id == station.id, Capture.path < "0010"))
+    db.session.commit()
+    assert jobs.reap_stale_jobs(queued_task_ids=set) == 1
+    db.session.expire_all()
+    assert db.session.get(Job, job.id).status == "FAILURE"
+    left = db.session.get(Deployment, station.id)
+    assert left.deleting is False and left.captures_count == 85

@@ -51,10 +51,21 @@ class JobType:
     run: Callable[[Deployment, JobRecorder], None] = field(repr=False)
     # What the log says when the job is cancelled while running.
     cancelled_note: str = "Cancelled while running; the station's previous data is kept."
+    # Called with the station's id when a job of this kind ends without its work having run to its
+    # end: cancelled before it started, or found lost by the reaper. A cancel or failure while it
+    # runs is the work's own to clean up; this is for what a job marked on its station beforehand.
+    on_unfinished: Callable[[int], None] | None = field(default=None, repr=False)
 
     def stages_in(self, config) -> list[Stage]:
         """The stages a job of this type has under `config`."""
         return [stage for stage in self.stages if stage.enabled_in(config)]
+
+
+def after_unfinished(job) -> None:
+    """Let the job's kind undo what it marked on its station, for a job that ended without running to its end."""
+    job_type = job_types().get(job.job_type_key)
+    if job_type is not None and job_type.on_unfinished is not None and job.deployment_id is not None:
+        job_type.on_unfinished(job.deployment_id)
 
 
 def job_types() -> dict[str, JobType]:

@@ -17,7 +17,7 @@ from flask import current_app
 
 from ..extensions import db
 from ..models import FINISHED_STATUSES, Deployment, Job, User, param_key, utcnow
-from .kinds import QUEUED_STATUSES, JobError, JobType, QueueUnavailable, get_job_type
+from .kinds import QUEUED_STATUSES, JobError, JobType, QueueUnavailable, after_unfinished, get_job_type
 from .recorder import JobRecorder, log_line
 from .runner import reloaded
 
@@ -145,6 +145,7 @@ def cancel(job: Job, queue=None) -> Job:
         ).rowcount
         if revoked:
             db.session.commit()
+            after_unfinished(job)
             return reloaded(job.id)
     asked = db.session.execute(
         table.update()

@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from ..extensions import db
 from ..models import Deployment, Job, Lock, utcnow
 from ..sql import labelled_connections, short_wait
-from .kinds import QUEUED_STATUSES, RUNNING_STATUSES, JobError, get_job_type, job_task_id
+from .kinds import QUEUED_STATUSES, RUNNING_STATUSES, JobError, after_unfinished, get_job_type, job_task_id
 from .recorder import JobCancelled, JobRecorder, log_line
 
 HEARTBEAT_WAIT_MS = 200
@@ -153,6 +153,7 @@ def _note_revoked_before_start(job_id: int) -> None:
         recorder = JobRecorder(job)
         recorder.logger.info("Cancelled before it started.")
         recorder.finish("REVOKED")
+    after_unfinished(job)
 
 
 def reap_stale_jobs(now: datetime | None = None, queued_task_ids: Callable[[], set[str]] | None = None) -> int:
@@ -179,14 +180,12 @@ def reap_stale_jobs(now: datetime | None = None, queued_task_ids: Callable[[], s
     last_sign = db.func.coalesce(Job.heartbeat_at, Job.started_at, Job.created_at)
     still_stale = (Job.status.in_(RUNNING_STATUSES), last_sign < cutoff)
     stale = db.session.scalars(db.select(Job).where(*still_stale)).all()
-    reaped = 0
+    reaped = []
     for job in stale:
         seen = job.heartbeat_at or job.started_at or job.created_at
         message = f"Worker lost: no heartbeat since {seen.isoformat(timespec='seconds')}; the job was marked failed."
-        reaped += db.session.execute(
-            db.update(Job).where(Job.id == job.id, *still_stale).values(**_lost_values(job, now, message)),
-            execution_options={"synchronize_session": False},
-        ).rowcount
+        if _mark_lost(job, still_stale, now, message):
+            reaped.append(job)
     if queued_task_ids is not None:
         still_queued = (
             Job.status.in_(QUEUED_STATUSES),
@@ -202,13 +201,23 @@ def reap_stale_jobs(now: datetime | None = None, queued_task_ids: Callable[[], s
                 "but its task is no longer in the queue (was the queue restarted?); the job was marked failed. "
                 "Start it again."
             )
-            reaped += db.session.execute(
-                db.update(Job).where(Job.id == job.id, *still_queued).values(**_lost_values(job, now, message)),
-                execution_options={"synchronize_session": False},
-            ).rowcount
+            if _mark_lost(job, still_queued, now, message):
+                reaped.append(job)
     db.session.execute(db.delete(Lock).where(Lock.expires_at < now))
     db.session.commit()
-    return reaped
+    for job in reaped:
+        after_unfinished(job)
+    return len(reaped)
+
+
+def _mark_lost(job: Job, still, now: datetime, message: str) -> bool:
+    """Mark the job FAILURE with `message` if it is still as `still` says; whether it was."""
+    return bool(
+        db.session.execute(
+            db.update(Job).where(Job.id == job.id, *still).values(**_lost_values(job, now, message)),
+            execution_options={"synchronize_session": False},
+        ).rowcount
+    )
 
 
 def _lost_values(job: Job, now: datetime, message: str) -> dict:

@@ -1,6 +1,13 @@
 """Projects: their settings and members, their stations (create, change, list, delete) and station places."""
 from .coordinates import PLACEHOLDER_NOTE, clean_latitude, clean_longitude, degrees_from_text
-from .deployment_delete import DELETE_PARAMS, delete_stalled, delete_station, live_delete_job, request_deletion
+from .deployment_delete import (
+    DELETE_PARAMS,
+    delete_stalled,
+    delete_station,
+    live_delete_job,
+    release_deletion,
+    request_deletion,
+)
 from .deployment_list import STATION_STATES, StationFilters, clean_sort, stations_page
 from .deployments import (
     StationBeingDeleted,
@@ -34,6 +41,7 @@ __all__ = [
     "PLACEHOLDER_NOTE",
     "PROJECT_FIELDS",
     "remove_member",
+    "release_deletion",
     "request_deletion",
     "set_member",
     "STATION_STATES",

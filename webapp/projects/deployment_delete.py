@@ -123,7 +123,7 @@ def delete_station(deployment: Deployment, job: JobRecorder) -> dict[str, int]:
         db.session.commit()
     except BaseException:
         db.session.rollback()
-        _keep_what_is_left(deployment_id)
+        release_deletion(deployment_id)
         job.logger.warning(
             "Station “%s” was not deleted completely: %d captures, %d sessions and %d thumbnails were removed "
             "before it stopped; the rest of the station is kept and can be deleted again.",
@@ -202,8 +202,9 @@ def _unlink_jobs(deployment_id: int, name: str) -> int:
     ).rowcount
 
 
-def _keep_what_is_left(deployment_id: int) -> None:
-    """After a stopped delete: the station's counts match what remains, and it is usable again."""
+def release_deletion(deployment_id: int) -> None:
+    """After a delete that stopped, or never ran: the station's counts match what remains, and it is
+    usable (and deletable) again."""
     deployment = db.session.get(Deployment, deployment_id)
     if deployment is None:
         return
