@@ -9,7 +9,7 @@ from tests.conftest import add_deployment, add_project
 from webapp import create_app, jobs
 from webapp.extensions import db
 from webapp.jobs import locks
-from webapp.models import Capture, Deployment, Event, Job
+from webapp.models import Capture, Deployment, Event, Job, Project
 from webapp.sessions import REGROUP_PARAMS, lock_key, regroup, regroup_deployment
 
 DAY = datetime(2026, 6, 1)
@@ -268,6 +268,41 @@ def test_captures_a_skipped_sync_added_make_the_owner_pass_again(station, monkey
     assert result.stats["Captures grouped"] == 18 and result.stats["Ungrouped captures"] == 0
     assert len(stored_sessions(station)) == 3
     assert locks.holder(lock_key(station.id)) is None
+
+
+@pytest.mark.parametrize("change", ["project gap", "station gap", "keying"])
+def test_a_rule_changed_during_a_pass_is_applied_by_the_lock_holder(station, monkeypatch, change):
+    """The regroup asked for with the new rule finds the lock held and does nothing: the holder applies it."""
+    add_captures(station, CROSS_MIDNIGHT)
+    real_pass = regroup._regroup_pass
+    skipped = []
+
+    def pass_then_someone_changes_the_rule(deployment, logger, job, stage_key):
+        outcome = real_pass(deployment, logger, job, stage_key)
+        if not skipped:
+            with db.engine.begin() as conn:  # another request, its own transaction
+                if change == "project gap":
+                    conn.execute(db.update(Project).where(Project.id == station.project_id)
+                                 .values(session_time_gap_seconds=24 * 3600))
+                elif change == "station gap":
+                    conn.execute(db.update(Deployment).where(Deployment.id == station.id)
+                                 .values(session_time_gap_seconds=24 * 3600))
+                else:
+                    conn.execute(db.update(Project).where(Project.id == station.project_id).values(session_keying="run"))
+            skipped.append(regroup_deployment(db.session.get(Deployment, station.id)))
+        return outcome
+
+    monkeypatch.setattr(regroup, "_regroup_pass", pass_then_someone_changes_the_rule)
+    first = stored_sessions(station)
+    result = regroup_deployment(station)
+    assert skipped[0].skipped
+    assert result.passes == 2
+    db.session.expire_all()
+    rule = db.session.get(Deployment, station.id).grouping_rule
+    events = db.session.scalars(db.select(Event).where(Event.deployment_id == station.id)).all()
+    assert {(e.gap_seconds, e.keying) for e in events} == {(rule.gap_seconds, rule.keying)}
+    assert (rule.gap_seconds, rule.keying) != (7200, "date")
+    assert stored_sessions(station) != first or change == "keying"
 
 
 def test_captures_added_while_someone_else_takes_the_lock_are_left_to_that_holder(station, monkeypatch):

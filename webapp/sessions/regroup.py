@@ -36,6 +36,9 @@ the release. A counter rather than
 visible at commit, in any order, so a smaller id can appear after a larger one
 was read; the counter's row is updated under a row lock in the inserting
 transaction and becomes visible with its captures, never apart from them.
+The rule is checked the same way: the station's own gap and its project's gap
+and keying are read with the counter, so a rule changed during a pass (whose
+own regroup found the lock held and did nothing) is applied by one more pass.
 """
 import logging
 import time
@@ -49,7 +52,7 @@ from ..extensions import db
 from ..gaps import schedule_fit
 from ..grouping import SessionSpans, group_spans
 from ..jobs import locks
-from ..models import Deployment, Event
+from ..models import Deployment, Event, Project
 from . import history
 from .regroup_plan import _Plan, _plan, _stored_sessions
 from .rule import applied_rule, lock_key
@@ -137,14 +140,16 @@ def regroup_deployment(deployment: Deployment, job=None, stage_key: str = "regro
 
 
 def _passes_until_settled(deployment, token, owner, ttl, logger, job, stage_key) -> RegroupResult:
-    """Passes under the lock until no capture arrived during the last one (see the module docstring)."""
+    """Passes under the lock until neither captures nor the rule changed during the last one (see the
+    module docstring): a gap or keying changed mid-pass, whose own regroup found the lock held and did
+    nothing, is applied by this one."""
     deployment_id = deployment.id
     key = lock_key(deployment_id)
     result = RegroupResult()
     created = deleted = 0
     try:
         while True:
-            version = captures_version(deployment_id)
+            state = station_state(deployment_id)
             stats, write_seconds = _regroup_pass(deployment, logger, job, stage_key)
             created += stats["Events created"]
             deleted += stats["Empty events deleted"]
@@ -156,14 +161,18 @@ def _passes_until_settled(deployment, token, owner, ttl, logger, job, stage_key)
                     "The regroup lock of deployment %s expired during the regroup and was taken by another worker.",
                     deployment_id,
                 )
-            if captures_version(deployment_id) == version:
+            now = station_state(deployment_id)
+            if now == state:
                 break
+            what = "Captures were added" if now[0] != state[0] else "The station's session rule changed"
             token = locks.acquire(key, ttl, owner)
             if token is None:
-                logger.info("Captures were added during this regroup; the regroup now holding the lock includes them.")
+                logger.info("%s during this regroup; the regroup now holding the lock includes them.", what)
                 stats["Ungrouped captures"] = _count_ungrouped(deployment_id)
                 break
-            logger.info("Captures were added during this regroup; making one more pass.")
+            logger.info("%s during this regroup; making one more pass.", what)
+            # The next pass reads the station and its project again, rule included.
+            db.session.expire_all()
     finally:
         if token is not None:
             locks.release(key, token)
@@ -173,8 +182,22 @@ def _passes_until_settled(deployment, token, owner, ttl, logger, job, stage_key)
 
 def captures_version(deployment_id: int) -> int:
     """The station's committed captures counter, read on a connection of its own."""
+    return station_state(deployment_id)[0]
+
+
+def station_state(deployment_id: int) -> tuple:
+    """What a pass depends on, as committed, read on a connection of its own: the captures counter,
+    the station's own gap, and its project's gap and keying. A pass is settled when this did not move."""
+    project = Project.__table__
+    query = (
+        select(_deployment.c.captures_version, _deployment.c.session_time_gap_seconds,
+               project.c.session_time_gap_seconds, project.c.session_keying)
+        .select_from(_deployment.outerjoin(project, project.c.id == _deployment.c.project_id))
+        .where(_deployment.c.id == deployment_id)
+    )
     with db.engine.connect() as conn:
-        return conn.execute(select(_deployment.c.captures_version).where(_deployment.c.id == deployment_id)).scalar() or 0
+        row = conn.execute(query).first()
+    return (row[0] or 0, *row[1:]) if row is not None else (0, None, None, None)
 
 
 def _count_ungrouped(deployment_id: int) -> int:
