@@ -61,7 +61,7 @@ serve: $(VENV)/.server-installed
 test: test-deps
 	$(BIN)/pytest
 
-## bench: grouping, thumbnail, hostile-input, station-delete and stations-list benchmarks (print ratios against a floor, a baseline or a target)
+## bench: regroup, preview, thumbnail, hostile-input, station-delete and stations-list benchmarks; every verdict is a ratio against a floor, a baseline or a peer measured in the same run (benchmarks/report.py)
 bench: install
 	$(BIN)/python -m benchmarks.regroup
 	$(BIN)/python -m benchmarks.preview

@@ -13,8 +13,9 @@ per 1000 captures) and a small neighbour:
   statements) in a child process while the parent writes the same way.
 
 Prints median, p95 and max write latency, how long each delete took, the
-ratios against the floor, and PASS/MISS for the target (every write during
-the batched delete ≤ 200 ms).
+ratios against the floor, and the verdict: the worst write during the
+batched delete costs at most 10 × the median write alone (the single
+transaction of the baseline made it wait 70–80 ×).
 """
 import argparse
 import multiprocessing
@@ -25,8 +26,10 @@ import tempfile
 import time
 from datetime import datetime, timedelta
 
+from benchmarks.report import Verdicts, milliseconds
+
 DEFAULT_SIZES = (200_000,)
-TARGET_MS = 200.0
+WORST_OVER_FLOOR = 10.0
 WRITE_EVERY_S = 0.02
 FLOOR_WRITES = 20
 HEADER = (
@@ -104,8 +107,8 @@ def _write(client, station_id: int, n: int) -> float:
 def _child_delete(url: str, instance: str, mode: str, station_id: int, job_id: int | None, started, done) -> None:
     app = _make_app(url, instance)
     with app.app_context():
-        from webapp.extensions import db
         from webapp import jobs
+        from webapp.extensions import db
 
         db.session.execute(db.text("SELECT 1"))
         started.set()
@@ -128,8 +131,8 @@ def _during(app, client, url, instance, mode: str, station_id: int, neighbour_id
     job_id = None
     if mode == "batched":
         from webapp.extensions import db
-        from webapp.models import Deployment
         from webapp.jobs import create_job
+        from webapp.models import Deployment
 
         with app.app_context():
             station = db.session.get(Deployment, station_id)
@@ -206,21 +209,19 @@ def main(argv=None) -> int:
     print(f"station delete benchmark — {os.cpu_count()} cores, SQLite {__import__('sqlite3').sqlite_version}, "
           f"{datetime.now().isoformat(timespec='minutes')}")
     print(HEADER)
-    verdicts = []
+    verdicts = Verdicts()
     for size in sizes:
         m = measure(size)
         floor_ms = statistics.median(m["floor"])
         print(row("floor", size, None, m["floor"], floor_ms))
         for mode in ("batched", "baseline"):
             print(row(mode, size, m[mode]["delete_s"], m[mode]["latencies"], floor_ms), flush=True)
-        worst = _stats(m["batched"]["latencies"])[2]
-        ok = bool(m["batched"]["latencies"]) and worst <= TARGET_MS
-        verdicts.append(f"{'PASS' if ok else 'MISS'}  every web write <= {TARGET_MS:.0f} ms during the batched delete "
-                        f"of {size} captures (max {worst:.1f} ms over {len(m['batched']['latencies'])} writes)")
-    for line in verdicts:
-        print(line)
+        worst = _stats(m["batched"]["latencies"])[2] if m["batched"]["latencies"] else float("inf")
+        verdicts.at_most(f"worst web write during the batched delete of {size} captures "
+                         f"({len(m['batched']['latencies'])} writes)", worst, floor_ms, "the median write alone",
+                         WORST_OVER_FLOOR, show=milliseconds)
+    verdicts.print_all()
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -8,4 +8,4 @@ def test_stations_benchmark_runs_at_a_tiny_size(capsys):
     rows = [line for line in out.splitlines() if line.startswith("sqlite ")]
     assert len(rows) == len(bench.cases(1))
     assert all(line.split()[1] == "30" for line in rows)
-    assert any(line.startswith(("PASS", "MISS")) and "at 30 stations on sqlite" in line for line in out.splitlines())
+    assert any(line.startswith(("PASS", "MISS")) and "(sqlite, 30 stations" in line and "the unfiltered list" in line for line in out.splitlines())
