@@ -13,9 +13,11 @@ per 1000 captures) and a small neighbour:
   statements) in a child process while the parent writes the same way.
 
 Prints median, p95 and max write latency, how long each delete took, the
-ratios against the floor, and the verdict: the worst write during the
-batched delete costs at most 10 × the median write alone (the single
-transaction of the baseline made it wait 70–80 ×).
+ratios against the floor, and two verdicts: the p95 write during the
+batched delete costs at most 5 × the median write alone, and its worst write
+waits at most a quarter of the worst write during the one-transaction
+baseline (the worst is set by SQLite's busy handler, which sleeps up to
+100 ms between retries, so it is judged against the design it replaced).
 """
 import argparse
 import multiprocessing
@@ -30,7 +32,8 @@ from benchmarks.common import make_app, percentile
 from benchmarks.report import Table, Verdicts, milliseconds
 
 DEFAULT_SIZES = (200_000,)
-WORST_OVER_FLOOR = 10.0
+P95_OVER_FLOOR = 5.0
+WORST_OVER_BASELINE = 0.25
 WRITE_EVERY_S = 0.02
 FLOOR_WRITES = 20
 TABLE = Table(
@@ -207,10 +210,13 @@ def main(argv=None) -> int:
         print(row("floor", size, None, m["floor"], floor_ms))
         for mode in ("batched", "baseline"):
             print(row(mode, size, m[mode]["delete_s"], m[mode]["latencies"], floor_ms), flush=True)
-        worst = _stats(m["batched"]["latencies"])[2] if m["batched"]["latencies"] else float("inf")
-        verdicts.at_most(f"worst web write during the batched delete of {size} captures "
-                         f"({len(m['batched']['latencies'])} writes)", worst, floor_ms, "the median write alone",
-                         WORST_OVER_FLOOR, show=milliseconds)
+        writes = len(m["batched"]["latencies"])
+        _, p95, worst = _stats(m["batched"]["latencies"]) if writes else (0, float("inf"), float("inf"))
+        baseline_worst = _stats(m["baseline"]["latencies"])[2] if m["baseline"]["latencies"] else 0.0
+        verdicts.at_most(f"p95 web write during the batched delete of {size} captures ({writes} writes)", p95,
+                         floor_ms, "the median write alone", P95_OVER_FLOOR, show=milliseconds)
+        verdicts.at_most(f"worst web write during the batched delete of {size} captures", worst, baseline_worst,
+                         "the worst during a one-transaction delete", WORST_OVER_BASELINE, show=milliseconds)
     verdicts.print_all()
     return 0
 
