@@ -1,4 +1,4 @@
-"""What several benchmarks share: a throw-away PostgreSQL database, the app, a measured child process."""
+"""What several benchmarks share: a throw-away PostgreSQL database, the app, a measured child process, percentiles."""
 import multiprocessing
 import os
 import uuid
@@ -6,12 +6,19 @@ import uuid
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://127.0.0.1:5432/test")
 
 
-def make_app(url: str, instance: str, huey_url: str = "memory://"):
+def make_app(url: str, instance: str, huey_url: str = "memory://", **config):
     from webapp import create_app
 
     return create_app(
-        {"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "HUEY_URL": huey_url, "INSTANCE_PATH": instance}
+        {"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "HUEY_URL": huey_url, "INSTANCE_PATH": instance,
+         **config}
     )
+
+
+def percentile(values: list[float], share: float) -> float:
+    """The value `share` of the way up the sorted values (nearest rank): the benchmarks' p50 and p95."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
 
 
 def high_water_mb() -> float:

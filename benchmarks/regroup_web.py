@@ -80,8 +80,3 @@ def posts_during_regroups(app, url: str, instance: str, deployment_id: int, toke
         time.sleep(0.02)
     process.join(60)
     return idle, latencies
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]

@@ -28,26 +28,23 @@ import tempfile
 import time
 from datetime import datetime, timedelta
 
-from benchmarks.report import Verdicts, milliseconds
+from benchmarks.common import make_app, percentile
+from benchmarks.report import Table, Verdicts, milliseconds
 
 DEFAULT_SIZES = (200_000,)
 P95_OVER_FLOOR = 5.0
 WORST_OVER_BASELINE = 0.25
 WRITE_EVERY_S = 0.02
 FLOOR_WRITES = 20
-HEADER = (
-    f"{'mode':<10} {'captures':>9} {'delete s':>9} {'writes':>7} {'median ms':>10} {'p95 ms':>8} {'max ms':>8} "
-    f"{'max/floor':>10}"
+TABLE = Table(
+    ("mode", "<10"), ("captures", "9"), ("delete s", ".2f"), ("writes", ""), ("median ms", ".1f"), ("p95 ms", ".1f"),
+    ("max ms", ".1f"), ("max/floor", ".1f"),
 )
+HEADER = TABLE.header
 
 
 def _make_app(url: str, instance: str):
-    from webapp import create_app
-
-    return create_app({
-        "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "HUEY_URL": "memory://", "INSTANCE_PATH": instance,
-        "WTF_CSRF_ENABLED": False, "TESTING": True,
-    })
+    return make_app(url, instance, WTF_CSRF_ENABLED=False, TESTING=True)
 
 
 def _load(size: int, name: str) -> int:
@@ -163,9 +160,7 @@ def _during(app, client, url, instance, mode: str, station_id: int, neighbour_id
 def _stats(latencies: list[float]) -> tuple[float, float, float]:
     if not latencies:
         return float("nan"), float("nan"), float("nan")
-    ordered = sorted(latencies)
-    p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
-    return statistics.median(ordered), p95, ordered[-1]
+    return statistics.median(latencies), percentile(latencies, 0.95), max(latencies)
 
 
 def measure(size: int) -> dict:
@@ -197,11 +192,7 @@ def measure(size: int) -> dict:
 
 def row(mode: str, size: int, delete_s, latencies: list[float], floor_ms: float) -> str:
     median, p95, worst = _stats(latencies)
-    delete = f"{delete_s:.2f}" if delete_s is not None else "-"
-    return (
-        f"{mode:<10} {size:>9} {delete:>9} {len(latencies):>7} {median:>10.1f} {p95:>8.1f} {worst:>8.1f} "
-        f"{worst / floor_ms:>10.1f}"
-    )
+    return TABLE.row(mode, size, delete_s, len(latencies), median, p95, worst, worst / floor_ms)
 
 
 def main(argv=None) -> int:
@@ -228,6 +219,7 @@ def main(argv=None) -> int:
                          "the worst during a one-transaction delete", WORST_OVER_BASELINE, show=milliseconds)
     verdicts.print_all()
     return 0
+
 
 if __name__ == "__main__":
     sys.exit(main())

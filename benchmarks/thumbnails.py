@@ -34,7 +34,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.report import Verdicts, milliseconds
+from benchmarks.common import percentile
+from benchmarks.report import Table, Verdicts, milliseconds
 
 SIZES = {"small": 240, "medium": 1024}
 # ours ≤ 1.1 × the reduced-scale decode: a baseline JPEG is entropy-decoded whole at any scale, so that
@@ -43,6 +44,9 @@ OVER_FLOOR = 1.1
 SPEEDUP = 3
 # A warm thumbnail answer costs at most twice a project's JSON: the same token check, membership and one query.
 WARM_OVER_PEER = 2.0
+METHODS = ("floor", "full", "no-draft", "default", "gap 3", "ours", "vips")
+TABLE = Table(("size", "<8"), ("width", ""), *((f"{method} ms", "11.1f") for method in METHODS),
+              ("full/ours", ".2f"), ("ours/floor", ".2f"))
 
 
 def make_photo(path: Path, width: int, height: int) -> None:
@@ -207,11 +211,8 @@ def _request_times(client, url: str, headers: dict, status: int, requests: int) 
         cpu.append(time.process_time() - start)
         wall.append(time.perf_counter() - start_wall)
         assert response.status_code == status
-    cpu.sort()
-    wall.sort()
-    p95 = int(0.95 * (len(cpu) - 1))
-    return {"p50": statistics.median(cpu) * 1000, "p95": cpu[p95] * 1000,
-            "wall p50": statistics.median(wall) * 1000, "wall p95": wall[p95] * 1000}
+    return {"p50": statistics.median(cpu) * 1000, "p95": percentile(cpu, 0.95) * 1000,
+            "wall p50": statistics.median(wall) * 1000, "wall p95": percentile(wall, 0.95) * 1000}
 
 
 def main(argv=None) -> int:
@@ -241,12 +242,10 @@ def _run(args, width: int, height: int) -> None:
         print(f"thumbnail benchmark — one core of {os.cpu_count()}, source {width}x{height} JPEG "
               f"{photo.stat().st_size / 1e6:.1f} MB, median CPU time of {args.rounds} runs")
         results = cold(photo, args.rounds)
-        columns = ["floor", "full", "no-draft", "default", "gap 3", "ours", "vips"]
-        print(f"{'size':<8} {'width':>6} " + " ".join(f"{c + ' ms':>11}" for c in columns)
-              + f" {'full/ours':>10} {'ours/floor':>10}")
+        print(TABLE.header)
         for label, row in results.items():
-            cells = " ".join(f"{row[c]:>11.1f}" if row[c] is not None else f"{'-':>11}" for c in columns)
-            print(f"{label:<8} {SIZES[label]:>6} {cells} {row['full'] / row['ours']:>10.2f} {row['ours'] / row['floor']:>10.2f}")
+            print(TABLE.row(label, SIZES[label], *(row[c] for c in METHODS), row["full"] / row["ours"],
+                            row["ours"] / row["floor"]))
         w = warm(folder, args.requests)
         print(f"warm 302: p50 {w['p50']:.2f} ms, p95 {w['p95']:.2f} ms CPU (wall p50 {w['wall p50']:.2f}, "
               f"p95 {w['wall p95']:.2f}) over {args.requests} requests (SQLite, token auth); "
@@ -259,6 +258,7 @@ def _run(args, width: int, height: int) -> None:
             verdicts.at_least(f"cold {label}{scope}", row["ours"], row["full"], "a full decode", SPEEDUP, show=milliseconds)
         verdicts.at_most("warm 302 p95", w["p95"], w["peer p95"], "a project's JSON", WARM_OVER_PEER, show=milliseconds)
         verdicts.print_all()
+
 
 if __name__ == "__main__":
     sys.exit(main())
