@@ -30,7 +30,7 @@ def _as_time(value) -> datetime | None:
     return datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
-def known_files(deployment: Deployment, after: str | None = None, chunk: int = KNOWN_CHUNK) -> Iterator[KnownFile]:
+def known_files(deployment: Deployment, after: str | None = None, chunk: int | None = None) -> Iterator[KnownFile]:
     """The station's capture rows whose path sorts after `after` (all when None), in the order of their
     paths as Python compares them, read `chunk` rows at a time so a station of any size costs one chunk.
 
@@ -42,6 +42,7 @@ def known_files(deployment: Deployment, after: str | None = None, chunk: int = K
     from one server-side cursor ordered `COLLATE "C"`, on a connection of its own
     that the sync's commits do not close.
     """
+    chunk = chunk or KNOWN_CHUNK
     if db.session.connection().dialect.name == "sqlite":
         yield from _known_sqlite(deployment.id, after, chunk)
     else:
