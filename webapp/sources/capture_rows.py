@@ -20,12 +20,13 @@ INSERT_BATCH = 1000
 KNOWN_CHUNK = 5000
 
 
-# What a station's capture row records of its file: (path, capture id, size, modification time, capture time).
+# What a station's capture row records of its file: (path, capture id, size, modification time, capture time);
+# the capture time as the database hands it back (SQLite: text, see as_time).
 # A plain tuple: building a million named ones costs more than the query.
 KnownFile = tuple[str, int, int, datetime | None, datetime | None]
 
 
-def _as_time(value) -> datetime | None:
+def as_time(value) -> datetime | None:
     # SQLite hands back the text SQLAlchemy stored; PostgreSQL a datetime.
     return datetime.fromisoformat(value) if isinstance(value, str) else value
 
@@ -59,8 +60,10 @@ def _known_sqlite(deployment_id: int, after: str | None, chunk: int) -> Iterator
                 (deployment_id, after if after is not None else "", chunk),
             )
             rows = cursor.fetchall()
+            parse = datetime.fromisoformat
+            # The capture time stays text until a changed file needs it (as_time): most never do.
             for path, capture_id, size, modified, timestamp in rows:
-                yield path, capture_id, size, _as_time(modified), _as_time(timestamp)
+                yield path, capture_id, size, modified and parse(modified), timestamp
             if len(rows) < chunk:
                 return
             after = rows[-1][0]
@@ -179,13 +182,16 @@ def insert_captures(deployment: Deployment, rows: list[dict]) -> int:
     `captures_count`, so the station's listing pages them all while a sync
     is still committing batches. Does not commit.
     """
-    added = 0
-    # Counted through RETURNING: an executemany's rowcount is not summed on PostgreSQL.
-    table = Capture.__table__
-    statement = insert_ignoring_conflicts(table, ["deployment_id", "path"]).returning(table.c.id)
-    for start in range(0, len(rows), INSERT_BATCH):
-        batch = [dict(row, deployment_id=deployment.id) for row in rows[start : start + INSERT_BATCH]]
-        added += len(db.session.execute(statement, batch).all())
+    if db.session.connection().dialect.name == "sqlite":
+        added = _insert_sqlite(deployment.id, rows)
+    else:
+        added = 0
+        # Counted through RETURNING: an executemany's rowcount is not summed on PostgreSQL.
+        table = Capture.__table__
+        statement = insert_ignoring_conflicts(table, ["deployment_id", "path"]).returning(table.c.id)
+        for start in range(0, len(rows), INSERT_BATCH):
+            batch = [dict(row, deployment_id=deployment.id) for row in rows[start : start + INSERT_BATCH]]
+            added += len(db.session.execute(statement, batch).all())
     if added:
         deployments = Deployment.__table__
         db.session.execute(
@@ -197,6 +203,25 @@ def insert_captures(deployment: Deployment, rows: list[dict]) -> int:
             )
         )
     return added
+
+
+def _sqlite_time(value: datetime | None) -> str | None:
+    # SQLAlchemy's SQLite DateTime text, so rows written here compare and sort like its own.
+    return None if value is None else value.isoformat(" ", "microseconds")
+
+
+def _insert_sqlite(deployment_id: int, rows: list[dict]) -> int:
+    """One executemany on the raw cursor (SQLAlchemy's statement and row processing cost more than
+    the insert itself); the rows added are counted by the connection's change counter."""
+    raw = db.session.connection().connection.driver_connection
+    before = raw.total_changes
+    raw.executemany(
+        "INSERT INTO capture (deployment_id, path, size, timestamp, last_modified) VALUES (?, ?, ?, ?, ?) "
+        "ON CONFLICT (deployment_id, path) DO NOTHING",
+        [(deployment_id, row["path"], row["size"], _sqlite_time(row["timestamp"]), _sqlite_time(row.get("last_modified")))
+         for row in rows],
+    )
+    return raw.total_changes - before
 
 
 def refresh_deployment_stats(deployment: Deployment) -> None:

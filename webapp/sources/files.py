@@ -2,7 +2,7 @@
 adding new files as captures without ever duplicating one."""
 import os
 import re
-from datetime import datetime, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO, Iterator, NamedTuple
 
@@ -37,7 +37,7 @@ _SHORT_PATTERN = re.compile(r"(?<!\d)(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(
 
 def _valid(parts) -> datetime | None:
     try:
-        return datetime(*(int(p) for p in parts))
+        return datetime(*map(int, parts))
     except ValueError:
         return None
 
@@ -49,7 +49,7 @@ def timestamp_from_name(name: str) -> datetime | None:
     or `YYYY<s>MM<s>DD<sep>hh<s>mm<s>ss` with single non-digit separators, or
     12 digits `YYMMDDhhmmss`.
     """
-    stem = Path(name).name
+    stem = name.rpartition("/")[2]
     for pattern in _NAME_PATTERNS:
         for match in pattern.finditer(stem):
             found = _valid(match.groups())
@@ -125,6 +125,10 @@ def is_image_name(name: str) -> bool:
     return name.lower().endswith(IMAGE_EXTENSIONS)
 
 
+# A modification time as naive UTC: the epoch plus its seconds costs a quarter of fromtimestamp + replace.
+_EPOCH = datetime(1970, 1, 1)
+
+
 def _inside_root(path: str, base: str) -> bool:
     """Whether a symlinked file resolves to a file under `base` (a sync never reads beyond its folder)."""
     try:
@@ -197,4 +201,4 @@ def list_local_files(root: str, after: str | None = None) -> Iterator[FileEntry]
             stat = os.stat(full)
         except OSError:
             continue
-        yield FileEntry(path, stat.st_size, datetime.fromtimestamp(stat.st_mtime, timezone.utc).replace(tzinfo=None))
+        yield FileEntry(path, stat.st_size, _EPOCH + timedelta(seconds=stat.st_mtime))

@@ -22,7 +22,7 @@ from ..extensions import db
 from ..jobs import JobCancelled, JobRecorder
 from ..models import Deployment
 from . import storage
-from .capture_rows import insert_captures, known_files, newest_night_start, refresh_deployment_stats, update_changed_captures
+from .capture_rows import as_time, insert_captures, known_files, newest_night_start, refresh_deployment_stats, update_changed_captures
 from .capture_times import TimeReader, head_exif_time, local_exif_time
 from .exif import HEAD_BYTES
 from .files import DataSourceError, FileEntry, UnreadableFile, list_local_files
@@ -34,7 +34,8 @@ SYNC_PARAMS = (
     "Total files", "Captures added", "Failed", "Files missing from source", "Unreadable files", "Files changed",
     "Times changed",
 )
-BATCH_SIZE = 1000
+# New or changed files written per transaction: the sync's memory beyond a constant.
+BATCH_SIZE = 5000
 MAX_NAMED_FILES = 10
 # A cancel is looked for at least this often while files are listed and read, not only between batches.
 CANCEL_CHECK_SECONDS = 0.5
@@ -135,7 +136,8 @@ class _Run:
         self.reader = TimeReader(source.exif_time, self.check_cancelled)
         self.expected = deployment.captures_count or 0
         self.new_count = 0
-        self.last_check = time.monotonic()
+        # The first look for a cancel is never skipped: a cancel asked before any batch writes nothing.
+        self.last_check = 0.0
         # The span of the captures' new times: the sessions the thumbnails stage warms.
         self.earliest: datetime | None = None
         self.latest: datetime | None = None
@@ -169,7 +171,7 @@ class _Run:
 
     def add_new(self) -> None:
         """Insert the waiting new files as captures, in one committed transaction."""
-        self.check_cancelled(force=True)
+        self.check_cancelled()
         batch, self.new = self.new, []
         rows = []
         for entry, found in zip(batch, self.reader.times([entry.path for entry in batch])):
@@ -188,7 +190,7 @@ class _Run:
     def record_changed(self) -> None:
         """Record the waiting changed files' size and time, and their capture time where it changed,
         in one committed transaction; their thumbnails are marked stale (capture_rows.update_changed_captures)."""
-        self.check_cancelled(force=True)
+        self.check_cancelled()
         batch, self.changed = self.changed, []
         rows = []
         for (entry, known), found in zip(batch, self.reader.times([entry.path for entry, _ in batch])):
@@ -196,14 +198,15 @@ class _Run:
                 self._unreadable(entry.path, found)
                 continue
             row = {"capture_id": known[1], "size": entry.size, "last_modified": entry.modified}
-            if found != known[4]:
+            old = as_time(known[4])
+            if found != old:
                 row["timestamp"] = found
                 self.stats["Times changed"] += 1
                 self.stats["Failed"] += found is None
                 if found is not None:
                     self._note_time(found)
                 self.job.logger.info("The capture time of %s changed from %s to %s; the regroup places it again.",
-                                     entry.path, known[4] or "none", found or "none")
+                                     entry.path, old or "none", found or "none")
             rows.append(row)
             if len(self.changed_paths) < MAX_NAMED_FILES:
                 self.changed_paths.append(entry.path)
