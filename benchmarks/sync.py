@@ -37,6 +37,7 @@ from datetime import datetime, timedelta
 
 DEFAULT_SIZES = (250_000, 1_000_000)
 FILES_PER_NIGHT = 10_000
+LINKS_PER_FILE = 50_000
 START = datetime(2024, 5, 1, 21, 0)
 BUCKET = "bench-sync"
 MB = 1024 * 1024
@@ -112,21 +113,21 @@ def _small_jpegs(count: int = 4) -> list[bytes]:
 
 
 def build_named_tree(root: str, size: int) -> None:
-    """`size` hard links to a few JPEGs, named by their time, FILES_PER_NIGHT per night folder."""
-    sources = []
-    for index, data in enumerate(_small_jpegs()):
-        path = os.path.join(root, f".source{index}.bin")
-        with open(path, "wb") as file:
-            file.write(data)
-        sources.append(path)
-    folder = None
+    """`size` hard links to a few JPEGs, named by their time, FILES_PER_NIGHT per night folder
+    (a new copy of a JPEG every LINKS_PER_FILE links: ext4 allows 65,000 links to one file)."""
+    images = _small_jpegs()
+    source = folder = None
     for i in range(size):
+        if i % LINKS_PER_FILE == 0:
+            source = os.path.join(root, f".source{i // LINKS_PER_FILE}.bin")
+            with open(source, "wb") as file:
+                file.write(images[(i // LINKS_PER_FILE) % len(images)])
         night, n = divmod(i, FILES_PER_NIGHT)
         if n == 0:
             folder = os.path.join(root, (START + timedelta(days=night)).strftime("%Y-%m-%d"))
             os.mkdir(folder)
         when = START + timedelta(days=night, seconds=3 * n)
-        os.link(sources[i % len(sources)], os.path.join(folder, when.strftime("%Y%m%d_%H%M%S.jpg")))
+        os.link(source, os.path.join(folder, when.strftime("%Y%m%d_%H%M%S.jpg")))
 
 
 def scandir_floor(root: str) -> float:

@@ -37,6 +37,8 @@ SYNC_PARAMS = (
 # New or changed files written per transaction: the sync's memory beyond a constant.
 BATCH_SIZE = 5000
 MAX_NAMED_FILES = 10
+# Each changed capture time gets a log line (old and new), up to this many; the count says the rest.
+MAX_TIME_LINES = 100
 # A cancel is looked for at least this often while files are listed and read, not only between batches.
 CANCEL_CHECK_SECONDS = 0.5
 
@@ -205,8 +207,9 @@ class _Run:
                 self.stats["Failed"] += found is None
                 if found is not None:
                     self._note_time(found)
-                self.job.logger.info("The capture time of %s changed from %s to %s; the regroup places it again.",
-                                     entry.path, old or "none", found or "none")
+                if self.stats["Times changed"] <= MAX_TIME_LINES:
+                    self.job.logger.info("The capture time of %s changed from %s to %s; the regroup places it again.",
+                                         entry.path, old or "none", found or "none")
             rows.append(row)
             if len(self.changed_paths) < MAX_NAMED_FILES:
                 self.changed_paths.append(entry.path)
@@ -247,7 +250,8 @@ class _Run:
                      stats["Files changed"], _named(self.changed_paths, stats["Files changed"]))
         log.info("Added %d captures (%d without a capture time).", stats["Captures added"], stats["Failed"])
         if stats["Times changed"]:
-            log.info("%d captures got a new capture time from their changed file.", stats["Times changed"])
+            log.info("%d captures got a new capture time from their changed file%s.", stats["Times changed"],
+                     f" (the first {MAX_TIME_LINES} are named above)" if stats["Times changed"] > MAX_TIME_LINES else "")
         if stats["Unreadable files"]:
             log.warning("%d files could not be read; the next sync tries them again.", stats["Unreadable files"])
 
