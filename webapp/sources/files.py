@@ -178,27 +178,26 @@ def list_local_files(root: str, after: str | None = None) -> Iterator[FileEntry]
     are not followed, and a symlinked file that points outside `root` is left out.
     """
     base = os.path.realpath(root)
-    keys, links = _folder_keys(base)
-    stack = [(base + os.sep, "", iter(keys), links)]
-    while stack:
-        folder, rel, names, links = stack[-1]
-        key = next(names, None)
-        if key is None:
-            stack.pop()
-            continue
+    return _walk(base + os.sep, "", base, after)
+
+
+def _walk(folder: str, rel: str, base: str, after: str | None) -> Iterator[FileEntry]:
+    """The image files under `folder` (ending in a separator), whose path from the root starts with `rel`."""
+    keys, links = _folder_keys(folder)
+    epoch, delta, stat = _EPOCH, timedelta, os.stat
+    for key in keys:
         path = rel + key
-        if key.endswith("/"):
+        if key[-1] == "/":
             if not _prunable(path, after):
-                keys, sub_links = _folder_keys(folder + key)
-                stack.append((folder + key, path, iter(keys), sub_links))
+                yield from _walk(folder + key, path, base, after)
             continue
         if after is not None and path <= after:
             continue
         full = folder + key
         try:
-            if key in links and not _inside_root(full, base):
+            if links and key in links and not _inside_root(full, base):
                 continue
-            stat = os.stat(full)
+            found = stat(full)
         except OSError:
             continue
-        yield FileEntry(path, stat.st_size, _EPOCH + timedelta(seconds=stat.st_mtime))
+        yield FileEntry(path, found.st_size, epoch + delta(seconds=found.st_mtime))
