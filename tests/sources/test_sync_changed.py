@@ -222,7 +222,8 @@ def test_cancel_while_listing_ends_revoked_with_nothing_written(app, project, mo
     assert deployment.captures_count == 0
 
 
-def test_cancel_while_the_exif_pool_reads_ends_revoked_with_whole_batches_only(app, project, monkeypatch):
+@pytest.mark.parametrize("readers", [1, 4], ids=["in-thread", "pool"])
+def test_cancel_while_exif_heads_are_read_ends_revoked_with_whole_batches_only(app, project, monkeypatch, readers):
     folder = station_folder(app, project)
     photo = jpeg(NIGHT_1)
     for n in range(120):
@@ -247,7 +248,8 @@ def test_cancel_while_the_exif_pool_reads_ends_revoked_with_whole_batches_only(a
 
         return exif_time
 
-    monkeypatch.setattr(sync_module, "local_exif_time", reader)
+    monkeypatch.setattr(sync_module, "_local_source", lambda folder_path: sync_module._Source(
+        lambda after: sync_module.list_local_files(folder_path, after), reader(folder_path), readers=readers))
     job = jobs.create_job("data_storage_sync", deployment)
     jobs.enqueue(job)
     job = db.session.get(Job, job.id)

@@ -23,7 +23,7 @@ from ..jobs import JobCancelled, JobRecorder
 from ..models import Deployment
 from . import storage
 from .capture_rows import as_time, insert_captures, known_files, newest_night_start, refresh_deployment_stats, update_changed_captures
-from .capture_times import TimeReader, head_exif_time, local_exif_time
+from .capture_times import POOL_WORKERS, TimeReader, head_exif_time, local_exif_time
 from .exif import HEAD_BYTES
 from .files import DataSourceError, FileEntry, UnreadableFile, list_local_files
 from .merge import CHANGED, NEW, merge_listing
@@ -63,9 +63,11 @@ class _Source:
     UnreadableFile when the file could not be read.
     """
 
-    def __init__(self, files: Callable[[str | None], Iterator[FileEntry]], exif_time: Callable[[str], datetime | None]):
+    def __init__(self, files: Callable[[str | None], Iterator[FileEntry]], exif_time: Callable[[str], datetime | None],
+                 readers: int = 1):
         self.files = files
         self.exif_time = exif_time
+        self.readers = readers  # threads reading EXIF heads (capture_times.TimeReader)
 
 
 def _local_source(folder: str) -> _Source:
@@ -94,7 +96,7 @@ def _s3_source(url: str, source, shown: str) -> _Source:
         # An S3 object is whole once it is listed; only its head was fetched.
         return head_exif_time(body)
 
-    return _Source(files, exif_time)
+    return _Source(files, exif_time, readers=POOL_WORKERS)
 
 
 def open_source(deployment: Deployment) -> _Source:
@@ -135,7 +137,7 @@ class _Run:
         self.changed: list[tuple] = []
         self.vanished: list[str] = []
         self.changed_paths: list[str] = []
-        self.reader = TimeReader(source.exif_time, self.check_cancelled)
+        self.reader = TimeReader(source.exif_time, self.check_cancelled, workers=source.readers)
         self.expected = deployment.captures_count or 0
         self.new_count = 0
         # The first look for a cancel is never skipped: a cancel asked before any batch writes nothing.
