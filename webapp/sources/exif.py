@@ -115,7 +115,14 @@ def _ascii(tiff: bytes, order: str, field) -> str | None:
 
 
 def _parse(text: str) -> datetime | None:
+    """`YYYY:MM:DD hh:mm:ss` as Pillow's callers read it (strptime), with a fast path for the usual form."""
+    text = text.strip("\x00 ")
     try:
-        return datetime.strptime(text.strip("\x00 "), "%Y:%m:%d %H:%M:%S")
+        if len(text) == 19 and text[4] == text[7] == text[13] == text[16] == ":" and text[10] == " " and (
+            text[:4] + text[5:7] + text[8:10] + text[11:13] + text[14:16] + text[17:]
+        ).isdigit():
+            return datetime(int(text[:4]), int(text[5:7]), int(text[8:10]),
+                            int(text[11:13]), int(text[14:16]), int(text[17:]))
+        return datetime.strptime(text, "%Y:%m:%d %H:%M:%S")
     except ValueError:
         return None
