@@ -436,6 +436,13 @@ def test_cli_regroup_and_sync_print_stage_params(runner, deployment):
     kinds = db.session.scalars(db.select(Job.job_type_key).order_by(Job.id)).all()
     assert kinds == ["data_storage_sync", "regroup_events"]
 
+    result = runner.invoke(args=["sync", "--since-last", str(deployment.id)])
+    assert result.exit_code == 0, result.output
+    assert "Data storage sync / Captures added: 0" in result.output.splitlines()
+    quick = db.session.scalars(db.select(Job).order_by(Job.id.desc())).first()
+    assert quick.progress["options"] == {"since": "last"}
+    assert any("Quick sync of" in line for line in quick.logs["stdout"])
+
 
 def test_cli_exits_1_for_unknown_station_and_failed_job(runner, deployment, failing_event_inserts):
     missing = runner.invoke(args=["regroup", "999999"])
