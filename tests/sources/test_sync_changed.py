@@ -9,6 +9,8 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from benchmarks.s3_proxy import DelayProxy
@@ -17,9 +19,9 @@ from tests.conftest import add_deployment, csrf_token_from, grant_data_root, s3_
 from tests.jobs.test_jobs import CancelWhenLogged, params, run
 from webapp import jobs
 from webapp.extensions import db
-from webapp.models import Capture, Event, Job
+from webapp.models import Capture, Event, Job, StorageSource
 from webapp.sources import sync as sync_module
-from webapp.sources import capture_times
+from webapp.sources import capture_rows, capture_times
 
 pytestmark = pytest.mark.pg
 NIGHT_1 = datetime(2024, 6, 1, 22, 0)
@@ -282,3 +284,44 @@ def test_quick_sync_from_the_api_and_the_station_page(app, client, auth, project
     newest = db.session.scalars(db.select(Job).order_by(Job.id.desc())).first()
     assert newest.progress["options"] == {"since": "last"}
     assert client.post(f"/deployments/{deployment.id}/sync", data={"csrf_token": csrf, "since": "x"}).status_code == 400
+
+
+TREE_PATHS = st.sets(st.sampled_from([
+    f"{folder}{name}" for folder in ("", "a/", "a/b/", "a-b/", "z/") for name in ("1.jpg", "a.jpg", "b-2.JPG", "é.png")
+]), max_size=14)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(first=TREE_PATHS, second=TREE_PATHS, touched=st.sets(st.integers(0, 20)), chunk=st.sampled_from([1, 2, 3, 50]))
+def test_a_resync_finds_exactly_the_new_changed_and_vanished_files_across_chunks(
+    app, project, monkeypatch, first, second, touched, chunk
+):
+    """Random trees against random known sets, with known rows read `chunk` at a time and batches of 2."""
+    monkeypatch.setattr(capture_rows, "KNOWN_CHUNK", chunk)
+    monkeypatch.setattr(sync_module, "BATCH_SIZE", 2)
+    folder = Path(app.config["DATA_SOURCE_ROOTS"][0]) / f"tree-{len(os.listdir(app.config['DATA_SOURCE_ROOTS'][0]))}"
+    folder.mkdir()
+    if db.session.scalar(db.select(db.func.count(StorageSource.id))) == 0:
+        grant_data_root(project)
+    for path in first:
+        (folder / path).parent.mkdir(parents=True, exist_ok=True)
+        (folder / path).write_bytes(b"x")
+    deployment = add_deployment(project, name=folder.name, data_source=str(folder))
+    assert params(run("data_storage_sync", deployment), "data_storage_sync")["captures_added"] == len(first)
+    ids = {path: capture_id for path, (capture_id, _) in captures(deployment).items()}
+
+    kept = sorted(first & second)
+    changed = {path for index, path in enumerate(kept) if index in touched}
+    for path in first - second:
+        (folder / path).unlink()
+    for path in second - first:
+        (folder / path).parent.mkdir(parents=True, exist_ok=True)
+        (folder / path).write_bytes(b"x")
+    for path in changed:
+        (folder / path).write_bytes(b"longer")
+    stage = params(run("data_storage_sync", deployment), "data_storage_sync")
+    assert (stage["total_files"], stage["captures_added"], stage["files_missing_from_source"], stage["files_changed"]) == (
+        len(second), len(second - first), len(first - second), len(changed))
+    after = captures(deployment)
+    assert set(after) == first | second
+    assert all(after[path][0] == ids[path] for path in first)
