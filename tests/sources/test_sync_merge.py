@@ -15,6 +15,7 @@ from webapp.extensions import db
 from webapp.models import Capture
 from webapp.sources.capture_rows import is_changed, known_files
 from webapp.sources.exif import HEAD_BYTES, NOT_FOUND, exif_time_from_head
+from webapp.sources import files
 from webapp.sources.files import FileEntry, list_local_files, timestamp_from_exif
 from webapp.sources.merge import CHANGED, NEW, VANISHED, merge_listing
 
@@ -153,3 +154,25 @@ def test_a_quick_listing_does_not_open_folders_before_its_start(tmp_path, monkey
     listed = [e.path for e in list_local_files(str(tmp_path), after="2024-06-02/2024-06-02_1.jpg")]
     assert listed == ["2024-06-03/2024-06-03_1.jpg"]
     assert "2024-06-01" not in opened and "2024-06-02" in opened
+
+
+def _name_time_every_pattern(name: str):
+    """timestamp_from_name as the contract words it: every pattern tried in order, at every offset."""
+    stem = name.rpartition("/")[2]
+    for pattern in files._NAME_PATTERNS:
+        for match in pattern.finditer(stem):
+            found = files._valid(match.groups())
+            if found:
+                return found
+    for match in files._SHORT_PATTERN.finditer(stem):
+        year, *rest = match.groups()
+        found = files._valid((2000 + int(year), *rest))
+        if found:
+            return found
+    return None
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet="0123456789_-:. aZ/", max_size=40))
+def test_the_name_time_skips_the_first_pattern_only_where_it_cannot_match(name):
+    assert files.timestamp_from_name(name) == _name_time_every_pattern(name)

@@ -32,6 +32,8 @@ _NAME_PATTERNS = (
     re.compile(r"(?<!\d)(\d{4})(\d{2})(\d{2})[^\d](\d{2})(\d{2})(\d{2})(?!\d)"),
     re.compile(r"(?<!\d)(\d{4})[^\d](\d{2})[^\d](\d{2})[^\d](\d{2})[^\d](\d{2})[^\d](\d{2})(?!\d)"),
 )
+# One scan that tells whether the first pattern (tried at every offset) can match at all.
+_FOURTEEN_DIGITS = re.compile(r"\d{14}")
 _SHORT_PATTERN = re.compile(r"(?<!\d)(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(?!\d)")
 
 
@@ -50,7 +52,7 @@ def timestamp_from_name(name: str) -> datetime | None:
     12 digits `YYMMDDhhmmss`.
     """
     stem = name.rpartition("/")[2]
-    for pattern in _NAME_PATTERNS:
+    for pattern in _NAME_PATTERNS if _FOURTEEN_DIGITS.search(stem) else _NAME_PATTERNS[1:]:
         for match in pattern.finditer(stem):
             found = _valid(match.groups())
             if found:
