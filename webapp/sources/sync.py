@@ -22,7 +22,14 @@ from ..extensions import db
 from ..jobs import JobCancelled, JobRecorder
 from ..models import Deployment
 from . import storage
-from .capture_rows import as_time, insert_captures, known_files, newest_night_start, refresh_deployment_stats, update_changed_captures
+from .capture_rows import (
+    as_time,
+    insert_captures,
+    known_files,
+    newest_night_start,
+    refresh_deployment_stats,
+    update_changed_captures,
+)
 from .capture_times import POOL_WORKERS, TimeReader, head_exif_time, local_exif_time
 from .exif import HEAD_BYTES
 from .files import DataSourceError, FileEntry, UnreadableFile, list_local_files
@@ -207,8 +214,10 @@ class _Run:
                 row["timestamp"] = found
                 self.stats["Times changed"] += 1
                 self.stats["Failed"] += found is None
-                if found is not None:
-                    self._note_time(found)
+                # Both sessions are touched: the one it leaves and the one it joins.
+                for moved in (old, found):
+                    if moved is not None:
+                        self._note_time(moved)
                 if self.stats["Times changed"] <= MAX_TIME_LINES:
                     self.job.logger.info("The capture time of %s changed from %s to %s; the regroup places it again.",
                                          entry.path, old or "none", found or "none")
