@@ -61,14 +61,19 @@ serve: $(VENV)/.server-installed
 test: test-deps
 	$(BIN)/pytest
 
-## bench: regroup, preview, thumbnail, hostile-input, station-delete and stations-list benchmarks; every verdict is a ratio against a floor, a baseline or a peer measured in the same run (benchmarks/report.py)
-bench: install
+## bench: regroup, preview, thumbnail, hostile-input, station-delete, stations-list and sync benchmarks; every verdict is a ratio against a floor, a baseline or a peer measured in the same run (benchmarks/report.py)
+bench: $(VENV)/.bench-installed
 	$(BIN)/python -m benchmarks.regroup
 	$(BIN)/python -m benchmarks.preview
 	$(BIN)/python -m benchmarks.thumbnails
 	$(BIN)/python -m benchmarks.bounded_input
 	$(BIN)/python -m benchmarks.station_delete
 	$(BIN)/python -m benchmarks.stations
+	$(BIN)/python -m benchmarks.sync
+
+$(VENV)/.bench-installed: $(VENV)/.installed
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[pg,redis,s3,bench]'
+	touch $@
 
 ## load: locust against a throw-away PostgreSQL site on 127.0.0.1 (1,000 stations, 1M captures;
 ## LOAD_USERS, LOAD_SECONDS); prints p50/p95/p99 and errors per route

@@ -90,7 +90,7 @@ def worker_command(workers: int):
     make_consumer(huey, workers, float(current_app.config["REAPER_INTERVAL_SECONDS"])).run()
 
 
-def _run_job_in_foreground(job_type_key: str, deployment_id: int) -> None:
+def _run_job_in_foreground(job_type_key: str, deployment_id: int, options: dict | None = None) -> None:
     """Create a job for the station, run it here (not via the queue), print its stage params."""
     from . import jobs
     from .models import Deployment, Job
@@ -99,7 +99,7 @@ def _run_job_in_foreground(job_type_key: str, deployment_id: int) -> None:
     if deployment is None:
         raise click.ClickException(f"No station with id {deployment_id}.")
     try:
-        job = jobs.create_job(job_type_key, deployment)
+        job = jobs.create_job(job_type_key, deployment, options=options)
     except jobs.JobError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"Job {job.id}: {job.name} of station {deployment.id} ({deployment.name})")
@@ -132,9 +132,10 @@ def regroup_command(deployment_id: int):
 
 @click.command("sync")
 @click.argument("deployment_id", type=int)
-def sync_command(deployment_id: int):
+@click.option("--since-last", is_flag=True, help="A quick sync: list only what follows the newest night.")
+def sync_command(deployment_id: int, since_last: bool):
     """Sync a station with its data source now, then regroup it, as a job; print its stats."""
-    _run_job_in_foreground("data_storage_sync", deployment_id)
+    _run_job_in_foreground("data_storage_sync", deployment_id, {"since": "last"} if since_last else None)
 
 
 def init_app(app):

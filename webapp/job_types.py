@@ -22,7 +22,7 @@ def _run_regroup(deployment: Deployment, recorder: JobRecorder) -> None:
 
 def _run_sync(deployment: Deployment, recorder: JobRecorder) -> None:
     """Sync the files, regroup what they added, then warm the touched sessions' thumbnails."""
-    synced = sync_deployment(deployment, recorder)
+    synced = sync_deployment(deployment, recorder, since_last=recorder.options.get("since") == "last")
     recorder.set_stage(REGROUP_STAGE_OF_SYNC, status="STARTED")
     regrouped = regroup_deployment(deployment, job=recorder, stage_key=REGROUP_STAGE_OF_SYNC)
     if regrouped.skipped:

@@ -63,7 +63,7 @@ def test_sync_adds_captures_then_regroups_in_two_stages(deployment):
     ]
     assert params(job, "data_storage_sync") == {
         "total_files": 7, "captures_added": 7, "failed": 1, "files_missing_from_source": 0, "unreadable_files": 0,
-        "files_changed": 0,
+        "files_changed": 0, "times_changed": 0,
     }
     assert params(job, "regroup_sessions") == {
         "captures_grouped": 6, "events_created": 2, "events_touched": 2, "empty_events_deleted": 0,
@@ -95,7 +95,7 @@ def test_resync_adds_nothing_and_reports_vanished_files(deployment, data_dir):
     assert job.status == "SUCCESS"
     assert params(job, "data_storage_sync") == {
         "total_files": 6, "captures_added": 0, "failed": 0, "files_missing_from_source": 1, "unreadable_files": 0,
-        "files_changed": 0,
+        "files_changed": 0, "times_changed": 0,
     }
     assert any(" WARNING " in line and NIGHT_1[0] in line and "kept" in line for line in job.logs["stdout"])
     assert db.session.scalar(db.select(db.func.count(Capture.id)).filter_by(deployment_id=deployment.id)) == 7
@@ -304,7 +304,7 @@ def cancel_when_logged():
 
 
 def test_cancel_during_the_sync_stage_stops_before_the_next_batch(deployment, cancel_when_logged):
-    cancel_when_logged("Found 7 files")
+    cancel_when_logged("Listing")
     job = run("data_storage_sync", deployment)
     assert job.status == "REVOKED" and job.finished_at
     assert [s["status"] for s in job.stages] == ["REVOKED", "CREATED", "CREATED"]
@@ -436,6 +436,13 @@ def test_cli_regroup_and_sync_print_stage_params(runner, deployment):
     kinds = db.session.scalars(db.select(Job.job_type_key).order_by(Job.id)).all()
     assert kinds == ["data_storage_sync", "regroup_events"]
 
+    result = runner.invoke(args=["sync", "--since-last", str(deployment.id)])
+    assert result.exit_code == 0, result.output
+    assert "Data storage sync / Captures added: 0" in result.output.splitlines()
+    quick = db.session.scalars(db.select(Job).order_by(Job.id.desc())).first()
+    assert quick.progress["options"] == {"since": "last"}
+    assert any("Quick sync of" in line for line in quick.logs["stdout"])
+
 
 def test_cli_exits_1_for_unknown_station_and_failed_job(runner, deployment, failing_event_inserts):
     missing = runner.invoke(args=["regroup", "999999"])
@@ -496,7 +503,7 @@ def test_sync_from_s3(project, s3, s3_endpoint):
     assert job.status == "SUCCESS", job.logs
     assert params(job, "data_storage_sync") == {
         "total_files": 8, "captures_added": 8, "failed": 1, "files_missing_from_source": 0, "unreadable_files": 0,
-        "files_changed": 0,
+        "files_changed": 0, "times_changed": 0,
     }
     assert params(job, "regroup_sessions")["captures_grouped"] == 7
     paths = set(db.session.scalars(db.select(Capture.path).filter_by(deployment_id=deployment.id)))

@@ -26,8 +26,12 @@ def blocker(job_type_key: str, deployment: Deployment) -> str | None:
     return None
 
 
-def start_job(job_type_key: str, deployment: Deployment, user: User | None, queue: JobQueue | None = None) -> Job:
-    """Create and enqueue one job for the station; JobError says why it cannot.
+def start_job(
+    job_type_key: str, deployment: Deployment, user: User | None, queue: JobQueue | None = None,
+    options: dict | None = None,
+) -> Job:
+    """Create and enqueue one job for the station (with its `options`, see queue.create_job);
+    JobError says why it cannot.
 
     QueueUnavailable (a JobError) means the job was created but the queue
     refused it: the job is FAILURE with the reason in its log.
@@ -39,7 +43,7 @@ def start_job(job_type_key: str, deployment: Deployment, user: User | None, queu
         raise JobError(f"Station “{deployment.name}” is being deleted; no job can start on it.")
     if reason == "no data source":
         raise JobError(f"Station “{deployment.name}” has no data source to sync from.")
-    job = create_job(job_type_key, deployment, user)
+    job = create_job(job_type_key, deployment, user, options)
     return enqueue(job, queue)
 
 

@@ -58,8 +58,12 @@ def _new_progress(job_type: JobType) -> dict:
     return recorder_state
 
 
-def create_job(job_type_key: str, deployment: Deployment, user: User | None = None) -> Job:
-    """Create a job row for a station with all its stages and params present (at 0)."""
+def create_job(job_type_key: str, deployment: Deployment, user: User | None = None, options: dict | None = None) -> Job:
+    """Create a job row for a station with all its stages and params present (at 0).
+
+    `options` (JSON values) tell the work how to run, e.g. `{"since": "last"}` for a quick sync;
+    they are kept in the row's progress, read back through `JobRecorder.options`.
+    """
     job_type = get_job_type(job_type_key)
     if deployment.project_id is None:
         raise JobError(f"Station {deployment.id} belongs to no project; assign it to a project first.")
@@ -71,7 +75,7 @@ def create_job(job_type_key: str, deployment: Deployment, user: User | None = No
         deployment_name=deployment.name,
         project_id=deployment.project_id,
         created_by_id=user.id if user is not None else None,
-        progress=_new_progress(job_type),
+        progress={**_new_progress(job_type), **({"options": options} if options else {})},
         logs={"stdout": [], "stderr": []},
     )
     db.session.add(job)

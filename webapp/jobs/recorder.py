@@ -113,6 +113,11 @@ class JobRecorder:
         self.logger.propagate = True
         self.logger.handlers = [_RecorderHandler(self)]
 
+    @property
+    def options(self) -> dict:
+        """How the job was asked to run (queue.create_job's `options`); empty by default."""
+        return self.progress.get("options") or {}
+
     # -- stages and params -------------------------------------------------
     def stage(self, key: str) -> dict:
         for stage in self.progress["stages"]:

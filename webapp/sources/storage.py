@@ -334,12 +334,16 @@ def display_path(project: Project | None, value: str | None) -> str:
 # --- reading a source -------------------------------------------------------
 
 
-def s3_client(source: StorageSource, connect_timeout: float | None = None, read_timeout: float | None = None):
+def s3_client(
+    source: StorageSource, connect_timeout: float | None = None, read_timeout: float | None = None,
+    pool_size: int | None = None,
+):
     """A boto3 S3 client built only from the source's own endpoint and credentials.
 
     Never the server's own credentials or endpoint settings: a source
     without credentials is read anonymously. Timeouts (seconds) are for
-    callers inside a web request, where a stalled store must not hold a worker.
+    callers inside a web request, where a stalled store must not hold a worker;
+    `pool_size` is the number of connections for callers with concurrent requests.
     """
     import boto3
     from botocore import UNSIGNED
@@ -354,6 +358,8 @@ def s3_client(source: StorageSource, connect_timeout: float | None = None, read_
     options = {"ignore_configured_endpoint_urls": True}
     if not access_key:
         options["signature_version"] = UNSIGNED
+    if pool_size is not None:
+        options["max_pool_connections"] = pool_size
     if connect_timeout is not None:
         options.update(connect_timeout=connect_timeout, read_timeout=read_timeout, retries={"max_attempts": 2})
     return boto3.client(

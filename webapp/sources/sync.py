@@ -1,20 +1,21 @@
 """Sync a station with its data source: list the files, record the size and time
-of files changed in place and add the new ones as captures (the first stage of
-a data_storage_sync job; `webapp.job_types` runs the regroup and thumbnail
-stages after it).
+of files changed in place (reading their capture time again) and add the new
+ones as captures (the first stage of a data_storage_sync job;
+`webapp.job_types` runs the regroup and thumbnail stages after it).
 
-A station's data source is checked again at every sync against the storage
-sources its project may use (a grant may have been revoked, or a folder
-turned into a symlink out of bounds, since it was saved). An
-`s3://bucket/prefix` source is listed through boto3 with the endpoint and
-credentials of its storage source, never the server's own. Logs name the
-source by its path inside the storage source.
+The listing streams in path order and is merged against the station's capture
+rows read in the same order in chunks (merge.py), so a sync's memory is a
+constant plus one batch, whatever the station's size. A station's data source
+is checked again at every sync against the storage sources its project may
+use (a grant may have been revoked, or a folder turned into a symlink out of
+bounds, since it was saved). An `s3://bucket/prefix` source is listed through
+boto3 with the endpoint and credentials of its storage source, never the
+server's own. Logs name the source by its path inside the storage source.
 """
-import io
 import time
+from contextlib import closing
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from pathlib import Path
+from datetime import datetime
 from typing import Callable, Iterator
 
 from ..extensions import db
@@ -22,30 +23,30 @@ from ..jobs import JobCancelled, JobRecorder
 from ..models import Deployment
 from . import storage
 from .capture_rows import (
-    KnownFile,
+    as_time,
     insert_captures,
-    is_changed,
     known_files,
+    newest_night_start,
     refresh_deployment_stats,
     update_changed_captures,
 )
-from .files import (
-    DataSourceError,
-    FileEntry,
-    UnreadableFile,
-    is_image_name,
-    list_local_files,
-    timestamp_from_exif,
-    timestamp_from_name,
-)
+from .capture_times import POOL_WORKERS, TimeReader, head_exif_time, local_exif_time
+from .exif import HEAD_BYTES
+from .files import DataSourceError, FileEntry, UnreadableFile, list_local_files
+from .merge import CHANGED, NEW, merge_listing
+from .s3_listing import LIST_WORKERS, list_s3
 
 SYNC_STAGE = "data_storage_sync"
-SYNC_PARAMS = ("Total files", "Captures added", "Failed", "Files missing from source", "Unreadable files", "Files changed")
-BATCH_SIZE = 1000
-# EXIF sits at the start of a JPEG/TIFF; reading this much of an S3 object is enough.
-EXIF_HEAD_BYTES = 128 * 1024
+SYNC_PARAMS = (
+    "Total files", "Captures added", "Failed", "Files missing from source", "Unreadable files", "Files changed",
+    "Times changed",
+)
+# New or changed files written per transaction: the sync's memory beyond a constant.
+BATCH_SIZE = 5000
 MAX_NAMED_FILES = 10
-# A cancel is looked for at least this often while files are read, not only between batches.
+# Each changed capture time gets a log line (old and new), up to this many; the count says the rest.
+MAX_TIME_LINES = 100
+# A cancel is looked for at least this often while files are listed and read, not only between batches.
 CANCEL_CHECK_SECONDS = 0.5
 
 
@@ -62,20 +63,22 @@ class SyncResult:
 
 
 class _Source:
-    """One data source: its file listing and a way to read a file's EXIF time.
+    """One data source: its sorted file listing (after a path, for a quick sync) and a way to read a
+    file's EXIF time.
 
     `exif_time` returns None for a file read that holds no time, and raises
     UnreadableFile when the file could not be read.
     """
 
-    def __init__(self, files: Callable[[], Iterator[FileEntry]], exif_time: Callable[[str], datetime | None]):
+    def __init__(self, files: Callable[[str | None], Iterator[FileEntry]], exif_time: Callable[[str], datetime | None],
+                 readers: int = 1):
         self.files = files
         self.exif_time = exif_time
+        self.readers = readers  # threads reading EXIF heads (capture_times.TimeReader)
 
 
 def _local_source(folder: str) -> _Source:
-    base = Path(folder)
-    return _Source(lambda: list_local_files(folder), lambda rel: timestamp_from_exif(base / rel))
+    return _Source(lambda after: list_local_files(folder, after), local_exif_time(folder))
 
 
 def _s3_source(url: str, source, shown: str) -> _Source:
@@ -83,31 +86,24 @@ def _s3_source(url: str, source, shown: str) -> _Source:
 
     bucket, prefix = storage.s3_parts(url)
     prefix = f"{prefix}/" if prefix else ""
-    client = storage.s3_client(source)
+    client = storage.s3_client(source, pool_size=LIST_WORKERS)
 
-    def files() -> Iterator[FileEntry]:
+    def files(after: str | None) -> Iterator[FileEntry]:
         try:
-            for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-                for item in page.get("Contents", []):
-                    rel = item["Key"][len(prefix) :]
-                    if rel and is_image_name(rel):
-                        modified = item.get("LastModified")
-                        if modified is not None and modified.tzinfo is not None:
-                            modified = modified.astimezone(timezone.utc).replace(tzinfo=None)
-                        yield FileEntry(rel, int(item["Size"]), modified)
+            yield from list_s3(client, bucket, prefix, after)
         except (BotoCoreError, ClientError) as error:
             raise SyncError(f"Cannot list {shown}: {error}") from None
 
     def exif_time(rel: str) -> datetime | None:
         try:
-            head = client.get_object(Bucket=bucket, Key=prefix + rel, Range=f"bytes=0-{EXIF_HEAD_BYTES - 1}")
+            head = client.get_object(Bucket=bucket, Key=prefix + rel, Range=f"bytes=0-{HEAD_BYTES - 1}")
             body = head["Body"].read()
         except (BotoCoreError, ClientError) as error:
             raise UnreadableFile(str(error)) from error
         # An S3 object is whole once it is listed; only its head was fetched.
-        return timestamp_from_exif(io.BytesIO(body), complete=False)
+        return head_exif_time(body)
 
-    return _Source(files, exif_time)
+    return _Source(files, exif_time, readers=POOL_WORKERS)
 
 
 def open_source(deployment: Deployment) -> _Source:
@@ -132,169 +128,205 @@ def open_source(deployment: Deployment) -> _Source:
     return _local_source(valid)
 
 
-def _named(paths: list[str]) -> str:
+def _named(paths: list[str], total: int) -> str:
     shown = ", ".join(paths[:MAX_NAMED_FILES])
-    return shown + (f" and {len(paths) - MAX_NAMED_FILES} more" if len(paths) > MAX_NAMED_FILES else "")
+    return shown + (f" and {total - MAX_NAMED_FILES} more" if total > MAX_NAMED_FILES else "")
 
 
-def _listed(source: _Source, job: JobRecorder) -> list[FileEntry]:
-    """The source's files, looking for a cancel every CANCEL_CHECK_SECONDS while a long listing runs."""
-    listed = []
-    last_check = time.monotonic()
-    for entry in source.files():
-        listed.append(entry)
-        if time.monotonic() - last_check >= CANCEL_CHECK_SECONDS:
-            job.check_cancelled()
-            last_check = time.monotonic()
-    return listed
+class _Run:
+    """One sync's state: its counts, the batch of new and of changed files waiting to be written,
+    and the first names of what it reports."""
 
-
-class _CaptureReader:
-    """Reads the capture time of new files, counting those without a time and those unreadable,
-    and looks for a cancel every CANCEL_CHECK_SECONDS while it reads."""
-
-    def __init__(self, source: _Source, stats: dict, job: JobRecorder):
-        self.source, self.stats, self.job = source, stats, job
-        self.last_check = time.monotonic()
-        # The span of the new captures' times: the sessions the thumbnails stage warms.
+    def __init__(self, deployment: Deployment, job: JobRecorder, source: _Source):
+        self.deployment, self.job = deployment, job
+        self.stats = {name: 0 for name in SYNC_PARAMS}
+        self.new: list[FileEntry] = []
+        self.changed: list[tuple] = []
+        self.vanished: list[str] = []
+        self.changed_paths: list[str] = []
+        self.reader = TimeReader(source.exif_time, self.check_cancelled, workers=source.readers)
+        self.expected = deployment.captures_count or 0
+        self.new_count = 0
+        # The first look for a cancel is never skipped: a cancel asked before any batch writes nothing.
+        self.last_check = 0.0
+        # The span of the captures' new times: the sessions the thumbnails stage warms.
         self.earliest: datetime | None = None
         self.latest: datetime | None = None
 
-    def rows(self, entries: list[FileEntry]) -> list[dict]:
-        """The capture rows of a batch of files; an unreadable file has none."""
+    def check_cancelled(self, force: bool = False) -> None:
+        """Record progress and look for a cancel, at most every CANCEL_CHECK_SECONDS unless forced."""
+        if not force and time.monotonic() - self.last_check < CANCEL_CHECK_SECONDS:
+            return
+        self.job.set_params(SYNC_STAGE, self.stats)
+        seen = self.stats["Total files"]
+        self.job.set_stage(SYNC_STAGE, progress=min(0.95, seen / self.expected) if self.expected else 0.0)
+        self.job.check_cancelled()
+        self.last_check = time.monotonic()
+
+    def watched(self, listing: Iterator[FileEntry]) -> Iterator[FileEntry]:
+        """The listing, counted in "Total files", with a look for a cancel every 1,024 files."""
+        for count, entry in enumerate(listing, 1):
+            if not count & 1023:
+                self.stats["Total files"] = count
+                self.check_cancelled()
+            yield entry
+            self.stats["Total files"] = count
+
+    def _note_time(self, found: datetime) -> None:
+        self.earliest = found if self.earliest is None else min(self.earliest, found)
+        self.latest = found if self.latest is None else max(self.latest, found)
+
+    def _unreadable(self, path: str, error: UnreadableFile) -> None:
+        self.stats["Unreadable files"] += 1
+        self.job.logger.warning("Could not read %s (%s); it is left for the next sync.", path, error)
+
+    def add_new(self) -> None:
+        """Insert the waiting new files as captures, in one committed transaction."""
+        self.check_cancelled()
+        batch, self.new = self.new, []
         rows = []
-        for entry in entries:
-            if time.monotonic() - self.last_check >= CANCEL_CHECK_SECONDS:
-                self.job.check_cancelled()
-                self.last_check = time.monotonic()
-            try:
-                timestamp = timestamp_from_name(entry.path) or self.source.exif_time(entry.path)
-            except UnreadableFile as error:
-                self.stats["Unreadable files"] += 1
-                self.job.logger.warning("Could not read %s (%s); it is left for the next sync.", entry.path, error)
+        for entry, found in zip(batch, self.reader.times([entry.path for entry in batch])):
+            if isinstance(found, UnreadableFile):
+                self._unreadable(entry.path, found)
                 continue
-            if timestamp is None:
+            if found is None:
                 self.stats["Failed"] += 1
                 self.job.logger.warning("No capture time in the name or EXIF of %s; added without timestamp.", entry.path)
             else:
-                self.earliest = timestamp if self.earliest is None else min(self.earliest, timestamp)
-                self.latest = timestamp if self.latest is None else max(self.latest, timestamp)
-            rows.append({"path": entry.path, "size": entry.size, "timestamp": timestamp, "last_modified": entry.modified})
-        return rows
-
-
-def _add_captures(
-    deployment: Deployment, new: list[FileEntry], source: _Source, stats: dict, job: JobRecorder
-) -> tuple[datetime | None, datetime | None]:
-    """Insert the new files as captures, one committed batch at a time, checking for cancel as it reads;
-    return the earliest and latest time among them.
-
-    A cancel or an error keeps the batches already committed (and says so).
-    """
-    log = job.logger
-    reader = _CaptureReader(source, stats, job)
-    done = 0
-    try:
-        for start in range(0, len(new), BATCH_SIZE):
-            job.check_cancelled()
-            batch = new[start : start + BATCH_SIZE]
-            stats["Captures added"] += insert_captures(deployment, reader.rows(batch))
-            db.session.commit()
-            done += len(batch)
-            job.set_params(SYNC_STAGE, stats)
-            job.set_stage(SYNC_STAGE, progress=done / len(new))
-        job.check_cancelled()
-    except BaseException as error:
-        db.session.rollback()
-        if stats["Captures added"]:
-            log.warning(
-                "Sync %s after adding %d captures; they are kept and will be grouped by the next regroup.",
-                "cancelled" if isinstance(error, JobCancelled) else "failed",
-                stats["Captures added"],
-            )
-            # The committed batches must show in the station's counts.
-            refresh_deployment_stats(deployment)
-            db.session.commit()
-        raise
-    return reader.earliest, reader.latest
-
-
-def _record_changed(
-    listed: list[FileEntry], known: dict[str, KnownFile], stats: dict, job: JobRecorder
-) -> None:
-    """Record the new size and modification time of files changed in place since they were
-    captured, one committed executemany per batch; their thumbnails are marked stale in the
-    same transaction (captures.update_changed_captures), so they are made again when next
-    asked for.
-
-    Their capture times are not read again: a file whose capture time changed
-    is, in practice, a new file under a new name.
-    """
-    changed = [
-        {"capture_id": known[entry.path][0], "size": entry.size, "last_modified": entry.modified,
-         "path": entry.path}
-        for entry in listed
-        if entry.path in known and is_changed(entry, known[entry.path])
-    ]
-    for start in range(0, len(changed), BATCH_SIZE):
-        job.check_cancelled()
-        stats["Files changed"] += update_changed_captures(changed[start : start + BATCH_SIZE])
+                self._note_time(found)
+            rows.append({"path": entry.path, "size": entry.size, "timestamp": found, "last_modified": entry.modified})
+        self.stats["Captures added"] += insert_captures(self.deployment, rows)
         db.session.commit()
-        job.set_params(SYNC_STAGE, stats)
-    if changed:
-        job.logger.info(
-            "%d files changed in place since they were captured; their size and time are updated "
-            "and their thumbnails will be made again: %s",
-            len(changed),
-            _named([row["path"] for row in changed]),
-        )
+
+    def record_changed(self) -> None:
+        """Record the waiting changed files' size and time, and their capture time where it changed,
+        in one committed transaction; their thumbnails are marked stale (capture_rows.update_changed_captures)."""
+        self.check_cancelled()
+        batch, self.changed = self.changed, []
+        rows = []
+        for (entry, known), found in zip(batch, self.reader.times([entry.path for entry, _ in batch])):
+            if isinstance(found, UnreadableFile):
+                self._unreadable(entry.path, found)
+                continue
+            row = {"capture_id": known[1], "size": entry.size, "last_modified": entry.modified}
+            old = as_time(known[4])
+            if found != old:
+                row["timestamp"] = found
+                self.stats["Times changed"] += 1
+                self.stats["Failed"] += found is None
+                # Both sessions are touched: the one it leaves and the one it joins.
+                for moved in (old, found):
+                    if moved is not None:
+                        self._note_time(moved)
+                if self.stats["Times changed"] <= MAX_TIME_LINES:
+                    self.job.logger.info("The capture time of %s changed from %s to %s; the regroup places it again.",
+                                         entry.path, old or "none", found or "none")
+            rows.append(row)
+            if len(self.changed_paths) < MAX_NAMED_FILES:
+                self.changed_paths.append(entry.path)
+        self.stats["Files changed"] += update_changed_captures(self.deployment, rows)
+        db.session.commit()
+
+    def take(self, kind: str, entry: FileEntry | None, known) -> None:
+        """One result of the merge: queue a new or changed file (writing a full batch), count a vanished one."""
+        if kind == NEW:
+            self.new_count += 1
+            self.new.append(entry)
+            if len(self.new) >= BATCH_SIZE:
+                self.add_new()
+        elif kind == CHANGED:
+            self.changed.append((entry, known))
+            if len(self.changed) >= BATCH_SIZE:
+                self.record_changed()
+        else:
+            self.stats["Files missing from source"] += 1
+            if len(self.vanished) < MAX_NAMED_FILES:
+                self.vanished.append(known[0])
+
+    def finish_batches(self) -> None:
+        if self.changed:
+            self.record_changed()
+        if self.new:
+            self.add_new()
+
+    def report(self) -> None:
+        log, stats = self.job.logger, self.stats
+        log.info("Found %d files, %d of them new.", stats["Total files"], self.new_count)
+        if stats["Files missing from source"]:
+            log.warning("%d files are gone from the data source; their captures are kept: %s",
+                        stats["Files missing from source"], _named(self.vanished, stats["Files missing from source"]))
+        if stats["Files changed"]:
+            log.info("%d files changed in place since they were captured; their size and time are updated "
+                     "and their thumbnails will be made again: %s",
+                     stats["Files changed"], _named(self.changed_paths, stats["Files changed"]))
+        log.info("Added %d captures (%d without a capture time).", stats["Captures added"], stats["Failed"])
+        if stats["Times changed"]:
+            log.info("%d captures got a new capture time from their changed file%s.", stats["Times changed"],
+                     f" (the first {MAX_TIME_LINES} are named above)" if stats["Times changed"] > MAX_TIME_LINES else "")
+        if stats["Unreadable files"]:
+            log.warning("%d files could not be read; the next sync tries them again.", stats["Unreadable files"])
 
 
-def sync_deployment(deployment: Deployment, job: JobRecorder) -> SyncResult:
-    """Add the station's new files as captures, committed per batch.
+def sync_deployment(deployment: Deployment, job: JobRecorder, since_last: bool = False) -> SyncResult:
+    """Add the station's new files as captures and re-read its changed ones, committed per batch.
 
+    The listing is merged with the capture rows as both stream in path order.
     A known file with another size or a newer modification time than its
-    capture row is counted in "Files changed" and its row updated (size and
-    time only: its capture time is not read again), so its thumbnails are
-    made again on their next request. Never duplicates a capture; keeps the
-    captures of files that vanished from the source (reported in the log and
-    in "Files missing from source"); a file read to its end with no time in
-    its name or EXIF becomes a capture without timestamp, counted in
-    "Failed". A file that could not be read is counted in "Unreadable
-    files", named in the log and not recorded, so the next sync tries it
-    again. Checks for cancel every CANCEL_CHECK_SECONDS
-    while it reads files (and before each batch), so a cancel lands within a second.
+    capture row is counted in "Files changed": its size and time are updated,
+    its thumbnails made again on their next request, and its capture time read
+    again; a new time is set on the same capture (counted in "Times changed",
+    both times in the log) and the regroup stage places it. Never duplicates a
+    capture; keeps the captures of files that vanished from the source (in the
+    log and in "Files missing from source"); a file with no time in its name
+    or EXIF becomes a capture without timestamp, counted in "Failed". A file
+    that could not be read is counted in "Unreadable files", named in the log
+    and not recorded, so the next sync tries it again. Looks for a cancel
+    every CANCEL_CHECK_SECONDS while it lists and reads, and between batches.
+
+    `since_last` is a quick sync: only paths after the newest night's last
+    known path are listed (capture_rows.newest_night_start), so it neither
+    re-reads changed files nor counts vanished ones.
     """
     log = job.logger
     job.set_stage(SYNC_STAGE, status="STARTED", progress=0.0)
     source = open_source(deployment)
-    log.info("Listing %s", storage.display_path(deployment.project, deployment.data_source))
-    listed = _listed(source, job)
-    known = known_files(deployment)
-    listed_paths = {entry.path for entry in listed}
-    vanished = sorted(known.keys() - listed_paths)
-    new = [entry for entry in listed if entry.path not in known]
-    stats = {
-        "Total files": len(listed),
-        "Captures added": 0,
-        "Failed": 0,
-        "Files missing from source": len(vanished),
-        "Unreadable files": 0,
-        "Files changed": 0,
-    }
-    job.set_params(SYNC_STAGE, stats)
-    log.info("Found %d files, %d of them new.", len(listed), len(new))
-    if vanished:
-        log.warning("%d files are gone from the data source; their captures are kept: %s", len(vanished), _named(vanished))
-
-    _record_changed(listed, known, stats, job)
-    earliest, latest = _add_captures(deployment, new, source, stats, job)
+    after = newest_night_start(deployment) if since_last else None
+    shown = storage.display_path(deployment.project, deployment.data_source)
+    if since_last:
+        log.info("Quick sync of %s: listing only what sorts after %s", shown, after or "(nothing known: everything)")
+    else:
+        log.info("Listing %s", shown)
+    run = _Run(deployment, job, source)
+    try:
+        with closing(known_files(deployment, after)) as known:
+            for kind, entry, row in merge_listing(run.watched(source.files(after)), known):
+                run.take(kind, entry, row)
+        run.finish_batches()
+        job.check_cancelled()
+    except BaseException as error:
+        _keep_committed(run, error)
+        raise
+    finally:
+        run.reader.close()
     refresh_deployment_stats(deployment)
     db.session.commit()
-    job.set_params(SYNC_STAGE, stats)
+    job.set_params(SYNC_STAGE, run.stats)
     job.set_stage(SYNC_STAGE, status="SUCCESS", progress=1.0)
-    log.info("Added %d captures (%d without a capture time).", stats["Captures added"], stats["Failed"])
-    if stats["Unreadable files"]:
-        log.warning("%d files could not be read; the next sync tries them again.", stats["Unreadable files"])
+    run.report()
+    return SyncResult(stats=run.stats, earliest=run.earliest, latest=run.latest)
 
-    return SyncResult(stats=stats, earliest=earliest, latest=latest)
+
+def _keep_committed(run: _Run, error: BaseException) -> None:
+    """After a cancel or an error: roll back the batch being written, and say what committed batches keep."""
+    db.session.rollback()
+    done = run.stats["Captures added"] + run.stats["Files changed"]
+    if done:
+        run.job.logger.warning(
+            "Sync %s after adding %d captures and updating %d changed files; they are kept and will be "
+            "grouped by the next regroup.",
+            "cancelled" if isinstance(error, JobCancelled) else "failed",
+            run.stats["Captures added"], run.stats["Files changed"],
+        )
+        # The committed batches must show in the station's counts.
+        refresh_deployment_stats(run.deployment)
+        db.session.commit()

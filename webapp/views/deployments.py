@@ -2,7 +2,7 @@
 the folder picker of its data source, and the buttons that start its jobs."""
 from datetime import date
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from .. import thumbnails
@@ -186,12 +186,12 @@ def sessions(deployment_id: int):
     )
 
 
-def _start(deployment_id: int, action: str):
+def _start(deployment_id: int, action: str, options: dict | None = None):
     deployment = get_visible(Deployment, deployment_id)
     job_type_key = ACTIONS[action]
     require(start_job_permission(job_type_key), deployment.project)
     try:
-        job = start_job(job_type_key, deployment, current_user)
+        job = start_job(job_type_key, deployment, current_user, options=options)
     except JobError as error:
         if request.headers.get("HX-Request"):
             return render_template("jobs/_error.html", message=str(error)), 400
@@ -212,7 +212,11 @@ def regroup(deployment_id: int):
 @bp.route("/deployments/<int:deployment_id>/sync", methods=["POST"])
 @login_required
 def sync(deployment_id: int):
-    return _start(deployment_id, "sync")
+    """A full sync, or with `since=last` ("Sync new nights") a quick one of what follows the newest night."""
+    since = request.form.get("since") or None
+    if since not in (None, "last"):
+        abort(400, "“since” may only be “last”.")
+    return _start(deployment_id, "sync", {"since": since} if since else None)
 
 
 @bp.route("/projects/<int:project_id>/stations/new", methods=["GET", "POST"])

@@ -39,12 +39,12 @@ def deployment_update(deployment_id: int):
     return serializers.deployment(deployment)
 
 
-def _start_job(job_type_key: str, deployment_id: int):
+def _start_job(job_type_key: str, deployment_id: int, options: dict | None = None):
     deployment = get_deployment(deployment_id, start_job_permission(job_type_key))
     if jobs.blocker(job_type_key, deployment) == "being deleted":
         return error_response(409, f"Station “{deployment.name}” is being deleted; no job can start on it.")
     try:
-        job = jobs.start_job(job_type_key, deployment, current_user)
+        job = jobs.start_job(job_type_key, deployment, current_user, options=options)
     except jobs.QueueUnavailable as error:
         return error_response(503, str(error))
     except jobs.JobError as error:
@@ -54,10 +54,10 @@ def _start_job(job_type_key: str, deployment_id: int):
 
 
 @bp.post("/deployments/<int:deployment_id>/sync/")
-@operation("Queue a data storage sync (sync_deployment)", response=schemas.JobAccepted, status=202,
-           errors=(400, 401, 403, 404, 409, 503))
-def deployment_sync(deployment_id: int):
-    return _start_job("data_storage_sync", deployment_id)
+@operation("Queue a data storage sync (sync_deployment); since=last: a quick sync of the new nights",
+           query=schemas.SyncQuery, response=schemas.JobAccepted, status=202, errors=(400, 401, 403, 404, 409, 503))
+def deployment_sync(deployment_id: int, query: schemas.SyncQuery):
+    return _start_job("data_storage_sync", deployment_id, {"since": query.since} if query.since else None)
 
 
 @bp.post("/deployments/<int:deployment_id>/regroup-sessions/")

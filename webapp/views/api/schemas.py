@@ -258,6 +258,11 @@ def _gap_from_query(text) -> int:
     return clean_gap_seconds(int(text) if re.fullmatch(r"-?[0-9]{1,12}", text) else text)
 
 
+class SyncQuery(Input):
+    # "last": a quick sync, listing only what sorts after the newest night's last known file.
+    since: Literal["last"] | None = None
+
+
 class PreviewQuery(Input):
     gap_seconds: Annotated[
         Annotated[int, Field(ge=MIN_GAP_SECONDS, le=MAX_GAP_SECONDS)] | None,
