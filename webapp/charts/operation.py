@@ -10,7 +10,9 @@ from datetime import date
 
 from .operation_data import OperationMatrix
 
-LEFT = 4
+# Station names sit left of the cells, clipped to what fits.
+LEFT = 150
+NAME_CHARACTERS = 24
 TOP = 22
 ROW_HEIGHT = 18
 CELL_HEIGHT = 14
@@ -34,11 +36,13 @@ class Outage:
 class CalendarRow:
     deployment_id: int
     name: str
+    label: str
     y: float
     # (x, css class, title) of each night inside the operating period.
     cells: list[tuple[float, str, str]] = field(default_factory=list)
     outages: list[Outage] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    nights_with_captures: int = 0
 
 
 @dataclass
@@ -87,7 +91,8 @@ def operation_calendar(matrix: OperationMatrix, problems: dict[int, list[str]] |
     keys = [night.isoformat() for night in nights]
     rows = []
     for index, station in enumerate(matrix.rows):
-        row = CalendarRow(station.deployment_id, station.name, TOP + index * ROW_HEIGHT,
+        label = station.name if len(station.name) <= NAME_CHARACTERS else station.name[: NAME_CHARACTERS - 1] + "…"
+        row = CalendarRow(station.deployment_id, station.name, label, TOP + index * ROW_HEIGHT,
                           problems=problems.get(station.deployment_id, []))
         name = station.name
         for column, count in enumerate(station.counts):
@@ -95,11 +100,12 @@ def operation_calendar(matrix: OperationMatrix, problems: dict[int, list[str]] |
                 continue
             noun = "capture" if count == 1 else "captures"
             row.cells.append((LEFT + column * cell, colour_class(count), f"{name}, night of {keys[column]}: {count:,} {noun}"))
+        row.nights_with_captures = sum(1 for count in station.counts if count)
         row.outages = _outages(station.counts, nights, cell)
         rows.append(row)
     months = [(LEFT + i * cell, f"{night:%b %Y}") for i, night in enumerate(nights) if night.day == 1 or i == 0]
     legend = [("op-0", "no captures")] + [(f"op-{i}", label) for i, (_, label) in enumerate(CLASSES, start=1)]
     return Calendar(
-        width=int(LEFT * 2 + len(nights) * cell), height=TOP + max(len(rows), 1) * ROW_HEIGHT + 4,
+        width=int(LEFT + len(nights) * cell + 8), height=TOP + max(len(rows), 1) * ROW_HEIGHT + 4,
         cell_width=cell, cell_height=CELL_HEIGHT, rows=rows, months=months, nights=nights, legend=legend,
     )
