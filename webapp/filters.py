@@ -38,9 +38,20 @@ def degrees(value) -> str:
     return "0" if text == "-0" else text
 
 
+def offset(seconds: int) -> str:
+    """A clock offset as a person reads it: "+2,922 d 0 h 00 min" (signed; days of 24 h)."""
+    sign = "−" if seconds < 0 else "+"
+    days, rest = divmod(abs(int(seconds)), 86400)
+    h, rest = divmod(rest, 3600)
+    m, s = divmod(rest, 60)
+    text = f"{sign}{days:,} d {h} h {m:02d} min"
+    return f"{text} {s:02d} s" if s else text
+
+
 def init_app(app):
     app.add_template_filter(hours)
     app.add_template_filter(dt)
     app.add_template_filter(duration)
     app.add_template_filter(gap)
     app.add_template_filter(degrees)
+    app.add_template_filter(offset)
