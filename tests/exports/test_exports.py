@@ -199,3 +199,23 @@ def test_exports_carry_the_station_offset_across_a_dst_change(app, client, token
     media = list(csv.DictReader(io.StringIO(archive.read("media.csv").decode())))
     assert media[0]["timestamp"] == "2024-03-29T22:00:00+01:00"
     assert media[-1]["timestamp"] == "2024-03-31T22:55:00+02:00"
+
+
+def test_media_of_corrected_captures_name_their_original_time_and_the_package_stays_valid(
+        app, client, token, project, stations, tmp_path, manager):
+    from webapp.models import Capture
+    from webapp.sessions import add_clock_offset, apply_clock_offsets
+
+    first = stations[0]
+    night = db.session.scalar(db.select(db.func.min(Capture.timestamp)).where(Capture.deployment_id == first.id))
+    add_clock_offset(first, {"start": night, "end": night + timedelta(hours=1), "offset_seconds": -3600}, manager)
+    corrected = apply_clock_offsets(first)["Captures corrected"]
+    regroup_deployment(first)
+    _valid_package(client, token, project, tmp_path)
+    media = list(csv.DictReader(io.StringIO((tmp_path / "media.csv").read_text())))
+    comments = [(row["timestamp"], row["mediaComments"]) for row in media if row["mediaComments"]]
+    assert corrected and len(comments) == corrected
+    for timestamp, comment in comments:
+        original = datetime.fromisoformat(comment.removeprefix("clock corrected from "))
+        assert original - datetime.fromisoformat(timestamp) == timedelta(hours=1)
+    assert sum(1 for row in media if not row["mediaComments"]) == len(media) - corrected
