@@ -61,7 +61,7 @@ serve: $(VENV)/.server-installed
 test: test-deps
 	$(BIN)/pytest
 
-## bench: grouping, thumbnail, hostile-input, station-delete and stations-list benchmarks (print ratios against a floor, a baseline or a target)
+## bench: grouping, thumbnail, hostile-input, station-delete, stations-list and operation-calendar benchmarks (print ratios against a floor, a baseline or a target)
 bench: install
 	$(BIN)/python -m benchmarks.regroup
 	$(BIN)/python -m benchmarks.preview
@@ -69,6 +69,7 @@ bench: install
 	$(BIN)/python -m benchmarks.bounded_input
 	$(BIN)/python -m benchmarks.station_delete
 	$(BIN)/python -m benchmarks.stations
+	$(BIN)/python -m benchmarks.operation
 
 ## load: locust against a throw-away PostgreSQL site on 127.0.0.1 (1,000 stations, 1M captures;
 ## LOAD_USERS, LOAD_SECONDS); prints p50/p95/p99 and errors per route
