@@ -150,3 +150,10 @@ def test_years_are_counted_by_the_calendar_from_the_range_start():
     assert offset_seconds_of(anchor, years=8, days=3) == int((datetime(2024, 1, 4, 22) - anchor).total_seconds())
     assert offset_seconds_of(datetime(2024, 2, 29), years=1) == 365 * 86400  # to 28 February 2025
     assert offset_seconds_of(anchor, hours=12, sign=-1) == -12 * 3600
+
+
+def test_deleting_the_station_deletes_its_offsets(station, manager):
+    offset_for(station, manager)
+    job = run("delete_deployment", station)
+    assert job.status == "SUCCESS", job.logs
+    assert db.session.scalar(db.select(db.func.count(ClockOffset.id))) == 0
