@@ -19,6 +19,7 @@ CELL_HEIGHT = 14
 MAX_CELL_WIDTH = 14
 MIN_CELL_WIDTH = 2
 TARGET_WIDTH = 900
+MONTH_LABEL_WIDTH = 56
 OUTAGE_NIGHTS = 3
 # Lower bounds of the colour classes (captures per night); 0 is its own class.
 CLASSES = ((1, "1–99"), (100, "100–499"), (500, "500–1,999"), (2000, "2,000 or more"))
@@ -103,7 +104,10 @@ def operation_calendar(matrix: OperationMatrix, problems: dict[int, list[str]] |
         row.nights_with_captures = sum(1 for count in station.counts if count)
         row.outages = _outages(station.counts, nights, cell)
         rows.append(row)
-    months = [(LEFT + i * cell, f"{night:%b %Y}") for i, night in enumerate(nights) if night.day == 1 or i == 0]
+    months = [(LEFT + i * cell, f"{night:%b %Y}") for i, night in enumerate(nights) if night.day == 1]
+    # The first night's month is named too, unless the next month's label would overlap it.
+    if nights and nights[0].day != 1 and (not months or months[0][0] - LEFT >= MONTH_LABEL_WIDTH):
+        months.insert(0, (LEFT, f"{nights[0]:%b %Y}"))
     legend = [("op-0", "no captures")] + [(f"op-{i}", label) for i, (_, label) in enumerate(CLASSES, start=1)]
     return Calendar(
         width=int(LEFT + len(nights) * cell + 8), height=TOP + max(len(rows), 1) * ROW_HEIGHT + 4,
