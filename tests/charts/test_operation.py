@@ -99,7 +99,8 @@ def test_api_and_csv_agree_with_a_direct_count(client, project, stations):
 
 
 @pytest.mark.parametrize("query", ["start=2026-13-01", "start=2026-06-01&end=2026-05-01",
-                                   "start=2020-01-01&end=2026-01-01", "end=yesterday"])
+                                   "start=2020-01-01&end=2026-01-01", "end=yesterday",
+                                   "end=0001-01-01", "start=9999-12-31", "start=9999-12-31&end=9999-12-31"])
 def test_bad_ranges_are_a_clear_400(client, project, manager, query):
     token = token_for(manager)
     for path in (f"/projects/{project.id}/operation/", f"/projects/{project.id}/export/operation.csv"):

@@ -42,6 +42,8 @@ def test_bad_input_shows_field_errors_and_stores_nothing(client, auth, project):
     for form, message in (({"start": "tomorrow"}, "Must be a date and time"),
                           ({"years": "-3"}, "Years: a whole number"),
                           ({"years": "0"}, "An offset of 0 changes nothing"),
+                          ({"start": "0001-01-01T00:00", "years": "100", "direction": "subtract"}, "between 1900"),
+                          ({"start": "9999-12-31T23:00", "days": "30000"}, "between 1900"),
                           ({"start": "2016-01-02T00:00", "end": "2016-01-01T00:00", "hours": "1"}, "before the start")):
         response = client.post(f"/deployments/{station.id}/clock-offsets", data={"csrf_token": token} | form)
         html = response.get_data(as_text=True)

@@ -18,6 +18,8 @@ DEFAULT_NIGHTS = 90
 # Two years and a leap day: a season or two side by side, and a bounded answer.
 MAX_NIGHTS = 731
 NOON = timedelta(hours=12)
+# Nights a person can mean; outside them date arithmetic could leave the calendar (year 1 or 9999).
+EARLIEST_NIGHT, LATEST_NIGHT = date(1900, 1, 1), date(2199, 12, 31)
 
 
 class RangeError(ValueError):
@@ -54,6 +56,9 @@ def night_range(stations, start: date | None, end: date | None) -> tuple[date, d
     None when nothing is asked and no station has a capture. RangeError for an
     end before the start or more than MAX_NIGHTS nights.
     """
+    for asked in (start, end):
+        if asked is not None and not EARLIEST_NIGHT <= asked <= LATEST_NIGHT:
+            raise RangeError(f"Nights must lie between {EARLIEST_NIGHT} and {LATEST_NIGHT}.")
     firsts = [night_of(s.first_capture_timestamp) for s in stations if s.first_capture_timestamp is not None]
     lasts = [night_of(s.last_capture_timestamp) for s in stations if s.last_capture_timestamp is not None]
     span = timedelta(days=DEFAULT_NIGHTS - 1)

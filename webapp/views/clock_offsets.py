@@ -58,7 +58,12 @@ def _offset_from_form(deployment: Deployment) -> tuple[dict, dict]:
     sign = -1 if request.form.get("direction") == "subtract" else 1
     if errors:
         return {}, errors
-    return {"start": start, "end": end, "offset_seconds": offset_seconds_of(start, sign=sign, **parts)}, errors
+    try:
+        seconds = offset_seconds_of(start, sign=sign, **parts)
+    except (ValueError, OverflowError):
+        # Only a start far outside the bounds the offset itself is held to can leave the calendar.
+        return {}, {"start": ["Must lie between 1900 and 2199."]}
+    return {"start": start, "end": end, "offset_seconds": seconds}, errors
 
 
 def _queue(deployment: Deployment, done: str):
