@@ -39,6 +39,8 @@ def test_a_manager_adds_an_offset_which_a_job_applies_and_removes_it_again(clien
     job = db.session.get(Job, offset["job_id"])
     assert job.job_type_key == "apply_clock_offsets" and job.status == "SUCCESS", job.logs
     assert times(station)[0] == datetime(2026, 6, 5, 22) and times(station)[-1] == datetime(2026, 6, 6, 22, 25)
+    captures = call(client, "GET", f"/captures/?deployment={station.id}", token).json["results"]
+    assert captures[-1]["original_timestamp"] == "2000-01-01T22:25:00" and captures[0]["original_timestamp"] is None
     listed = call(client, "GET", f"/deployments/{station.id}/clock-offsets/", token).json
     assert listed["count"] == 1 and listed["results"][0]["id"] == offset["id"]
 
@@ -87,3 +89,15 @@ def test_an_offset_of_another_station_is_404(client, project, manager, station):
     offset = call(client, "POST", f"/deployments/{other.id}/clock-offsets/", token, json=BODY).json
     assert call(client, "DELETE", f"/deployments/{station.id}/clock-offsets/{offset['id']}/", token).status_code == 404
     assert call(client, "DELETE", f"/deployments/{station.id}/clock-offsets/99999999999/", token).status_code == 404
+
+
+def test_no_offset_is_added_or_removed_on_a_station_being_deleted(client, manager, station):
+    token = token_for(manager)
+    offset = call(client, "POST", f"/deployments/{station.id}/clock-offsets/", token, json=BODY).json
+    station.deleting = True
+    db.session.commit()
+    path = f"/deployments/{station.id}/clock-offsets/"
+    assert call(client, "POST", path, token, json=BODY | {"start": "2001-01-01T00:00:00",
+                                                          "end": "2001-01-02T00:00:00"}).status_code == 409
+    assert call(client, "DELETE", f"{path}{offset['id']}/", token).status_code == 409
+    assert db.session.scalar(db.select(db.func.count(ClockOffset.id))) == 1
