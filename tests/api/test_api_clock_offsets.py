@@ -1,6 +1,6 @@
 """`/api/v2/deployments/<id>/clock-offsets/`: members read, Project managers add and remove; each write
 queues the apply job, which corrects or restores the captures and regroups."""
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import pytest
 
