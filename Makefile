@@ -61,7 +61,7 @@ serve: $(VENV)/.server-installed
 test: test-deps
 	$(BIN)/pytest
 
-## bench: regroup, preview, thumbnail, hostile-input, station-delete, stations-list and sync benchmarks; every verdict is a ratio against a floor, a baseline or a peer measured in the same run (benchmarks/report.py)
+## bench: regroup, preview, thumbnail, hostile-input, station-delete, stations-list, sync and operation-calendar benchmarks; every verdict is a ratio against a floor, a baseline or a peer measured in the same run (benchmarks/report.py)
 bench: $(VENV)/.bench-installed
 	$(BIN)/python -m benchmarks.regroup
 	$(BIN)/python -m benchmarks.preview
@@ -69,6 +69,7 @@ bench: $(VENV)/.bench-installed
 	$(BIN)/python -m benchmarks.bounded_input
 	$(BIN)/python -m benchmarks.station_delete
 	$(BIN)/python -m benchmarks.stations
+	$(BIN)/python -m benchmarks.operation
 	$(BIN)/python -m benchmarks.sync
 
 $(VENV)/.bench-installed: $(VENV)/.installed

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from webapp.extensions import db
 from webapp.jobs import JobRecorder, create_job, locks, run_job
-from webapp.models import Capture, Deployment, Event, Job, Membership, Project, utcnow
+from webapp.models import Capture, ClockOffset, Deployment, Event, Job, Membership, Project, utcnow
 from webapp.sessions import lock_key
 from webapp.sources import refresh_deployment_stats
 
@@ -63,6 +63,12 @@ def seed(manager, missing_folder: str = "/nonexistent/ami-sessions-station") -> 
     failing.data_source = missing_folder
     db.session.commit()
     failed = _run("data_storage_sync", failing, manager)
+
+    # A clock offset (of a range without captures, so the sessions above stay as they are), applied by its job.
+    db.session.add(ClockOffset(deployment_id=regrouped.id, start=datetime(2016, 1, 1), end=datetime(2016, 1, 2, 12),
+                               offset_seconds=12 * 3600, created_by_id=manager.id))
+    db.session.commit()
+    _run("apply_clock_offsets", regrouped, manager)
 
     # A job halfway through its stage, as a worker leaves it between two flushes.
     live = create_job("regroup_events", running, manager)

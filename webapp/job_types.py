@@ -9,11 +9,12 @@ The `jobs` package finds the registry through the app
 from .jobs import JobRecorder, JobType, Stage
 from .models import Deployment
 from .projects import DELETE_PARAMS, delete_station, release_deletion
-from .sessions import REGROUP_PARAMS, regroup_deployment
+from .sessions import APPLY_PARAMS, REGROUP_PARAMS, apply_clock_offsets, has_clock_offsets, regroup_deployment
 from .sources import SYNC_PARAMS, sync_deployment
 from .thumbnails import THUMBNAIL_PARAMS, THUMBNAIL_STAGE, configured_sizes, warm_stage
 
 REGROUP_STAGE_OF_SYNC = "regroup_sessions"
+APPLY_OFFSETS_STAGE = "apply_clock_offsets"
 
 
 def _run_regroup(deployment: Deployment, recorder: JobRecorder) -> None:
@@ -23,6 +24,9 @@ def _run_regroup(deployment: Deployment, recorder: JobRecorder) -> None:
 def _run_sync(deployment: Deployment, recorder: JobRecorder) -> None:
     """Sync the files, regroup what they added, then warm the touched sessions' thumbnails."""
     synced = sync_deployment(deployment, recorder, since_last=recorder.options.get("since") == "last")
+    if has_clock_offsets(deployment):
+        # New captures inside an offset's range are corrected before the regroup places them.
+        apply_clock_offsets(deployment, recorder)
     recorder.set_stage(REGROUP_STAGE_OF_SYNC, status="STARTED")
     regrouped = regroup_deployment(deployment, job=recorder, stage_key=REGROUP_STAGE_OF_SYNC)
     if regrouped.skipped:
@@ -33,6 +37,14 @@ def _run_sync(deployment: Deployment, recorder: JobRecorder) -> None:
     recorder.set_stage(REGROUP_STAGE_OF_SYNC, status="SUCCESS", progress=1.0)
     if recorder.has_stage(THUMBNAIL_STAGE):
         warm_stage(deployment, recorder, synced.earliest, synced.latest)
+
+
+def _run_apply_clock_offsets(deployment: Deployment, recorder: JobRecorder) -> None:
+    """Bring the captures' times in line with the station's offsets, then regroup them."""
+    recorder.set_stage(APPLY_OFFSETS_STAGE, status="STARTED")
+    apply_clock_offsets(deployment, recorder, APPLY_OFFSETS_STAGE)
+    recorder.set_stage(APPLY_OFFSETS_STAGE, status="SUCCESS", progress=1.0)
+    regroup_deployment(deployment, job=recorder, stage_key=REGROUP_STAGE_OF_SYNC)
 
 
 def _thumbnails_configured(config) -> bool:
@@ -57,6 +69,15 @@ JOB_TYPES: dict[str, JobType] = {
                 Stage(THUMBNAIL_STAGE, "Thumbnails", THUMBNAIL_PARAMS, enabled=_thumbnails_configured),
             ),
             _run_sync,
+        ),
+        JobType(
+            "apply_clock_offsets",
+            "Apply clock offsets",
+            (
+                Stage(APPLY_OFFSETS_STAGE, "Apply clock offsets", APPLY_PARAMS),
+                Stage(REGROUP_STAGE_OF_SYNC, "Regroup sessions", REGROUP_PARAMS),
+            ),
+            _run_apply_clock_offsets,
         ),
         JobType(
             "delete_deployment",

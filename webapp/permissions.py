@@ -18,7 +18,7 @@ from .models import Membership, Project
 ProjectNeed = namedtuple("ProjectNeed", ["codename", "project_id"])
 SUPERUSER_NEED = RoleNeed("superuser")
 
-JOB_TYPE_KEYS = ("regroup_events", "data_storage_sync", "delete_deployment")
+JOB_TYPE_KEYS = ("regroup_events", "data_storage_sync", "delete_deployment", "apply_clock_offsets")
 # Job types whose running (and cancelling) data managers share with project managers.
 _DATA_JOB_TYPE_KEYS = ("regroup_events", "data_storage_sync")
 
@@ -44,6 +44,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "update_deployment",
             "delete_deployment",
             "run_delete_deployment_job",
+            "run_apply_clock_offsets_job",
             "regroup_sessions_deployment",
         }
     ),
@@ -58,6 +59,8 @@ START_JOB_PERMISSIONS = {
     "regroup_events": "regroup_sessions_deployment",
     "data_storage_sync": "sync_deployment",
     "delete_deployment": "delete_deployment",
+    # Clock offsets are a change to the station: whoever may edit it may apply them.
+    "apply_clock_offsets": "update_deployment",
 }
 
 

@@ -76,3 +76,22 @@ def name_connection(dbapi_connection, connection_record) -> None:
     dbapi_connection.execute("SELECT set_config('application_name', %s, false)", (name,))
     dbapi_connection.commit()
     connection_record.info["application_name"] = name
+
+
+def shifted_time_sql(dialect: str, column: str, seconds_param: str) -> str:
+    """SQL for `column` + `:seconds_param` whole seconds, exact to the microsecond on both dialects.
+
+    SQLite keeps datetimes as text `YYYY-MM-DD HH:MM:SS[.ffffff]`: the seconds
+    are shifted by its date functions and the fraction is carried over as
+    written, so the result compares (as text) like the times it stands among.
+    """
+    if dialect == "postgresql":
+        return f"({column} + make_interval(secs => :{seconds_param}))"
+    return f"(strftime('%Y-%m-%d %H:%M:%S', {column}, :{seconds_param} || ' seconds') || substr({column}, 20))"
+
+
+def night_sql(dialect: str, column: str) -> str:
+    """SQL for the night of a local time: the date of (time − 12 h), as text `YYYY-MM-DD` on both dialects."""
+    if dialect == "postgresql":
+        return f"to_char({column} - interval '12 hours', 'YYYY-MM-DD')"
+    return f"date({column}, '-12 hours')"

@@ -43,7 +43,7 @@ def test_captures_of_a_station_in_time_order_with_their_session(app, client, tok
     body = call(client, "GET", f"/captures/?deployment={grouped.id}&page_size=100", token).get_json()
     assert body["count"] == 14 and body["next"] is None and body["previous"] is None
     results = body["results"]
-    assert set(results[0]) == {"id", "deployment_id", "event_id", "timestamp", "path", "thumbnails"}
+    assert set(results[0]) == {"id", "deployment_id", "event_id", "timestamp", "original_timestamp", "path", "thumbnails"}
     stamped = [r for r in results if r["timestamp"] is not None]
     assert [r["timestamp"] for r in stamped] == sorted(r["timestamp"] for r in stamped)
     assert [r["event_id"] for r in stamped] == [first.id] * 6 + [second.id] * 6 + [None]

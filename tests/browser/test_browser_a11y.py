@@ -131,6 +131,9 @@ def test_no_axe_violations_on_any_page_or_state(browser, site, scheme):
             (f"/jobs/{site['running_job']}/", "running job page"),
             ("/jobs/", "jobs list"),
             ("/jobs/?status=FAILURE", "jobs list filtered"),
+            (f"/projects/{project}/operation", "operation calendar"),
+            (f"/projects/{project}/operation?start=2024-06-20&end=2024-06-01", "operation calendar with a bad range"),
+            (f"/deployments/{site['regrouped']}/clock-offsets", "clock offsets"),
         ]
         for url, label in states:
             page.goto(url)
@@ -147,6 +150,12 @@ def test_no_axe_violations_on_any_page_or_state(browser, site, scheme):
         page.get_by_role("button", name="Save", exact=True).click()
         page.locator(".field-error").first.wait_for()
         _audit(page, "station gap with errors", problems)
+
+        page.goto(f"/deployments/{site['regrouped']}/clock-offsets")
+        page.get_by_label("From (original time)").fill("2024-06-12T22:00")
+        page.get_by_role("button", name="Add offset and apply").click()
+        page.locator(".field-error").first.wait_for()
+        _audit(page, "clock offsets with errors", problems)
 
         # The name filter as you type (htmx), then its result.
         page.goto(f"/projects/{project}/")

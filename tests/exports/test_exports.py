@@ -228,3 +228,23 @@ def test_names_and_paths_that_look_like_formulas_are_exported_as_text(app, clien
     assert deployments[0]["locationName"] == "'=HYPERLINK(\"http://x\",\"y\")"
     assert all(not cell.startswith(("=", "+", "-", "@", "\t", "\r"))
                for table in (media, deployments) for row in table for cell in row.values())
+
+
+def test_media_of_corrected_captures_name_their_original_time_and_the_package_stays_valid(
+        app, client, token, project, stations, tmp_path, manager):
+    from webapp.models import Capture
+    from webapp.sessions import add_clock_offset, apply_clock_offsets
+
+    first = stations[0]
+    night = db.session.scalar(db.select(db.func.min(Capture.timestamp)).where(Capture.deployment_id == first.id))
+    add_clock_offset(first, {"start": night, "end": night + timedelta(hours=1), "offset_seconds": -3600}, manager)
+    corrected = apply_clock_offsets(first)["Captures corrected"]
+    regroup_deployment(first)
+    _valid_package(client, token, project, tmp_path)
+    media = list(csv.DictReader(io.StringIO((tmp_path / "media.csv").read_text())))
+    comments = [(row["timestamp"], row["mediaComments"]) for row in media if row["mediaComments"]]
+    assert corrected and len(comments) == corrected
+    for timestamp, comment in comments:
+        original = datetime.fromisoformat(comment.removeprefix("clock corrected from "))
+        assert original - datetime.fromisoformat(timestamp) == timedelta(hours=1)
+    assert sum(1 for row in media if not row["mediaComments"]) == len(media) - corrected

@@ -46,6 +46,7 @@ VARIANTS = [
     ("jobs.status", {"job_id": "running_job"}, ""),
     ("jobs.status", {"job_id": "failed_job"}, ""),
     ("jobs.index", {}, "status=SUCCESS&type=regroup_events"),
+    ("projects.operation", {}, "start=2024-06-01&end=2024-06-30"),
 ]
 # POST-only routes that answer HTML: (endpoint, URL arguments over ARGS, form data, htmx?).
 POSTED = [
@@ -71,6 +72,7 @@ NO_HTML = {
     "admin.storage_grant": "grants a source to a project and redirects to the storage page",
     "admin.storage_open": "opens a source to every project and redirects to the storage page",
     "account.revoke": "revokes a token and redirects to the tokens page",
+    "clock_offsets.remove": "removes a clock offset, queues the job that restores the times and redirects back",
 }
 ERROR_PAGES = ["/projects/2147483000/", "/jobs/2147483000/"]
 

@@ -119,6 +119,13 @@ PAGES = {
     "station regroup": ("deployments.regroup", "POST", "/deployments/{deployment}/regroup", {},
                         needs("regroup_sessions_deployment", 303)),
     "station sync": ("deployments.sync", "POST", "/deployments/{deployment}/sync", {}, needs("sync_deployment", 303)),
+    "operation calendar": ("projects.operation", "GET", "/projects/{project}/operation", None, members(200)),
+    "clock offsets": ("clock_offsets.index", "GET", "/deployments/{deployment}/clock-offsets", None, members(200)),
+    "add clock offset": ("clock_offsets.index", "POST", "/deployments/{deployment}/clock-offsets",
+                         {"start": "not a time", "hours": "1"}, needs("update_deployment", 400)),
+    # No offset 99999 exists: who may remove one gets to the lookup (404), the rest are stopped before it.
+    "remove clock offset": ("clock_offsets.remove", "POST", "/deployments/{deployment}/clock-offsets/99999/remove", {},
+                            needs("update_deployment", 404)),
     "session": ("events.detail", "GET", "/events/{event}/", None, members(200)),
     "thumbnail file": ("thumbnails.file", "GET", "/thumbnails/{capture}/small.jpg", None, members(200)),
     "new project form": ("projects.new", "GET", "/projects/new", None, signed_in(200)),

@@ -140,13 +140,13 @@ def _write_media(archive, deployments: dict[int, Deployment], exported: list[int
         if not exported:
             return 0
         query = (
-            db.select(Capture.id, Capture.deployment_id, Capture.timestamp, Capture.path)
+            db.select(Capture.id, Capture.deployment_id, Capture.timestamp, Capture.path, Capture.original_timestamp)
             .where(Capture.deployment_id.in_(exported))
             .order_by(Capture.deployment_id, Capture.timestamp, Capture.id)
             .execution_options(yield_per=BATCH_ROWS)
         )
         zones = {i: station_zone(deployments[i]) for i in exported}
-        for capture_id, deployment_id, timestamp, path in db.session.execute(query):
+        for capture_id, deployment_id, timestamp, path, original in db.session.execute(query):
             if timestamp is None:
                 skipped += 1
                 continue
@@ -156,6 +156,8 @@ def _write_media(archive, deployments: dict[int, Deployment], exported: list[int
                 "mediaID": str(capture_id), "deploymentID": str(deployment_id), "captureMethod": "timeLapse",
                 "timestamp": with_offset(timestamp, zones[deployment_id]), "filePath": path, "filePublic": "false",
                 "fileName": name, "fileMediatype": MEDIA_TYPES.get(extension, "image/jpeg"),
+                # A clock offset moved it: the time its file says is kept here (sessions/clock_offsets.py).
+                "mediaComments": f"clock corrected from {with_offset(original, zones[deployment_id])}" if original else "",
             })
     return skipped
 

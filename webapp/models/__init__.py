@@ -5,6 +5,7 @@ file name, stored naive. Every other time (job, lock, audit) is UTC, stored
 naive as well, produced only by `utcnow()`.
 """
 from .accounts import ApiToken, User, hash_token, password_hash_method
+from .clock import ClockOffset
 from .common import MAX_DB_ID, SESSION_KEYINGS, utcnow
 from .deployments import Capture, Deployment, Event, GroupingRule, Thumbnail
 from .jobs import FINISHED_STATUSES, JOB_STATUSES, Job, Lock, RegroupRecord, param_key
@@ -13,6 +14,7 @@ from .projects import Membership, Project, StorageGrant, StorageSource
 __all__ = [
     "ApiToken",
     "Capture",
+    "ClockOffset",
     "Deployment",
     "Event",
     "FINISHED_STATUSES",

@@ -131,6 +131,8 @@ class Capture(db.Model):
     )
     path = db.Column(db.String(1024), nullable=False)
     timestamp = db.Column(db.DateTime)
+    # The time read from the file when a clock offset corrected `timestamp`; None means `timestamp` is original.
+    original_timestamp = db.Column(db.DateTime)
     size = db.Column(db.BigInteger, nullable=False, default=0)
     # The source file's modification time as the sync saw it (None for captures
     # synced before it was recorded): thumbnails older than it are remade.

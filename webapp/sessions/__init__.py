@@ -5,6 +5,16 @@ The pure cutting of timestamps into runs is `webapp.grouping`; this package
 reads the database around it.
 """
 from .capture_listing import captures_page
+from .clock_offsets import (
+    APPLY_PARAMS,
+    add_clock_offset,
+    apply_clock_offsets,
+    clock_offsets,
+    first_original_time,
+    has_clock_offsets,
+    offset_seconds_of,
+    remove_clock_offset,
+)
 from .history import regroup_history
 from .preview import max_session_seconds, preview_project, preview_regroup
 from .regroup import REGROUP_PARAMS, RegroupResult, regroup_deployment
@@ -24,6 +34,14 @@ from .session_list import sessions_page
 from .station_times import clear_caches, station_times
 
 __all__ = [
+    "add_clock_offset",
+    "APPLY_PARAMS",
+    "apply_clock_offsets",
+    "clock_offsets",
+    "first_original_time",
+    "has_clock_offsets",
+    "offset_seconds_of",
+    "remove_clock_offset",
     "applied_rule",
     "captures_page",
     "CAPTURES_PER_PAGE",

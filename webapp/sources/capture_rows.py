@@ -147,7 +147,10 @@ def update_changed_captures(deployment: Deployment, rows: list[dict]) -> int:
         .where(table.c.id == bindparam("capture_id"))
         .values(size=bindparam("new_size"), last_modified=bindparam("new_last_modified"))
     )
-    retimed = table.update().where(table.c.id == bindparam("capture_id")).values(timestamp=bindparam("new_timestamp"))
+    # The file's own time: a clock offset, if any, is applied again by the sync job before its regroup.
+    retimed = table.update().where(table.c.id == bindparam("capture_id")).values(
+        timestamp=bindparam("new_timestamp"), original_timestamp=None
+    )
     thumbnails = Thumbnail.__table__
     times_changed = 0
     for start in range(0, len(rows), INSERT_BATCH):

@@ -1,8 +1,11 @@
-"""Projects list, a new project, one project's stations (with bulk actions) and its settings."""
+"""Projects list, a new project, one project's stations (with bulk actions), its settings and its operation calendar."""
+from datetime import date
+
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from .. import jobs
+from ..charts import MAX_NIGHTS, RangeError, operation_calendar, operation_matrix
 from ..config import DEFAULT_SESSION_GAP_SECONDS
 from ..extensions import db
 from ..filters import hours
@@ -221,3 +224,37 @@ def regroup_all(project_id: int):
         result = jobs.start_jobs_for("regroup_events", stale, current_user)
         flash(result.summary(), _category(result))
     return redirect(url_for(".settings", project_id=project.id), code=303)
+
+
+def _night_arg(name: str, errors: dict) -> date | None:
+    text = request.args.get(name, "").strip()
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        errors[name] = ["Must be a date, YYYY-MM-DD."]
+        return None
+
+
+@bp.route("/<int:project_id>/operation")
+@login_required
+def operation(project_id: int):
+    """The operation calendar: stations × nights, captures per night, outages marked (?start=&end=)."""
+    project = get_visible(Project, project_id)
+    errors: dict[str, list[str]] = {}
+    start, end = _night_arg("start", errors), _night_arg("end", errors)
+    matrix, status = None, 200
+    if not errors:
+        try:
+            matrix = operation_matrix(project, start, end)
+        except RangeError as error:
+            errors["end"] = [str(error)]
+    if errors:
+        status = 400
+        matrix = operation_matrix(project)
+    return render_template(
+        "projects/operation.html", project=project, calendar=operation_calendar(matrix), errors=errors,
+        start=request.args.get("start", ""), end=request.args.get("end", ""), max_nights=MAX_NIGHTS,
+        can_export=can("export_project_data", project), role=role_of(current_user, project),
+    ), status

@@ -169,11 +169,13 @@ def _page_url(page: int, page_size: int) -> str:
 
 from . import (  # noqa: E402,F401  (routes register on bp)
     captures,
+    clock_offsets,
     deployments,
     events,
     exports,
     jobs,
     openapi,
+    operation,
     projects,
     storage,
     thumbnails,

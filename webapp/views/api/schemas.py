@@ -349,6 +349,7 @@ class Capture(Output):
     deployment_id: Id
     event_id: int | None = Field(description="The session whose span holds the timestamp, or null")
     timestamp: LocalTime
+    original_timestamp: Annotated[LocalTime, Field(description="The file's time when a clock offset corrected it")] = None
     path: str
     thumbnails: Thumbnails
 

@@ -31,7 +31,8 @@ def deployment(d: Deployment) -> dict:
 def capture(c: Capture, event_id: int | None, thumbnails: dict[str, str] | None = None) -> dict:
     """A capture with the session whose span holds it (`event_id`, found by the caller's range join)."""
     return _dump(
-        schemas.Capture, id=c.id, deployment_id=c.deployment_id, event_id=event_id, timestamp=c.timestamp, path=c.path,
+        schemas.Capture, id=c.id, deployment_id=c.deployment_id, event_id=event_id, timestamp=c.timestamp,
+        original_timestamp=c.original_timestamp, path=c.path,
         thumbnails=thumbnails or {},
     )
 
