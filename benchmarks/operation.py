@@ -17,7 +17,8 @@ import tempfile
 import time
 from datetime import date, datetime, timedelta
 
-from benchmarks.regroup import PG_ADMIN_URL, _drop_pg, _pg_database
+from benchmarks.common import PG_ADMIN_URL, drop_pg, pg_database
+from benchmarks.report import Verdicts, milliseconds
 
 TARGET_RATIO = 3.0
 TARGET_MS = 200.0
@@ -102,20 +103,14 @@ def run(url: str, stations: int, nights: int, per_night: int, rounds: int) -> tu
     return page_ms, count_ms, captures
 
 
-def _verdict(label: str, measured_ms: float, floor_ms: float, target_ratio: float, floor_name: str) -> str:
-    ratio = measured_ms / floor_ms
-    verdict = "PASS" if ratio <= target_ratio else "MISS"
-    return (f"{verdict} {label}: {ratio:.1f}× its {floor_name} (target ≤ {target_ratio:g}×; "
-            f"{measured_ms:.0f} ms vs {floor_ms:.0f} ms)")
-
-
 def report(backend: str, args, page_ms: float, count_ms: float, captures: int) -> list[str]:
     absolute = "within" if page_ms <= TARGET_MS else "over"
     return [
         f"{backend}: {args.stations} stations × {args.nights} nights, {captures:,} captures; "
         f"page {page_ms:.1f} ms (median of {args.rounds}), grouped count {count_ms:.1f} ms; "
         f"{absolute} the {TARGET_MS:.0f} ms target ({page_ms / TARGET_MS:.2f}×)",
-        _verdict(f"operation calendar on {backend}", page_ms, count_ms, TARGET_RATIO, "count query"),
+        Verdicts().at_most(f"operation calendar on {backend}", page_ms, count_ms, "its count query", TARGET_RATIO,
+                           show=milliseconds),
     ]
 
 
@@ -136,7 +131,7 @@ def main(argv=None) -> int:
                                                 args.per_night, args.rounds)):
             print(line, flush=True)
     if not args.no_pg:
-        database = _pg_database()
+        database = pg_database()
         if database is None:
             if args.pg:
                 print(f"PostgreSQL at {PG_ADMIN_URL} does not answer.")
@@ -149,7 +144,7 @@ def main(argv=None) -> int:
                                                             args.rounds)):
                     print(line, flush=True)
             finally:
-                _drop_pg(name)
+                drop_pg(name)
     return 0
 
 

@@ -35,6 +35,8 @@ import tempfile
 import time
 from datetime import datetime, timedelta
 
+from benchmarks.report import Verdicts, seconds
+
 DEFAULT_SIZES = (250_000, 1_000_000)
 FILES_PER_NIGHT = 10_000
 LINKS_PER_FILE = 50_000
@@ -43,15 +45,14 @@ BUCKET = "bench-sync"
 MB = 1024 * 1024
 
 
-def _verdict(what: str, ours: float, floor: float, floor_name: str, target: float, at_most: bool = True,
+def _verdict(what: str, ours: float, reference: float, name: str, target: float, at_most: bool = True,
              unit: str = "s") -> bool:
-    """One PASS/MISS line: `ours` as a ratio of `floor` (or `floor` of `ours` for "≥ N× faster")."""
-    ratio = ours / floor if at_most else floor / ours
-    passed = ratio <= target if at_most else ratio >= target
-    shown = (lambda v: f"{v:.2f} s") if unit == "s" else (lambda v: f"{v:.0f} {unit}")
-    print(f"{'PASS' if passed else 'MISS'} {what}: {ratio:.2f}× {floor_name} "
-          f"(target {'≤' if at_most else '≥'} {target:g}×; {shown(ours)} vs {shown(floor)})", flush=True)
-    return passed
+    """One PASS/MISS line through the shared helper, printed at once; whether it passed."""
+    show = seconds if unit == "s" else (lambda value: f"{value:.0f} {unit}")
+    checks = Verdicts()
+    judge = checks.at_most if at_most else checks.at_least
+    print(judge(what, ours, reference, name, target, show=show), flush=True)
+    return checks.missed == 0
 
 
 # --- the child: one sync in a fresh process ------------------------------------------------
@@ -231,7 +232,7 @@ def bench_exif(work: str, count: int) -> list[bool]:
     verdicts = [_verdict(f"EXIF-only first sync of {count:,} files", ours["seconds"], floor, "64 KB read floor", 2.5)]
     if peer:
         verdicts.append(_verdict(f"EXIF-only first sync of {count:,} files", ours["seconds"], peer,
-                                 "faster than camtraptools ingest", 3.0, at_most=False))
+                                 "camtraptools ingest", 3.0, at_most=False))
     shutil.rmtree(images)
     return verdicts
 
@@ -296,7 +297,7 @@ def bench_s3(work: str, objects: int, nights: int, delay: float) -> list[bool]:
           f"{quick['seconds']:.2f} s with {lists} list requests", flush=True)
     return [
         _verdict(f"S3 full sync of {objects:,} objects", full["seconds"], baseline,
-                 "faster than boto3's sequential paginator", 5.0, at_most=False),
+                 "boto3's sequential paginator", 5.0, at_most=False),
         _verdict("S3 quick sync after one new night", lists, 3, "the budget of 3 list requests", 1.0,
                  unit="requests"),
     ]

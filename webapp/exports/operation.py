@@ -9,7 +9,7 @@ from typing import Iterator
 
 from ..charts import operation_matrix
 from ..models import Project
-from .common import _csv_line
+from .common import csv_line
 
 
 def operation_csv(project: Project, start: date | None = None, end: date | None = None) -> Iterator[str]:
@@ -19,6 +19,6 @@ def operation_csv(project: Project, start: date | None = None, end: date | None 
 
 
 def _lines(matrix) -> Iterator[str]:
-    yield _csv_line(["deployment_id", "deployment_name", *(night.isoformat() for night in matrix.nights)])
+    yield csv_line(["deployment_id", "deployment_name", *(night.isoformat() for night in matrix.nights)])
     for row in matrix.rows:
-        yield _csv_line([row.deployment_id, row.name, *("" if count is None else count for count in row.counts)])
+        yield csv_line([row.deployment_id, row.name, *("" if count is None else count for count in row.counts)])
