@@ -276,3 +276,18 @@ def test_seed_demo_registers_and_grants_the_demo_folder(runner, app):
     for station in stations:
         assert storage.source_of(station.project, station.data_source) == source
         assert station.captures_count > 0
+
+
+def test_an_s3_station_is_read_through_the_source_with_the_innermost_prefix(app, project):
+    """Two sources on one bucket: the one closest to the station wins, not the first by name."""
+    from webapp.sources import source_of
+
+    outer = add_source("s3://traps", project, name="A whole bucket", endpoint_url="http://127.0.0.1:9",
+                       access_key="outer", secret_key="outer-secret")
+    inner = add_source("s3://traps/north", project, name="B north only", endpoint_url="http://127.0.0.1:9",
+                       access_key="inner", secret_key="inner-secret")
+    assert source_of(project, "s3://traps/north/station9").id == inner.id
+    assert source_of(project, "s3://traps/north").id == inner.id
+    assert source_of(project, "s3://traps/northern/station1").id == outer.id
+    assert source_of(project, "s3://traps/south").id == outer.id
+    assert source_of(project, "s3://other/north") is None

@@ -255,7 +255,10 @@ def source_of(project: Project | None, value: str) -> StorageSource | None:
         if not S3_URL.match(value):
             return None
         bucket, prefix = s3_parts(value)
-        return next((s for s in sources_for_project(project) if s.is_s3 and _s3_contains(s, bucket, prefix)), None)
+        # The innermost prefix wins, as for folders: with two sources on one bucket, a station is read
+        # with the keys and endpoint of the source closest to it, whatever the sources' names.
+        holders = [s for s in sources_for_project(project) if s.is_s3 and _s3_contains(s, bucket, prefix)]
+        return max(holders, key=lambda s: len(s3_parts(s.location)[1]), default=None)
     real = _real(value)
     best = None
     for source in sources_for_project(project):
