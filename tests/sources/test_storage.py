@@ -291,3 +291,55 @@ def test_an_s3_station_is_read_through_the_source_with_the_innermost_prefix(app,
     assert source_of(project, "s3://traps/northern/station1").id == outer.id
     assert source_of(project, "s3://traps/south").id == outer.id
     assert source_of(project, "s3://other/north") is None
+
+
+def test_the_folder_picker_reads_a_bounded_number_of_entries_per_request(tmp_path, monkeypatch):
+    """A wide tree costs one bounded scan: past the request's budget, folders are shown uncounted and 'more…'."""
+    import os
+
+    from webapp.sources import browse, folders
+
+    root = tmp_path / "root"
+    for site in range(60):
+        folder = root / f"site-{site:02d}"
+        folder.mkdir(parents=True)
+        for shot in range(40):
+            (folder / f"2024060122{shot:04d}.jpg").touch()
+    (root / "site-00" / "inner").mkdir()
+    seen = []
+    real_scandir = os.scandir
+
+    class Counting:
+        def __init__(self, path):
+            self.inner = real_scandir(path)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.inner.close()
+
+        def __iter__(self):
+            for entry in self.inner:
+                seen.append(entry.path)
+                yield entry
+
+    monkeypatch.setattr(folders.os, "scandir", Counting)
+    monkeypatch.setattr(folders, "REQUEST_ENTRIES", 500)
+    listing = browse([folders.Base("Root", root)], str(root))
+    assert len(seen) <= 501 + 60  # the budget, plus at most one look into each folder it had already started
+    assert listing.truncated is False and len(listing.folders) == 60
+    assert listing.folders[0].images == 40 and listing.folders[0].has_subfolders
+    assert not listing.folders[-1].counted_all and listing.folders[-1].images < 40
+    assert sum(f.images for f in listing.folders) < 60 * 40
+
+    seen.clear()
+    monkeypatch.setattr(folders, "REQUEST_ENTRIES", 30)
+    narrow = browse([folders.Base("Root", root)], str(root))
+    assert narrow.truncated and len(narrow.folders) < 60 and len(seen) <= 31 + 60
+
+    seen.clear()
+    monkeypatch.setattr(folders, "REQUEST_ENTRIES", 10**9)
+    monkeypatch.setattr(folders, "REQUEST_SECONDS", 0.0)
+    timed = browse([folders.Base("Root", root)], str(root))
+    assert len(seen) <= 256 and not any(f.counted_all for f in timed.folders)

@@ -5,10 +5,14 @@ the station's project (sources/storage.py), then the subfolders of whichever
 folder is opened; an S3 source is offered whole, to be narrowed by typing. Each folder shows how many
 image files it holds (recursively); counting stops after COUNT_BUDGET
 directory entries, so a folder of a million files costs one bounded scan and
-is shown as "at least N". Symlinks are never followed, so browsing never
+is shown as "at least N". One request reads at most REQUEST_ENTRIES
+directory entries and spends at most REQUEST_SECONDS, however many folders it
+shows or how wide they are: past that, folders are shown uncounted and the
+picker says there is more. Symlinks are never followed, so browsing never
 leaves a base folder.
 """
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +22,24 @@ from .storage import check_data_source, sources_for_project
 
 COUNT_BUDGET = 20_000
 MAX_FOLDERS_SHOWN = 200
+REQUEST_ENTRIES = 200_000
+REQUEST_SECONDS = 2.0
+
+
+@dataclass
+class ScanBudget:
+    """What one picker request may still read: directory entries and time."""
+    entries: int = field(default_factory=lambda: REQUEST_ENTRIES)
+    deadline: float = field(default_factory=lambda: time.monotonic() + REQUEST_SECONDS)
+
+    def take(self) -> bool:
+        """Spend one entry; False once the entries or the time are used up."""
+        self.entries -= 1
+        return self.entries >= 0 and (self.entries % 256 or time.monotonic() < self.deadline)
+
+    @property
+    def spent(self) -> bool:
+        return self.entries < 0 or time.monotonic() >= self.deadline
 
 
 @dataclass(frozen=True)
@@ -49,15 +71,19 @@ class FolderListing:
     truncated: bool = False
 
 
-def count_images(folder: Path, budget: int = COUNT_BUDGET) -> tuple[int, bool]:
-    """Image files under `folder` (recursively, symlinks not followed); True if every entry was seen."""
+def count_images(folder: Path, budget: int = COUNT_BUDGET, scan: ScanBudget | None = None) -> tuple[int, bool]:
+    """Image files under `folder` (recursively, symlinks not followed); True if every entry was seen
+    within `budget` entries and the request's `scan` budget."""
+    scan = scan or ScanBudget()
     images, seen, stack = 0, 0, [folder]
     while stack:
+        if scan.spent:
+            return images, False
         try:
             with os.scandir(stack.pop()) as entries:
                 for entry in entries:
                     seen += 1
-                    if seen > budget:
+                    if seen > budget or not scan.take():
                         return images, False
                     try:
                         if entry.is_dir(follow_symlinks=False):
@@ -71,20 +97,33 @@ def count_images(folder: Path, budget: int = COUNT_BUDGET) -> tuple[int, bool]:
     return images, True
 
 
-def _subfolders(folder: Path) -> list[Path]:
+def _subfolders(folder: Path, scan: ScanBudget, first_only: bool = False) -> tuple[list[Path], bool]:
+    """The folder's visible subfolders, sorted by name, and whether every entry was read within `scan`.
+    With `first_only`, stops at the first subfolder (enough to know there is one)."""
+    found = []
     try:
         with os.scandir(folder) as entries:
-            return sorted(
-                (Path(e.path) for e in entries if not e.name.startswith(".") and e.is_dir(follow_symlinks=False)),
-                key=lambda p: p.name.lower(),
-            )
+            for entry in entries:
+                if not scan.take():
+                    return sorted(found, key=lambda p: p.name.lower()), False
+                try:
+                    if not entry.name.startswith(".") and entry.is_dir(follow_symlinks=False):
+                        found.append(Path(entry.path))
+                        if first_only:
+                            break
+                except OSError:
+                    continue
     except OSError:
-        return []
+        return [], True
+    return sorted(found, key=lambda p: p.name.lower()), True
 
 
-def _folder(path: Path, label: str) -> Folder:
-    images, complete = count_images(path)
-    return Folder(str(path), label, images, complete, bool(_subfolders(path)))
+def _folder(path: Path, label: str, scan: ScanBudget) -> Folder:
+    if scan.spent:
+        return Folder(str(path), label, 0, False, True)
+    images, complete = count_images(path, scan=scan)
+    children, read = _subfolders(path, scan, first_only=True)
+    return Folder(str(path), label, images, complete, bool(children) or not read)
 
 
 def _base_of(bases: list[Base], path: Path) -> Base | None:
@@ -104,21 +143,24 @@ def browse(bases: list[Base], value: str | None = None, remote: list[Folder] = (
     whose message does not say which: the picker cannot probe other paths.
     """
     bases = [b for b in bases if b.path.is_dir()]
+    scan = ScanBudget()
     if not value:
-        return FolderListing(None, None, [_folder(b.path, b.label) for b in bases] + list(remote))
+        return FolderListing(None, None, [_folder(b.path, b.label, scan) for b in bases] + list(remote))
     if "\x00" in value or not os.path.isabs(value):
         raise DataSourceError("Not a folder you can choose.")
     path = Path(os.path.realpath(value))
     base = _base_of(bases, path)
     if base is None or not path.is_dir() or not os.access(path, os.R_OK | os.X_OK):
         raise DataSourceError("Not a folder you can choose.")
-    children = _subfolders(path)
+    children, read_all = _subfolders(path, scan)
+    # The subfolders are what a person chooses among: they are counted first, the whole folder last.
+    shown = [_folder(child, _label(base, child), scan) for child in children[:MAX_FOLDERS_SHOWN]]
     parent = None if path == base.path else str(path.parent)
     return FolderListing(
-        _folder(path, _label(base, path)),
+        _folder(path, _label(base, path), scan),
         parent,
-        [_folder(child, _label(base, child)) for child in children[:MAX_FOLDERS_SHOWN]],
-        truncated=len(children) > MAX_FOLDERS_SHOWN,
+        shown,
+        truncated=len(children) > MAX_FOLDERS_SHOWN or not read_all,
     )
 
 
