@@ -24,11 +24,20 @@ def percentile(values: list[float], share: float) -> float:
 def high_water_mb() -> float:
     """This process's peak resident memory (VmHWM). Not ru_maxrss: Linux carries that across
     fork and exec, so a spawned child would report its parent's peak."""
+    return _status_mb("VmHWM")
+
+
+def resident_mb() -> float:
+    """This process's resident memory now (VmRSS)."""
+    return _status_mb("VmRSS")
+
+
+def _status_mb(field: str) -> float:
     with open("/proc/self/status") as status:
         for line in status:
-            if line.startswith("VmHWM:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM in /proc/self/status")
+    raise RuntimeError(f"no {field} in /proc/self/status")
 
 
 def in_child(target, args: tuple, timeout: float):

@@ -21,12 +21,15 @@ import tempfile
 import time
 from datetime import datetime
 
-from benchmarks.common import PG_ADMIN_URL, drop_pg, in_child, make_app, pg_database
+from benchmarks.common import PG_ADMIN_URL, drop_pg, in_child, make_app, pg_database, resident_mb
 from benchmarks.regroup_data import capture_rows
-from benchmarks.report import Table, Verdicts
+from benchmarks.report import Table, Verdicts, megabytes
 
 TARGET_CAPTURES = 1_000_000  # 10 stations × 100k, as issue 12 set them
 COLD_OVER_FLOOR = 1.5
+# Previews of many gaps on one station: what the process keeps after them must stay under this (issue 22).
+GAPS_TRIED = 300
+MEMO_BUDGET_MB = 50
 CACHED_OVER_COLD = 0.1
 TABLE = Table(
     ("backend", "<10"), ("stations", ""), ("captures", ""), ("floor s", ".3f"), ("baseline s", ".3f"),
@@ -131,10 +134,26 @@ def _measure(url: str, stations: int, captures: int, out) -> None:
                 began = time.perf_counter()
                 preview_regroup(deployment, 7200, "date")
                 cached = max(cached, time.perf_counter() - began)
+            memo_mb = _memory_of_many_gaps(deployments[0])
             db.session.remove()
             db.engine.dispose()
     out.put({"backend": url.split(":", 1)[0].split("+")[0], "floor": floor, "baseline": baseline, "cold": cold,
-             "new rule": new_rule, "cached": cached})
+             "new rule": new_rule, "cached": cached, "memo MB": memo_mb})
+
+
+def _memory_of_many_gaps(deployment) -> float:
+    """MB the process keeps after GAPS_TRIED previews of one station, each with another gap (people
+    typing gaps): the first gaps are below the capture step, so every capture is its own session."""
+    import gc
+
+    from webapp.sessions import preview_regroup
+
+    gc.collect()
+    before = resident_mb()
+    for gap in range(5, 5 + GAPS_TRIED):
+        preview_regroup(deployment, gap, "run")
+    gc.collect()
+    return max(resident_mb() - before, 0.0)
 
 
 def _measured(url: str, args, results: list[dict]) -> None:
@@ -183,6 +202,8 @@ def main(argv=None) -> int:
         backend = m["backend"]
         verdicts.at_most(f"cold preview ({backend})", m["cold"], m["floor"], "the timestamp read floor", COLD_OVER_FLOOR)
         verdicts.at_most(f"cached preview ({backend})", m["cached"], m["cold"], "the cold preview", CACHED_OVER_COLD)
+        verdicts.at_most(f"memory kept after {GAPS_TRIED} gaps on one station of {args.captures} captures ({backend})",
+                         m["memo MB"], MEMO_BUDGET_MB, "the memory budget", 1.0, show=megabytes)
     verdicts.print_all()
     return 0
 

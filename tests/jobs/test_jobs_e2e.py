@@ -133,9 +133,10 @@ def slow_station(site):
 def test_running_job_shows_its_log_beats_and_cancels(ctx):
     deployment, fifo = slow_station(ctx)
     job = jobs.enqueue(jobs.create_job("data_storage_sync", deployment), queue=ctx.queue)
-    running = wait_for(ctx, job.id, lambda j: any("Found 1001 files" in line for line in j.logs["stdout"]), "logged")
+    # The listing streams: the job logs that it is listing, then blocks reading the FIFO's EXIF.
+    running = wait_for(ctx, job.id, lambda j: any("Listing" in line for line in j.logs["stdout"]), "logged")
     assert running.status == "STARTED" and running.finished_at is None
-    assert params(running, "data_storage_sync")["total_files"] == 1001
+    assert running.stage("data_storage_sync")["status"] == "STARTED"
     first_beat = running.heartbeat_at
     # Blocked in one step, the job still beats (JOB_HEARTBEAT_SECONDS=1 in the worker).
     wait_for(ctx, job.id, lambda j: j.heartbeat_at > first_beat, "beat", timeout=5)

@@ -323,3 +323,35 @@ def test_the_timeline_and_station_page_answer_for_clocks_at_the_ends_of_the_cale
     first = client.get(f"/deployments/{station.id}/timeline?month=0001-01").get_data(as_text=True)
     assert 'rel="next"' in first and 'rel="prev"' not in first
     assert client.get(f"/deployments/{station.id}/").status_code == 200
+
+
+def test_the_preview_memo_is_bounded_by_bytes_however_many_gaps_are_tried(app, project, station):
+    """300 different gaps on a station of many sessions: the memo keeps a few MB, and drops a station's
+    previews of captures it no longer has."""
+    import gc
+    import tracemalloc
+
+    from webapp.sessions import preview as preview_module
+    from webapp.sessions.station_times import app_cache
+
+    add_captures(station, [NIGHT + i * timedelta(minutes=10) for i in range(2000)])
+    project.session_keying = "run"
+    db.session.commit()
+    preview_regroup(station, 60, "run")  # the station's times are read and cached before measuring
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for gap in range(61, 361):
+        assert preview_regroup(station, gap, "run")["sessions_after"] == 2000
+    gc.collect()
+    held = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    assert held < 2 * preview_module.CACHE_BYTES, held
+    cache = app_cache("preview", preview_module.CACHE_BYTES)
+    assert sum(preview_module._weight(value) for value in cache.items.values()) <= preview_module.CACHE_BYTES
+    assert preview_regroup(station, 61, "run")["sessions_after"] == 2000
+
+    add_captures(station, [NIGHT - timedelta(days=1)])
+    db.session.refresh(station)
+    preview_regroup(station, 60, "run")
+    assert {key[1] for key in cache.items} == {station.captures_version}

@@ -144,7 +144,7 @@ PAGES = {
                         {"current_password": "not-the-password", "new_password": "a-long-new-password",
                          "repeat_password": "a-long-new-password"}, signed_in(400)),
     "api tokens": ("account.tokens", "GET", "/account/tokens", None, signed_in(200)),
-    "create api token": ("account.tokens", "POST", "/account/tokens", {"name": "script"}, signed_in(303)),
+    "create api token": ("account.tokens", "POST", "/account/tokens", {"name": "script"}, signed_in(200)),
     "revoke api token": ("account.revoke", "POST", "/account/tokens/{token}/revoke", {}, signed_in(404)),
     "new station form": ("deployments.new", "GET", "/projects/{project}/stations/new", None, needs("create_deployment", 200)),
     "add station": ("deployments.new", "POST", "/projects/{project}/stations/new",

@@ -19,7 +19,8 @@ from ..grouping import US, group_spans, to_microseconds
 from ..models import Deployment, Event
 from .station_times import app_cache, fingerprint, station_times
 
-CACHE_SIZE = 1024
+# The previews kept per app, in bytes of their spans: a few MB, however many gaps people try.
+CACHE_BYTES = 4 * 1024 * 1024
 PROJECT_PREVIEW_STATIONS = 50
 
 
@@ -45,15 +46,17 @@ def preview_regroup(deployment: Deployment, gap_seconds: int | None = None, keyi
     gap_seconds = rule.gap_seconds if gap_seconds is None else gap_seconds
     keying = rule.keying if keying is None else keying
     cap = max_session_seconds()
-    cache = app_cache("preview", CACHE_SIZE)
-    key = (*fingerprint(deployment), gap_seconds, keying, cap)
+    cache = app_cache("preview", CACHE_BYTES, _weight)
+    station = fingerprint(deployment)
+    key = (*station, gap_seconds, keying, cap)
     proposed = cache.get(key)
     if proposed is None:
         proposed = _proposed(station_times(deployment), gap_seconds, keying, cap)
-        cache.put(key, proposed)
+        # Previews of this station's earlier captures can never be asked for again.
+        cache.put(key, proposed, replaces=lambda k: k[0] == station[0] and k[: len(station)] != station)
     spans, stats = proposed
     current = _current_spans(deployment.id)
-    merged, split = _compare(spans, current[0])
+    merged, split = _compare(spans.tolist(), current[0])
     return {
         "gap_seconds": gap_seconds,
         "keying": keying,
@@ -81,14 +84,20 @@ def preview_project(project, gap_seconds: int, keying: str) -> tuple[list[tuple[
     return rows, more
 
 
-def _proposed(times, gap_seconds: int, keying: str, cap: int) -> tuple[list[tuple[int, int]], dict]:
-    """The proposed sessions' spans (µs) and the numbers that need no current session."""
+def _weight(proposed: tuple[np.ndarray, dict]) -> int:
+    """A cached preview's bytes: its spans' array and a little for the numbers beside it."""
+    return proposed[0].nbytes + 512
+
+
+def _proposed(times, gap_seconds: int, keying: str, cap: int) -> tuple[np.ndarray, dict]:
+    """The proposed sessions' spans (µs, an n × 2 int64 array: 16 bytes a session, where a list of
+    tuples would take ten times that) and the numbers that need no current session."""
     spans = group_spans(times.values, gap_seconds, keying, cap)
     starts, ends = spans.start, spans.end
     gap_us = round(gap_seconds * US)
     # A session that the next capture follows within the gap was ended by the cap.
     capped = int(np.count_nonzero(starts[1:] - ends[:-1] < gap_us)) if len(spans) else 0
-    return list(zip(starts.tolist(), ends.tolist())), {
+    return np.column_stack((starts, ends)).astype(np.int64, copy=False), {
         "sessions_after": len(spans),
         "longest_session_seconds": int((ends - starts).max()) // US if len(spans) else 0,
         "sessions_capped": capped,
