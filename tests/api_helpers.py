@@ -21,4 +21,5 @@ def headers(token: str | None) -> dict:
 
 
 def call(client, method: str, path: str, token: str | None = None, json=None, **kwargs):
-    return client.open(f"{API}{path}", method=method, headers=headers(token), json=json, **kwargs)
+    sent = {**headers(token), **kwargs.pop("headers", {})}
+    return client.open(f"{API}{path}", method=method, headers=sent, json=json, **kwargs)

@@ -145,14 +145,15 @@ class Site:
             [sys.executable, "-m", "flask", "--app", "wsgi", "worker", "-w", str(workers)], f"consumer-{index}.log"
         )
 
-    def start_web(self, workers: int = 4) -> str:
-        """gunicorn with `workers` processes on a free port of 127.0.0.1; returns its base URL once it answers."""
+    def start_web(self, workers: int = 4, threads: int = 1) -> str:
+        """gunicorn with `workers` processes (of `threads` threads each) on a free port of 127.0.0.1;
+        returns its base URL once it answers."""
         import requests
 
         port = free_port()
         self._spawn(
-            [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
-             "--timeout", "60", "--no-control-socket", "wsgi:app"],
+            [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--threads", str(threads),
+             "--bind", f"127.0.0.1:{port}", "--timeout", "60", "--no-control-socket", "wsgi:app"],
             "gunicorn.log",
         )
         self.base_url = f"http://127.0.0.1:{port}"

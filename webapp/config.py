@@ -12,6 +12,8 @@ DEFAULT_MAX_SESSION_SECONDS = 24 * 3600
 # werkzeug's memory-hard default; not read from the environment (the test suite sets a fast one).
 DEFAULT_PASSWORD_HASH_METHOD = "scrypt"
 DEFAULT_THUMBNAIL_SIZES = "small:240,medium:1024"
+# 100 MP: above every trap camera's sensor (the largest common ones are about 61 MP).
+DEFAULT_THUMBNAIL_MAX_PIXELS = 100_000_000
 _THUMBNAIL_SIZE = re.compile(r"^([a-z][a-z0-9_-]{0,31}):([1-9][0-9]{0,4})$")
 
 
@@ -107,4 +109,8 @@ def from_environment(instance_path: Path = INSTANCE_PATH) -> dict:
         "WTF_CSRF_TIME_LIMIT": None,
         "THUMBNAIL_SIZES": parse_thumbnail_sizes(env.get("THUMBNAIL_SIZES", DEFAULT_THUMBNAIL_SIZES)),
         "THUMBNAIL_ROOT": env.get("THUMBNAIL_ROOT") or str(instance_path / "thumbnails"),
+        # The largest image, by its header's width × height, that is ever decoded (Pillow's MAX_IMAGE_PIXELS).
+        "THUMBNAIL_MAX_PIXELS": _int_setting(env, "THUMBNAIL_MAX_PIXELS", DEFAULT_THUMBNAIL_MAX_PIXELS, minimum=1),
+        # How long a request waits for another request's render of the same thumbnail.
+        "THUMBNAIL_WAIT_SECONDS": _int_setting(env, "THUMBNAIL_WAIT_SECONDS", 10),
     }

@@ -131,7 +131,7 @@ def _origin(url: str) -> str:
 
 
 def _station_with_a_capture(tmp_path):
-    from tests.thumbnails.test_thumbnails import CAPTURE_TIME, write_image
+    from tests.thumbnails.images import CAPTURE_TIME, write_image
 
     manager = add_user("manager@example.org", "pw-manager")
     project = add_project(members=[(manager, "ProjectManager")])

@@ -96,7 +96,10 @@ def timestamp_from_exif(source: Path | BinaryIO, complete: bool = True) -> datet
             exif = image.getexif()
             value = exif.get_ifd(0x8769).get(0x9003) or exif.get(0x0132)
             if not value and complete:
-                image.load()
+                _decode_to_end(image)
+    except Image.DecompressionBombError:
+        # Declared larger than THUMBNAIL_MAX_PIXELS allows: never decoded, so no time is read from it.
+        return None
     except UnidentifiedImageError as error:
         if _looks_like_an_image(_head(source)):
             raise UnreadableFile(f"the image ends early ({error})") from error
@@ -111,6 +114,21 @@ def timestamp_from_exif(source: Path | BinaryIO, complete: bool = True) -> datet
         return datetime.strptime(str(value).strip("\x00 "), "%Y:%m:%d %H:%M:%S")
     except ValueError:
         return None
+
+
+def _decode_to_end(image) -> None:
+    """Decode an image only to learn that it is whole, at the least cost in memory.
+
+    A JPEG decodes at 1/8 scale (the decoder still reads every byte); an image
+    declared larger than Pillow's MAX_IMAGE_PIXELS is not decoded at all.
+    """
+    from PIL import Image
+
+    if image.format == "JPEG":
+        image.draft("RGB", (1, 1))
+    elif Image.MAX_IMAGE_PIXELS and image.width * image.height > Image.MAX_IMAGE_PIXELS:
+        return
+    image.load()
 
 
 def _head(file: BinaryIO) -> bytes:

@@ -94,7 +94,11 @@ def delete_deployment(deployment: Deployment) -> None:
 
 
 def init_app(app) -> None:
-    """Delete a capture's or a station's thumbnail files whenever the ORM deletes it."""
+    """Bound what Pillow decodes; delete a capture's or a station's thumbnail files whenever the ORM deletes it."""
+    from PIL import Image
+
+    # Process-wide: every decode in this process (thumbnails, the sync's EXIF fallback) is bounded.
+    Image.MAX_IMAGE_PIXELS = app.config["THUMBNAIL_MAX_PIXELS"]
     if not event.contains(Session, "before_flush", _collect_before_flush):
         event.listen(Session, "before_flush", _collect_before_flush)
         event.listen(Session, "after_commit", _delete_after_commit)

@@ -26,6 +26,19 @@ _SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
 _ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
 
 
+class ImageTooLarge(ValueError):
+    """An original whose header declares more pixels than may be decoded: it is never decoded."""
+
+
+def check_size(width: int, height: int, max_pixels: int | None) -> None:
+    """Raise ImageTooLarge when a `width` × `height` image exceeds `max_pixels` (None: no limit)."""
+    if max_pixels is not None and width * height > max_pixels:
+        raise ImageTooLarge(
+            f"the image is {width} × {height} px ({width * height / 1e6:.0f} MP), over the "
+            f"{max_pixels / 1e6:.0f} MP this server decodes (THUMBNAIL_MAX_PIXELS)"
+        )
+
+
 @dataclass(frozen=True)
 class Rendered:
     """An encoded thumbnail and its pixel size."""
@@ -34,17 +47,24 @@ class Rendered:
     height: int
 
 
-def make_thumbnail(source: str | Path | BinaryIO, width: int) -> Rendered:
+def make_thumbnail(source: str | Path | BinaryIO, width: int, max_pixels: int | None = None) -> Rendered:
     """Encode an image at `width` pixels wide (never wider than the original) as RGB JPEG.
 
-    JPEGs are decoded at the smallest DCT scale that keeps REDUCING_GAP × the
-    target size; palette, alpha and 16-bit sources become RGB (alpha over
-    white). Output: progressive, optimized, quality 82.
+    The header's size is checked against `max_pixels` before any pixel is
+    decoded (ImageTooLarge). JPEGs are decoded at the smallest DCT scale that
+    keeps REDUCING_GAP × the target size; palette, alpha and 16-bit sources
+    become RGB (alpha over white). Output: progressive, optimized, quality 82.
     """
     from PIL import Image, ImageOps
 
-    with Image.open(source) as image:
+    try:
+        opened = Image.open(source)
+    except Image.DecompressionBombError as error:
+        # Pillow's own check at open, at twice its MAX_IMAGE_PIXELS (set from THUMBNAIL_MAX_PIXELS).
+        raise ImageTooLarge(f"the image is over the size this server decodes ({error})") from None
+    with opened as image:
         source_width, source_height = image.size
+        check_size(source_width, source_height, max_pixels)
         target_width = min(width, source_width)
         target = (target_width, max(1, round(source_height * target_width / source_width)))
         if image.format == "JPEG":
@@ -82,3 +102,4 @@ def _as_rgb(image):
         flat.paste(rgba, mask=rgba.getchannel("A"))
         return flat
     return image.convert("RGB")
+

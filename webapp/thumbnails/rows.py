@@ -13,6 +13,7 @@ docs/performance.md for the measurements behind REDUCING_GAP.
 """
 import io
 import logging
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,26 +25,40 @@ from sqlalchemy import and_
 
 from ..config import parse_thumbnail_sizes
 from ..extensions import db
+from ..jobs import locks
 from ..models import Capture, Deployment, Project, Thumbnail, utcnow
 from ..sources import S3_URL, DataSourceError, check_data_source, s3_client, source_of
 from ..sql import dialect_name
 from .cleanup import _delete_files
-from .render import make_thumbnail
+from .render import ImageTooLarge, make_thumbnail
 from .storage import S3_CONNECT_TIMEOUT, S3_READ_TIMEOUT, storage_for
 
 log = logging.getLogger(__name__)
 
 
 class ThumbnailError(Exception):
-    """A thumbnail that cannot be served; `status` and `detail` are for the client."""
+    """A thumbnail that cannot be served; `status` and `detail` are for the client.
+
+    `placeholder` marks the errors an image client is better served by the
+    placeholder picture for (an original too large to decode, a render that
+    another request is still making) than by an error status.
+    """
 
     status = 404
+    placeholder = False
 
-    def __init__(self, detail: str, status: int | None = None):
+    def __init__(self, detail: str, status: int | None = None, placeholder: bool = False):
         super().__init__(detail)
         self.detail = detail
+        self.placeholder = placeholder
         if status is not None:
             self.status = status
+
+
+# A render holds its lock at most this long; a request that died mid-render frees it by expiry.
+RENDER_LOCK_TTL_SECONDS = 120
+RENDER_WAIT_POLL_SECONDS = 0.05
+
 
 
 @dataclass
@@ -123,19 +138,65 @@ def is_fresh(located: Located, width: int) -> bool:
     return located.source_mtime is not None and located.source_mtime >= located.last_modified
 
 
+def render_lock_key(capture_id: int, label: str) -> str:
+    """The name of the lock one render of a capture's thumbnail at `label` holds."""
+    return f"thumbnail:{capture_id}:{label}"
+
+
 def ensure(located: Located, label: str, width: int) -> Located:
     """The thumbnail of `located` at `label`, made (or made again) unless the row is fresh.
 
-    Raises ThumbnailError (404 missing source, 502 unreadable source or
+    One render per (capture, label) at a time, across threads and processes:
+    a request that finds the render lock taken waits up to
+    THUMBNAIL_WAIT_SECONDS for that render's row instead of decoding a second
+    copy, then gives up with a placeholder error (503). Raises ThumbnailError
+    (404 missing source, 422 too large to decode, 502 unreadable source or
     failing storage) and commits the row when it writes one.
     """
     if is_fresh(located, width):
         return located
+    key = render_lock_key(located.capture_id, label)
+    token = locks.acquire(key, RENDER_LOCK_TTL_SECONDS, locks.default_owner("thumbnail"))
+    if token is None:
+        return _wait_for_render(located, label, width)
+    try:
+        return _render(located, label, width)
+    finally:
+        locks.release(key, token)
+
+
+def _wait_for_render(located: Located, label: str, width: int) -> Located:
+    """The row another request rendered, once its lock is freed; a placeholder error if that takes too long."""
+    key = render_lock_key(located.capture_id, label)
+    deadline = time.monotonic() + current_app.config.get("THUMBNAIL_WAIT_SECONDS", 10)
+    while _is_held(key):
+        if time.monotonic() >= deadline:
+            raise ThumbnailError("Another request is still making this thumbnail; try again shortly.", 503,
+                                 placeholder=True)
+        time.sleep(RENDER_WAIT_POLL_SECONDS)
+    # End this session's snapshot so the row the other render committed is seen.
+    db.session.commit()
+    again = locate(located.capture_id, label)
+    if again is None:
+        raise ThumbnailError("Not found.")
+    # Fresh: served. Not fresh: the other render failed, and this request tries once itself.
+    return again if is_fresh(again, width) else ensure(again, label, width)
+
+
+def _is_held(key: str) -> bool:
+    lock = locks.holder(key)
+    return lock is not None and lock.expires_at > utcnow()
+
+
+def _render(located: Located, label: str, width: int) -> Located:
     with open_source(located.project_id, located.data_source, located.capture_path) as source:
         try:
-            rendered = make_thumbnail(source, width)
+            rendered = make_thumbnail(source, width, current_app.config.get("THUMBNAIL_MAX_PIXELS"))
         except ThumbnailError:
             raise
+        except ImageTooLarge as error:
+            raise ThumbnailError(f"The capture's file {located.capture_path!r} is not decoded: {error}.", 422,
+                                 placeholder=True) from None
         except Exception as error:  # Pillow raises many kinds for a file that is not a readable image
             raise ThumbnailError(
                 f"The capture's file {located.capture_path!r} could not be read as an image ({type(error).__name__}).",
@@ -247,11 +308,5 @@ def _read_s3(project, data_source: str, path: str) -> BinaryIO:
         raise ThumbnailError(f"The capture's data source answered {code or 'an error'}.", 502) from None
     except BotoCoreError as error:
         raise ThumbnailError(f"The capture's data source could not be reached ({type(error).__name__}).", 502) from None
-
-
-# -- warming after a sync ---------------------------------------------------
-
-
-# -- cleanup ---------------------------------------------------------------
 
 

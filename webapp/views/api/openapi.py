@@ -23,9 +23,10 @@ _STATUS_TEXT = {
     405: "Method not allowed",
     409: "Conflict with the object's state",
     413: "Request body too large",
+    422: "Understood but not processed (e.g. an image too large to decode)",
     429: "Too many attempts",
     502: "The capture's file or the thumbnail storage failed",
-    503: "The job queue is unavailable",
+    503: "Unavailable for now (the job queue is down, or another request is making the thumbnail)",
 }
 _PAGING = [
     {"name": "page", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1}},
