@@ -77,6 +77,8 @@ def make_app(backend: str, tmp_path, request, **overrides):
         "SQLALCHEMY_DATABASE_URI": url,
         "INSTANCE_PATH": tmp_path / "instance",
         "HUEY_URL": "memory://",
+        # No worker takes tasks off a memory queue: the reaper need not wait for claims in flight.
+        "JOB_CLAIM_GRACE_SECONDS": 0,
         "DATA_SOURCE_ROOTS": [str(data_root)],
         # scrypt costs 0.1 s a hash or check, several times a test; test_factory checks the real default.
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",

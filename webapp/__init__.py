@@ -49,9 +49,11 @@ def create_app(config: dict | None = None) -> Flask:
 
     from . import auth, cli, errors, filters, headers, job_types, permissions, thumbnails
     from .accounts import check_settings
+    from .sessions import check_lock_settings
     from .views import register_blueprints
 
     check_settings(app.config)
+    check_lock_settings(app.config)
     tasks.init_app(app)
     job_types.init_app(app)
 

@@ -99,6 +99,7 @@ def _run_job_in_foreground(job_type_key: str, deployment_id: int, options: dict 
     if deployment is None:
         raise click.ClickException(f"No station with id {deployment_id}.")
     try:
+        jobs.check_can_start(job_type_key, deployment)
         job = jobs.create_job(job_type_key, deployment, options=options)
     except jobs.JobError as error:
         raise click.ClickException(str(error)) from None

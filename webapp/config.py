@@ -95,6 +95,7 @@ def from_environment(instance_path: Path = INSTANCE_PATH) -> dict:
         "TRUSTED_PROXY_COUNT": int(env.get("TRUSTED_PROXY_COUNT", "0")),
         "REAPER_INTERVAL_SECONDS": int(env.get("REAPER_INTERVAL_SECONDS", "60")),
         "JOB_QUEUE_LOST_SECONDS": int(env.get("JOB_QUEUE_LOST_SECONDS", "300")),
+        "JOB_CLAIM_GRACE_SECONDS": _int_setting(env, "JOB_CLAIM_GRACE_SECONDS", 5),
         # A pooled connection that the server closed (restart, failover,
         # pg_terminate_backend) is replaced before use instead of failing a request.
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},

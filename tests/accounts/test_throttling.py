@@ -4,7 +4,6 @@ import pytest
 from tests.api_helpers import call, token_for
 from tests.conftest import AuthActions, FreshGlobalsClient, add_user, csrf_token_from, disposing_context, make_app
 from webapp.config import from_environment
-from webapp.extensions import db
 
 
 def _attempt(client, email, password, address="198.51.100.7"):

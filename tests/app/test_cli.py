@@ -79,3 +79,18 @@ def test_seed_demo_writes_real_jpegs_with_parsable_names(runner, app):
     assert deployment.captures_count == db.session.scalar(
         db.select(db.func.count(Capture.id)).filter_by(deployment_id=deployment.id)
     )
+
+
+def test_sync_and_regroup_refuse_a_station_being_deleted(runner, project, tmp_path):
+    from tests.conftest import add_deployment
+
+    folder = tmp_path / "data" / "doomed"
+    folder.mkdir(parents=True)
+    (folder / "20240601_210000.jpg").write_bytes(b"")
+    station = add_deployment(project, "Doomed", data_source=str(folder), deleting=True)
+    for command in (["sync", str(station.id)], ["sync", "--since-last", str(station.id)], ["regroup", str(station.id)]):
+        result = runner.invoke(args=command)
+        assert result.exit_code == 1, result.output
+        assert "is being deleted; no job can start on it" in result.output
+    assert db.session.scalar(db.select(db.func.count(Job.id))) == 0
+    assert db.session.scalar(db.select(db.func.count(Capture.id))) == 0

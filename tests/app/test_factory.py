@@ -47,6 +47,7 @@ def test_environment_overrides(tmp_path, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", "sqlite:///" + str(tmp_path / "other.db"))
     monkeypatch.setenv("DATA_SOURCE_ROOTS", f"{tmp_path}/a:{tmp_path}/b")
     monkeypatch.setenv("REGROUP_LOCK_TTL_SECONDS", "30")
+    monkeypatch.setenv("JOB_TIME_LIMIT_SECONDS", "20")
     app = create_app({"INSTANCE_PATH": tmp_path})
     assert app.config["SQLALCHEMY_DATABASE_URI"].endswith("other.db")
     assert app.config["DATA_SOURCE_ROOTS"] == [f"{tmp_path}/a", f"{tmp_path}/b"]
@@ -109,3 +110,11 @@ def test_each_app_builds_its_queue_from_its_own_config(tmp_path, monkeypatch):
     assert app.extensions["job_queue"].huey is queue
     other = create_app({"INSTANCE_PATH": tmp_path, "HUEY_URL": "memory://"})
     assert isinstance(other.extensions["huey"], MemoryHuey) and other.extensions["huey"] is not queue
+
+
+def test_a_regroup_lock_that_could_expire_before_its_job_ends_stops_the_start(tmp_path):
+    base = {"TESTING": True, "SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'a.db'}",
+            "INSTANCE_PATH": tmp_path, "HUEY_URL": "memory://"}
+    with pytest.raises(ValueError, match=r"REGROUP_LOCK_TTL_SECONDS \(600\) must be longer than JOB_TIME_LIMIT_SECONDS \(600\)"):
+        create_app({**base, "REGROUP_LOCK_TTL_SECONDS": 600, "JOB_TIME_LIMIT_SECONDS": 600})
+    assert create_app({**base, "REGROUP_LOCK_TTL_SECONDS": 601, "JOB_TIME_LIMIT_SECONDS": 600}).config["REGROUP_LOCK_TTL_SECONDS"] == 601

@@ -248,3 +248,58 @@ def test_media_of_corrected_captures_name_their_original_time_and_the_package_st
         original = datetime.fromisoformat(comment.removeprefix("clock corrected from "))
         assert original - datetime.fromisoformat(timestamp) == timedelta(hours=1)
     assert sum(1 for row in media if not row["mediaComments"]) == len(media) - corrected
+
+
+def test_the_camtrap_dp_package_leaves_in_chunks_while_it_is_written(app, client, token, project, stations):
+    from sqlalchemy import event as sa_event
+
+    big = add_deployment(project, "Big")
+    start = datetime(2026, 7, 1, 21, 0)
+    db.session.execute(Capture.__table__.insert(), [
+        {"deployment_id": big.id, "path": f"night-{i // 500:03d}/{i:06d}.jpg", "timestamp": start + timedelta(days=i // 500, seconds=10 * (i % 500))}
+        for i in range(20_000)
+    ])
+    db.session.commit()
+    regroup_deployment(big)
+    event_reads = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        if "FROM event" in statement and "ORDER BY event.deployment_id" in statement:
+            event_reads.append(statement)
+
+    sa_event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        response = call(client, "GET", f"/projects/{project.id}/export/camtrap-dp.zip", token, buffered=False)
+        assert response.status_code == 200
+        chunks = iter(response.response)
+        first = next(chunks)
+        # The first bytes leave while media.csv is being written: the sessions, read for the
+        # overlap check, have not yet been read again for observations.csv.
+        assert len(event_reads) == 1
+        rest = list(chunks)
+        response.close()
+    finally:
+        sa_event.remove(db.engine, "before_cursor_execute", record)
+    assert len(event_reads) == 2 and len(rest) >= 3
+    with zipfile.ZipFile(io.BytesIO(first + b"".join(rest))) as archive:
+        assert archive.testzip() is None
+        assert archive.namelist() == ["deployments.csv", "media.csv", "observations.csv", "datapackage.json"]
+        media = archive.read("media.csv").decode().splitlines()
+        assert len(media) == 1 + 6 * 241 + 20_000
+
+
+@pytest.mark.parametrize("nights, elapsed", [
+    # Spring: the clock jumps from 02:00 to 03:00; 01:00 → 03:30 on the clock is 1 h 30 min.
+    ([datetime(2024, 3, 31, 1, 0) + timedelta(minutes=m) for m in range(0, 60, 5)]
+     + [datetime(2024, 3, 31, 3, 0) + timedelta(minutes=m) for m in range(0, 35, 5)], 5400),
+    # Autumn: 02:00–03:00 comes twice; 01:00 → 03:30 on the clock is 3 h 30 min.
+    ([datetime(2024, 10, 27, 1, 0) + timedelta(minutes=m) for m in range(0, 155, 5)], 12600),
+])
+def test_duration_agrees_with_start_and_end_across_a_dst_change(app, client, token, project, nights, elapsed):
+    station = add_deployment(project, "Amsterdam", time_zone="Europe/Amsterdam")
+    add_captures(station, nights)
+    regroup_deployment(station)
+    (row,) = csv.DictReader(io.StringIO(
+        call(client, "GET", f"/projects/{project.id}/export/sessions.csv", token).get_data(as_text=True)))
+    start, end = datetime.fromisoformat(row["start"]), datetime.fromisoformat(row["end"])
+    assert int(row["duration_seconds"]) == (end - start).total_seconds() == elapsed

@@ -377,6 +377,34 @@ def test_reaper_fails_queued_jobs_whose_task_the_queue_lost(deployment, app):
     assert jobs.reap_stale_jobs(now + timedelta(hours=1)) == 0
 
 
+def test_reaper_leaves_a_job_whose_task_a_worker_just_took_off_the_queue(deployment, app):
+    """The task left the queue, and the worker claims the job a moment later: not lost."""
+    import threading
+
+    from webapp.jobs.runner import _claim
+
+    app.config["JOB_CLAIM_GRACE_SECONDS"] = 1
+    now = utcnow()
+    job = jobs.create_job("regroup_events", deployment)
+    job.status, job.created_at = "PENDING", now - timedelta(seconds=app.config["JOB_QUEUE_LOST_SECONDS"] + 60)
+    db.session.commit()
+    job_id = job.id
+    claimed = []
+
+    def worker_claims_it():
+        time.sleep(0.3)
+        with app.app_context():
+            claimed.append(_claim(job_id))
+
+    worker = threading.Thread(target=worker_claims_it)
+    worker.start()
+    reaped = jobs.reap_stale_jobs(now, queued_task_ids=set)
+    worker.join()
+    db.session.expire_all()
+    assert claimed == [True]
+    assert reaped == 0 and db.session.get(Job, job_id).status == "STARTED"
+
+
 def test_the_consumer_enqueues_the_reaper_on_its_own_clock(app):
     """REAPER_INTERVAL_SECONDS, not Huey's minute, sets how often a consumer sweeps; other periodic tasks keep the minute."""
     from huey import MemoryHuey, crontab

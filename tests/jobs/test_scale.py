@@ -193,9 +193,11 @@ def test_fifty_regroups_of_one_station_at_once(tmp_path, people):
 
 def test_worker_killed_mid_regroup_of_a_million_captures(tmp_path, people):
     """SIGKILL of a consumer mid-transaction: old sessions intact, job failed by the reaper, lock freed by its TTL."""
-    captures, ttl = 1_000_000, 6
+    # A short lock, so its expiry is waited for; the site refuses a job time limit the lock would not outlive.
+    captures, ttl = 1_000_000, 30
     with pg_redis_site(
         tmp_path, consumers=3, web_workers=2, REAPER_INTERVAL_SECONDS=SWEEP, REGROUP_LOCK_TTL_SECONDS=ttl,
+        JOB_TIME_LIMIT_SECONDS=ttl - 5,
     ) as site:
         api, station = people(site)
         deployment = station(captures, "Million")

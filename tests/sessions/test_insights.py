@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.api_helpers import call, token_for
-from tests.conftest import add_deployment, add_project, add_user
+from tests.conftest import add_deployment, add_user
 from webapp import jobs
 from webapp.extensions import db
 from webapp.gaps import bin_index, format_seconds, schedule_fit
@@ -291,6 +291,27 @@ def test_regroup_jobs_write_history_and_the_schedule_warning(app, client, auth, 
     html = client.get(f"/deployments/{station.id}/").get_data(as_text=True)
     history = html[html.index('id="regroup-history"'):]
     assert "5 → 4" in history and "0 → 5" in history and "3 h gap, date" in history
+
+
+def test_a_long_regroup_history_is_paged_in_the_api_and_cut_on_the_page(app, client, auth, manager, station):
+    start = datetime(2024, 1, 1)
+    db.session.execute(RegroupRecord.__table__.insert(), [
+        {"deployment_id": station.id, "finished_at": start + timedelta(hours=i), "gap_seconds": 7200, "keying": "date",
+         "max_session_seconds": 86400, "sessions_before": i, "sessions_after": i + 1}
+        for i in range(45)
+    ])
+    db.session.commit()
+    token = token_for(manager)
+    first = call(client, "GET", f"/deployments/{station.id}/regroup-history/?page_size=20", token).get_json()
+    assert first["count"] == 45 and len(first["results"]) == 20 and first["previous"] is None
+    assert first["results"][0]["sessions_after"] == 45  # newest first
+    last = client.get(first["next"].replace("page=2", "page=3"), headers={"Authorization": f"Token {token}"}).get_json()
+    assert [r["sessions_after"] for r in last["results"]] == [5, 4, 3, 2, 1] and last["next"] is None
+    auth.login()
+    html = client.get(f"/deployments/{station.id}/").get_data(as_text=True)
+    history = html[html.index('id="regroup-history"'):]
+    assert history.count("<tr>") == 1 + 20
+    assert "The 20 newest of 45 regroups" in history
 
 
 def test_pictures_of_a_station_without_captures(app, client, auth, project, station):

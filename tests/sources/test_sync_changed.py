@@ -16,7 +16,7 @@ from PIL import Image
 from benchmarks.s3_proxy import DelayProxy
 from tests.api_helpers import call, token_for
 from tests.conftest import add_deployment, csrf_token_from, grant_data_root, s3_source
-from tests.jobs.test_jobs import CancelWhenLogged, params, run
+from tests.jobs.test_jobs import params, run
 from webapp import jobs
 from webapp.extensions import db
 from webapp.models import Capture, Event, Job, StorageSource

@@ -478,6 +478,71 @@ def test_bulk_station_delete_removes_thumbnail_rows_and_files(app, client, stati
     assert db.session.get(Capture, capture.id) is not None
 
 
+@pytest.mark.parametrize("had_a_row", [False, True])
+def test_a_file_changed_during_a_render_leaves_the_thumbnail_stale(app, client, station, manager, had_a_row):
+    """The render read the old file; the sync marked it stale meanwhile (same time, new size: `rsync -t`)."""
+    from webapp.sources.capture_rows import update_changed_captures
+    from webapp.thumbnails.rows import _render
+
+    capture = add_capture(station, last_modified=datetime(2024, 6, 13))
+    if had_a_row:
+        assert get_thumbnail(client, capture.id, token(manager)).status_code == 302
+        db.session.execute(db.update(Thumbnail).where(Thumbnail.capture_id == capture.id).values(width=0))
+        db.session.commit()
+    located, label, width = thumbnails.find(capture.id, "small")
+    assert not thumbnails.is_fresh(located, width)
+    # The sync, between the render's read of the row and its upsert:
+    write_image(Path(station.data_source) / capture.path, size=(1200, 800))
+    update_changed_captures(station, [{"capture_id": capture.id, "size": capture.size + 1000,
+                                       "last_modified": datetime(2024, 6, 13)}])
+    db.session.commit()
+    _render(located, label, width)
+    assert not thumbnails.is_fresh(thumbnails.locate(capture.id, label), width)
+    # The next request makes it again, from the new file.
+    assert get_thumbnail(client, capture.id, token(manager)).status_code == 302
+    assert only_row(capture.id).height == 160 and thumbnails.is_fresh(thumbnails.locate(capture.id, label), width)
+
+
+def _station_with_thumbnail_rows(project, name: str, count: int) -> int:
+    """A station with `count` captures, each with a thumbnail row (its file missing): what a large station's delete finds."""
+    station = add_deployment(project, name)
+    db.session.execute(Capture.__table__.insert(), [
+        {"deployment_id": station.id, "path": f"{i:07d}.jpg", "timestamp": CAPTURE_TIME + timedelta(seconds=i)}
+        for i in range(count)
+    ])
+    ids = db.session.scalars(db.select(Capture.id).filter_by(deployment_id=station.id)).all()
+    now = datetime(2024, 7, 1)
+    db.session.execute(Thumbnail.__table__.insert(), [
+        {"capture_id": i, "label": "small", "width": 240, "height": 160, "path": f"{i % 1000:03d}/{i}/small.jpg",
+         "created_at": now, "updated_at": now}
+        for i in ids
+    ])
+    db.session.commit()
+    return station.id
+
+
+def test_a_station_delete_reads_its_thumbnail_rows_one_batch_at_a_time(app, project):
+    from sqlalchemy import event as sa_event
+
+    batch = thumbnails.cleanup.DELETE_BATCH
+    station_id = _station_with_thumbnail_rows(project, "Large", 5 * batch + 1)
+    reads = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("SELECT") and "thumbnail" in statement.lower():
+            reads.append(statement)
+
+    db.session.expire_all()
+    sa_event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        assert thumbnails.delete_station_thumbnails(station_id) == 5 * batch + 1
+    finally:
+        sa_event.remove(db.engine, "before_cursor_execute", record)
+    assert db.session.scalar(db.select(db.func.count()).select_from(Thumbnail)) == 0
+    # Six full or partial batches and the empty read that ends them; each read is bounded.
+    assert len(reads) == 7 and all("LIMIT" in statement.upper() for statement in reads)
+
+
 @pytest.mark.parametrize("size", [(640, 427), (9000, 6000), (1001, 667)])
 def test_thumbnails_are_exactly_the_configured_width(tmp_path, size):
     """A reduced-scale decode rounds the drafted size; the result is still the width asked for."""

@@ -1,10 +1,9 @@
 """Sessions leaving the site: `sessions.csv` and a Camtrap DP 1.0 package of a project.
 
 Both read the database in batches (`yield_per`, a server-side cursor on
-PostgreSQL), so memory stays flat whatever the project's size: the CSV is
-yielded row by row to a streamed response; the package is written into a
-spooled temporary file (memory up to SPOOL_MAX_BYTES, then disk) and read
-back in chunks.
+PostgreSQL) while the response is sent, so memory stays flat whatever the
+project's size: the CSV is yielded row by row; the package is zipped as a
+stream (each member's sizes follow its data) and passed on in chunks.
 
 Capture times are the station's local clock; only here, where they leave the
 site, do they get the UTC offset of the station's time zone (DST included).
@@ -12,7 +11,6 @@ site, do they get the UTC offset of the station's time zone (DST included).
 import csv
 import io
 import json
-import tempfile
 import uuid
 import zipfile
 from datetime import datetime, timezone
@@ -32,7 +30,6 @@ from .common import (
     with_offset,
 )
 
-SPOOL_MAX_BYTES = 16 * 1024 * 1024
 CHUNK_BYTES = 64 * 1024
 CAMTRAP_PROFILE = "https://raw.githubusercontent.com/tdwg/camtrap-dp/1.0.2/camtrap-dp-profile.json"
 CAMTRAP_SCHEMA = "https://raw.githubusercontent.com/tdwg/camtrap-dp/1.0.2/{name}-table-schema.json"
@@ -58,31 +55,63 @@ MEDIA_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png",
 
 
 def camtrap_dp_zip(project: Project) -> Iterator[bytes]:
-    """The project's Camtrap DP 1.0 package as zip bytes, in chunks. ExportConflict before anything is yielded."""
+    """The project's Camtrap DP 1.0 package as zip bytes, in chunks, written while they are sent.
+
+    ExportConflict is raised here, before anything is yielded; the rows are
+    read (in batches) only as the client takes the chunks, so the first byte
+    leaves at once and memory holds about one chunk whatever the project's size.
+    """
     deployments = _project_deployments(project)
     ids = list(deployments)
     if ids:
         check_sessions(ids)
-    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX_BYTES)
-    try:
-        with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            exported = _write_deployments(archive, deployments)
-            skipped = _write_media(archive, deployments, exported)
-            _write_observations(archive, deployments, exported)
-            archive.writestr("datapackage.json", json.dumps(_descriptor(project, deployments, exported, skipped), indent=2))
-        spool.seek(0)
-    except BaseException:
-        spool.close()
-        raise
-    return _chunks(spool)
+    return _package(project, deployments)
 
 
-def _chunks(spool) -> Iterator[bytes]:
-    try:
-        while chunk := spool.read(CHUNK_BYTES):
-            yield chunk
-    finally:
-        spool.close()
+class _Pipe(io.RawIOBase):
+    """Where the zip writer puts its bytes until they are passed on. Not seekable: zipfile then
+    writes each member's sizes after its data (a data descriptor), as a stream needs."""
+
+    def __init__(self):
+        super().__init__()
+        self._parts: list[bytes] = []
+        self.size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self._parts.append(bytes(data))
+        self.size += len(data)
+        return len(data)
+
+    def drain(self) -> bytes:
+        data = b"".join(self._parts)
+        self._parts.clear()
+        self.size = 0
+        return data
+
+
+def _package(project: Project, deployments: dict[int, Deployment]) -> Iterator[bytes]:
+    pipe = _Pipe()
+    with zipfile.ZipFile(pipe, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        exported = yield from _pumped(pipe, _write_deployments(archive, deployments))
+        skipped = yield from _pumped(pipe, _write_media(archive, deployments, exported))
+        yield from _pumped(pipe, _write_observations(archive, deployments, exported))
+        archive.writestr("datapackage.json", json.dumps(_descriptor(project, deployments, exported, skipped), indent=2))
+    yield pipe.drain()
+
+
+def _pumped(pipe: _Pipe, table_writer: Iterator[None]):
+    """Run a table's writer (a generator that yields after each row), passing on every CHUNK_BYTES
+    of the archive as they are ready; returns what the writer returns."""
+    while True:
+        try:
+            next(table_writer)
+        except StopIteration as done:
+            return done.value
+        if pipe.size >= CHUNK_BYTES:
+            yield pipe.drain()
 
 
 def _table(archive: zipfile.ZipFile, name: str):
@@ -103,8 +132,8 @@ def _writer(out, columns) -> csv.DictWriter:
     return writer
 
 
-def _write_deployments(archive, deployments: dict[int, Deployment]) -> list[int]:
-    """deployments.csv: the stations with captures (Camtrap DP needs a start and an end)."""
+def _write_deployments(archive, deployments: dict[int, Deployment]) -> Iterator[None]:
+    """deployments.csv: the stations with captures (Camtrap DP needs a start and an end); returns their ids."""
     exported = []
     with _table(archive, "deployments.csv") as out:
         writer = _writer(out, DEPLOYMENT_COLUMNS)
@@ -129,10 +158,11 @@ def _write_deployments(archive, deployments: dict[int, Deployment]) -> list[int]
                 "deploymentComments": comment,
             })
             exported.append(deployment.id)
+            yield
     return exported
 
 
-def _write_media(archive, deployments: dict[int, Deployment], exported: list[int]) -> int:
+def _write_media(archive, deployments: dict[int, Deployment], exported: list[int]) -> Iterator[None]:
     """media.csv: one row per capture with a timestamp; returns how many captures had none."""
     skipped = 0
     with _table(archive, "media.csv") as out:
@@ -159,10 +189,11 @@ def _write_media(archive, deployments: dict[int, Deployment], exported: list[int
                 # A clock offset moved it: the time its file says is kept here (sessions/clock_offsets.py).
                 "mediaComments": f"clock corrected from {with_offset(original, zones[deployment_id])}" if original else "",
             })
+            yield
     return skipped
 
 
-def _write_observations(archive, deployments: dict[int, Deployment], exported: list[int]) -> None:
+def _write_observations(archive, deployments: dict[int, Deployment], exported: list[int]) -> Iterator[None]:
     """observations.csv: one event-level `unclassified` observation per session."""
     with _table(archive, "observations.csv") as out:
         writer = _writer(out, OBSERVATION_COLUMNS)
@@ -177,6 +208,7 @@ def _write_observations(archive, deployments: dict[int, Deployment], exported: l
                 "eventEnd": with_offset(event.end, zone), "observationLevel": "event",
                 "observationType": "unclassified",
             })
+            yield
 
 
 def spatial_coverage(stations: list[Deployment]) -> dict:

@@ -31,6 +31,20 @@ def with_offset(moment: datetime | None, zone: ZoneInfo) -> str:
     return moment.replace(tzinfo=zone).isoformat(timespec="seconds")
 
 
+def elapsed_seconds(start: datetime | None, end: datetime | None, zone: ZoneInfo) -> int:
+    """Whole seconds from `start` to `end`, local clock times of `zone`, as their UTC offsets say.
+
+    What a reader computes from the `start` and `end` written beside it: across
+    a change to summer time an hour less than the clock difference, across the
+    change back an hour more. (Python subtracts two times of one zone as wall
+    clock times, so each is brought to UTC first.)
+    """
+    if start is None or end is None:
+        return 0
+    first, last = start.replace(tzinfo=zone), end.replace(tzinfo=zone)
+    return int(((end - last.utcoffset()) - (start - first.utcoffset())).total_seconds())
+
+
 # A spreadsheet runs a cell that starts with one of these as a formula (OWASP, "CSV Injection").
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 

@@ -3,7 +3,7 @@ from typing import Iterator
 
 from ..models import Project
 from ..sessions import max_session_seconds
-from .common import _events, _project_deployments, csv_line, station_zone, with_offset
+from .common import _events, _project_deployments, csv_line, elapsed_seconds, station_zone, with_offset
 
 SESSIONS_CSV_COLUMNS = (
     "session_id", "deployment_id", "deployment_name", "group_by", "start", "end", "duration_seconds",
@@ -25,7 +25,7 @@ def sessions_csv(project: Project) -> Iterator[str]:
         yield csv_line((
             event.id, deployment.id, deployment.name, event.group_by,
             with_offset(event.start, zone), with_offset(event.end, zone),
-            int(event.duration_seconds or 0), event.captures_count,
+            elapsed_seconds(event.start, event.end, zone), event.captures_count,
             deployment.grouped_gap_seconds if deployment.grouped_gap_seconds is not None else "",
             deployment.grouped_keying or "", cap,
         ))

@@ -6,7 +6,7 @@ found through the app. Work functions in other rooms report into the
 `JobRecorder` they are handed.
 """
 from . import locks
-from .deployment_jobs import ACTIONS, BulkResult, blocker, start_job, start_jobs, start_jobs_for
+from .deployment_jobs import ACTIONS, BulkResult, blocker, check_can_start, start_job, start_jobs, start_jobs_for
 from .kinds import (
     QUEUED_STATUSES,
     RUNNING_STATUSES,
@@ -26,6 +26,7 @@ from .runner import reap_stale_jobs, reloaded, run_job
 __all__ = [
     "ACTIONS",
     "blocker",
+    "check_can_start",
     "BulkResult",
     "cancel",
     "create_job",

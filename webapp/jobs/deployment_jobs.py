@@ -36,6 +36,17 @@ def start_job(
     QueueUnavailable (a JobError) means the job was created but the queue
     refused it: the job is FAILURE with the reason in its log.
     """
+    check_can_start(job_type_key, deployment)
+    job = create_job(job_type_key, deployment, user, options)
+    return enqueue(job, queue)
+
+
+def check_can_start(job_type_key: str, deployment: Deployment) -> None:
+    """Raise JobError saying why the station cannot get a job of this type now (see `blocker`).
+
+    Every way of starting a station's job goes through it: the pages, the API
+    and the `flask sync` / `flask regroup` commands.
+    """
     reason = blocker(job_type_key, deployment)
     if reason == "no project":
         raise JobError(f"Station “{deployment.name}” belongs to no project; assign it to a project first.")
@@ -43,8 +54,6 @@ def start_job(
         raise JobError(f"Station “{deployment.name}” is being deleted; no job can start on it.")
     if reason == "no data source":
         raise JobError(f"Station “{deployment.name}” has no data source to sync from.")
-    job = create_job(job_type_key, deployment, user, options)
-    return enqueue(job, queue)
 
 
 # Stations named in a bulk action's message; the rest are counted.

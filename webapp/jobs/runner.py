@@ -6,6 +6,7 @@ finished job's status never changes (see `JobRecorder.flush`).
 """
 import logging
 import threading
+import time
 from datetime import datetime, timedelta
 from typing import Callable
 
@@ -167,7 +168,9 @@ def reap_stale_jobs(now: datetime | None = None, queued_task_ids: Callable[[], s
       queue's waiting and scheduled tasks) was lost with the queue, e.g. a
       Redis restarted without persistence, or a web process killed between
       creating and queueing it. It is marked FAILURE "Queued task lost". A job
-      still waiting in a long queue keeps its task there and is left alone.
+      still waiting in a long queue keeps its task there and is left alone, and
+      so is one claimed within JOB_CLAIM_GRACE_SECONDS of the queue's reading
+      (its task was on its way to a worker).
       Without `queued_task_ids` queued jobs are not checked.
 
     Run every REAPER_INTERVAL_SECONDS by each consumer (`tasks/consumer.py`).
@@ -193,9 +196,13 @@ def reap_stale_jobs(now: datetime | None = None, queued_task_ids: Callable[[], s
         )
         waiting = db.session.scalars(db.select(Job).where(*still_queued)).all()
         in_queue = queued_task_ids() if waiting else set()
-        for job in waiting:
-            if job_task_id(job.id) in in_queue:
-                continue
+        missing = [job for job in waiting if job_task_id(job.id) not in in_queue]
+        if missing:
+            # A worker takes a task off the queue a moment before it claims the job: a job whose
+            # task is running, not lost, is STARTED once this grace has passed and is left alone.
+            db.session.commit()
+            time.sleep(config["JOB_CLAIM_GRACE_SECONDS"])
+        for job in missing:
             message = (
                 f"Queued task lost: the job waited since {job.created_at.isoformat(timespec='seconds')} "
                 "but its task is no longer in the queue (was the queue restarted?); the job was marked failed. "

@@ -15,9 +15,9 @@ from .clock_offsets import (
     offset_seconds_of,
     remove_clock_offset,
 )
-from .history import regroup_history
+from .history import regroup_history, regroup_history_query
 from .preview import max_session_seconds, preview_project, preview_regroup
-from .regroup import REGROUP_PARAMS, RegroupResult, regroup_deployment
+from .regroup import REGROUP_PARAMS, RegroupResult, check_lock_settings, regroup_deployment
 from .rule import (
     KEYING_HELP,
     MAX_GAP_SECONDS,
@@ -35,33 +35,35 @@ from .station_times import clear_caches, station_times
 
 __all__ = [
     "add_clock_offset",
-    "APPLY_PARAMS",
-    "apply_clock_offsets",
-    "clock_offsets",
-    "first_original_time",
-    "has_clock_offsets",
-    "offset_seconds_of",
-    "remove_clock_offset",
     "applied_rule",
+    "apply_clock_offsets",
+    "APPLY_PARAMS",
     "captures_page",
     "CAPTURES_PER_PAGE",
+    "check_lock_settings",
     "clean_gap_hours",
     "clean_gap_seconds",
     "clean_keying",
     "clear_caches",
+    "clock_offsets",
     "example_captures",
+    "first_original_time",
+    "has_clock_offsets",
     "KEYING_HELP",
     "lock_key",
     "MAX_GAP_SECONDS",
     "max_session_seconds",
     "MIN_GAP_SECONDS",
     "neighbours",
+    "offset_seconds_of",
     "preview_project",
     "preview_regroup",
     "regroup_deployment",
     "regroup_history",
+    "regroup_history_query",
     "REGROUP_PARAMS",
     "RegroupResult",
+    "remove_clock_offset",
     "session_gallery_page",
     "sessions_page",
     "station_schedule_fit",

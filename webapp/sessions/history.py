@@ -32,13 +32,18 @@ def record_regroup(deployment: Deployment, job_id: int | None, sessions_before: 
     return record
 
 
-def regroup_history(deployment: Deployment, limit: int | None = HISTORY_PAGE_SIZE) -> list[RegroupRecord]:
-    """The station's regroups that did work, newest first."""
-    query = (
+def regroup_history_query(deployment: Deployment):
+    """A select of the station's regroups that did work, newest first (for paging)."""
+    return (
         db.select(RegroupRecord)
         .where(RegroupRecord.deployment_id == deployment.id)
         .order_by(RegroupRecord.finished_at.desc(), RegroupRecord.id.desc())
     )
-    if limit is not None:
-        query = query.limit(limit)
-    return list(db.session.scalars(query))
+
+
+def regroup_history(deployment: Deployment, limit: int = HISTORY_PAGE_SIZE) -> tuple[list[RegroupRecord], int]:
+    """The station's `limit` newest regroups that did work, and how many there are in all."""
+    total = db.session.scalar(
+        db.select(db.func.count()).select_from(RegroupRecord).where(RegroupRecord.deployment_id == deployment.id)
+    )
+    return list(db.session.scalars(regroup_history_query(deployment).limit(limit))), total

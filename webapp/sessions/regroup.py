@@ -88,6 +88,21 @@ class RegroupResult:
     longest_write_seconds: float = 0.0
 
 
+def check_lock_settings(config) -> None:
+    """Refuse to start when a station's regroup lock could expire while its job still runs.
+
+    A job is stopped at JOB_TIME_LIMIT_SECONDS; a lock that lived less long
+    would let a second regroup of the same station start beside the first.
+    """
+    ttl = config.get("REGROUP_LOCK_TTL_SECONDS", DEFAULT_LOCK_TTL_SECONDS)
+    limit = config["JOB_TIME_LIMIT_SECONDS"]
+    if ttl <= limit:
+        raise ValueError(
+            f"REGROUP_LOCK_TTL_SECONDS ({ttl}) must be longer than JOB_TIME_LIMIT_SECONDS ({limit}): "
+            "a regroup's lock must outlive its job."
+        )
+
+
 def regroup_deployment(deployment: Deployment, job=None, stage_key: str = "regroup_events") -> RegroupResult:
     """Regroup a station's captures into sessions, under the station's lock.
 

@@ -63,22 +63,27 @@ DELETE_BATCH = 1000
 
 
 def delete_station_thumbnails(deployment_id: int) -> int:
-    """Delete a station's thumbnail rows (committed in batches) and then their files; returns how many rows.
+    """Delete a station's thumbnail rows and files, DELETE_BATCH at a time; returns how many rows.
 
-    For deletes that bypass the ORM (bulk DELETEs of a station's captures), which
-    the session hooks below cannot see. A storage error is logged, not raised.
+    Each batch's rows are deleted and committed, then its files removed, so
+    memory holds one batch whatever the station's size. For deletes that
+    bypass the ORM (bulk DELETEs of a station's captures), which the session
+    hooks above cannot see. A storage error is logged, not raised.
     """
-    found = db.session.execute(
+    query = (
         db.select(Thumbnail.id, Thumbnail.path)
         .join(Capture, Capture.id == Thumbnail.capture_id)
         .where(Capture.deployment_id == deployment_id)
-    ).all()
-    for start in range(0, len(found), DELETE_BATCH):
-        batch = [row_id for row_id, _ in found[start : start + DELETE_BATCH]]
-        db.session.execute(db.delete(Thumbnail).where(Thumbnail.id.in_(batch)))
+        .order_by(Thumbnail.id)
+        .limit(DELETE_BATCH)
+    )
+    deleted = 0
+    while batch := db.session.execute(query).all():
+        db.session.execute(db.delete(Thumbnail).where(Thumbnail.id.in_([row_id for row_id, _ in batch])))
         db.session.commit()
-    _delete_files(sorted(path for _, path in found if path))
-    return len(found)
+        _delete_files(sorted(path for _, path in batch if path))
+        deleted += len(batch)
+    return deleted
 
 
 def delete_capture(capture: Capture) -> None:

@@ -76,6 +76,7 @@ class Located:
     height: int | None
     source_mtime: datetime | None
     updated_at: datetime | None
+    capture_size: int | None = None
 
 
 def configured_sizes(config=None) -> dict[str, int]:
@@ -120,6 +121,7 @@ def locate(capture_id: int, label: str) -> Located | None:
             Thumbnail.height,
             Thumbnail.source_mtime,
             Thumbnail.updated_at,
+            Capture.size,
         )
         .join(Deployment, Deployment.id == Capture.deployment_id)
         .outerjoin(Thumbnail, and_(Thumbnail.capture_id == Capture.id, Thumbnail.label == label))
@@ -221,12 +223,29 @@ def _render(located: Located, label: str, width: int) -> Located:
         "updated_at": now,
     }
     thumbnail_id = _upsert(values)
+    _keep_a_stale_mark(located, thumbnail_id)
     db.session.commit()
     if located.path and located.path != key:
         _delete_files([located.path])
     located.thumbnail_id, located.path, located.width = thumbnail_id, key, width
     located.height, located.source_mtime, located.updated_at = rendered.height, located.last_modified, now
     return located
+
+
+def _keep_a_stale_mark(located: Located, thumbnail_id: int) -> None:
+    """Mark the row just written stale again if its capture's file changed while it was rendered.
+
+    A sync that finds the file changed marks the capture's thumbnails stale
+    (width 0) in its own transaction; an upsert of a render that read the old
+    file would overwrite that mark. Reading the capture after the upsert, in
+    the same transaction and sharing its row lock (waiting for a sync still
+    writing it), sees any change committed since `located` was read.
+    """
+    now = db.session.execute(
+        db.select(Capture.size, Capture.last_modified).where(Capture.id == located.capture_id).with_for_update(read=True)
+    ).first()
+    if now is not None and (now.size, now.last_modified) != (located.capture_size, located.last_modified):
+        db.session.execute(db.update(Thumbnail).where(Thumbnail.id == thumbnail_id).values(width=0))
 
 
 def _upsert(values: dict) -> int:

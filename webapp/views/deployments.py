@@ -60,6 +60,7 @@ def _sessions_context(deployment: Deployment, page) -> dict:
 def _detail_page(deployment: Deployment, gap_value: str | None = None, gap_errors: list[str] = (), status: int = 200):
     project = deployment.project
     jobs = recent_jobs(deployment)
+    history, history_total = regroup_history(deployment)
     if gap_value is None:
         own_gap = deployment.session_time_gap_seconds
         gap_value = "" if own_gap is None else hours(own_gap)
@@ -82,7 +83,8 @@ def _detail_page(deployment: Deployment, gap_value: str | None = None, gap_error
             role=role_of(current_user, project),
             hist=gap_histogram(deployment, deployment.grouping_rule.gap_seconds),
             fit=station_schedule_fit(deployment),
-            history=regroup_history(deployment),
+            history=history,
+            history_total=history_total,
             **_sessions_context(deployment, request.args.get("page", 1)),
             **_summary_context(deployment),
         ),

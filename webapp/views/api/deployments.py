@@ -6,8 +6,8 @@ from ...errors import error_response
 from ...extensions import db
 from ...permissions import start_job_permission
 from ...projects import StationBeingDeleted, create_deployment, update_deployment
-from ...sessions import preview_regroup, regroup_history
-from . import BadRequest, bp, get_deployment, get_project, schemas, serializers
+from ...sessions import preview_regroup, regroup_history_query
+from . import BadRequest, bp, get_deployment, get_project, paginate, schemas, serializers
 from .operations import operation, read_body
 
 
@@ -76,7 +76,6 @@ def deployment_regroup_preview(deployment_id: int, query: schemas.PreviewQuery):
 
 
 @bp.get("/deployments/<int:deployment_id>/regroup-history/")
-@operation("Regroups of the station that did work, newest first (members)", response=schemas.RegroupHistory)
+@operation("Regroups of the station that did work, newest first (members)", response=schemas.RegroupRecord, paged=True)
 def deployment_regroup_history(deployment_id: int):
-    records = regroup_history(get_deployment(deployment_id), limit=None)
-    return {"count": len(records), "results": [serializers.regroup_record(record) for record in records]}
+    return paginate(regroup_history_query(get_deployment(deployment_id)), serializers.regroup_record)

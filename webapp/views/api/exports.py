@@ -29,7 +29,7 @@ def export_camtrap_dp(project_id: int):
     except ExportConflict as error:
         return error_response(409, str(error))
     return Response(
-        chunks,
+        stream_with_context(chunks),
         mimetype="application/zip",
         headers={"Content-Disposition": f'attachment; filename="project-{project.id}-camtrap-dp.zip"'},
     )

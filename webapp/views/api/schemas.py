@@ -296,11 +296,6 @@ class RegroupRecord(Output):
     sessions_after: int
 
 
-class RegroupHistory(Output):
-    count: int
-    results: list[RegroupRecord]
-
-
 # -- sessions and jobs -----------------------------------------------------------------
 
 
