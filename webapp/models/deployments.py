@@ -90,6 +90,12 @@ class Deployment(db.Model):
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     # Set while a delete job removes the station's data in batches: no job may start on it.
     deleting = db.Column(db.Boolean, nullable=False, default=False, server_default=db.false())
+    # The station's problems (sessions/health.py), replaced by each regroup and sync that finds them
+    # different; None until the first regroup.
+    health_problems = db.Column(db.JSON)
+    health_computed_at = db.Column(db.DateTime)
+    # Whether health_problems holds any problem: the stations list filters and badges on it.
+    has_problems = db.Column(db.Boolean, nullable=False, default=False, server_default=db.false())
 
     project = db.relationship("Project", back_populates="deployments")
 

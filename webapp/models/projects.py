@@ -20,6 +20,8 @@ class Project(db.Model):
         },
     )
     session_keying = db.Column(db.String(16), nullable=False, default="date")
+    # Thresholds of the station health checks that differ from their defaults (sessions/health.py HealthRules).
+    health_settings = db.Column(db.JSON)
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
 
     memberships = db.relationship("Membership", back_populates="project", cascade="all, delete-orphan")

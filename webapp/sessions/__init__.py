@@ -15,6 +15,7 @@ from .clock_offsets import (
     offset_seconds_of,
     remove_clock_offset,
 )
+from .health import ACTIVE_AT, CLOCK_KINDS, KINDS, BackwardsCounter, HealthRules
 from .history import regroup_history, regroup_history_query
 from .preview import max_session_seconds, preview_project, preview_regroup
 from .regroup import REGROUP_PARAMS, RegroupResult, check_lock_settings, regroup_deployment
@@ -31,13 +32,16 @@ from .rule import (
 from .schedule import station_schedule_fit
 from .session_captures import CAPTURES_PER_PAGE, example_captures, neighbours, session_gallery_page
 from .session_list import sessions_page
+from .station_health import record_backwards, rules_for, station_health, stations_with_problems
 from .station_times import clear_caches, station_times
 
 __all__ = [
+    "ACTIVE_AT",
     "add_clock_offset",
     "applied_rule",
     "apply_clock_offsets",
     "APPLY_PARAMS",
+    "BackwardsCounter",
     "captures_page",
     "CAPTURES_PER_PAGE",
     "check_lock_settings",
@@ -45,11 +49,14 @@ __all__ = [
     "clean_gap_seconds",
     "clean_keying",
     "clear_caches",
+    "CLOCK_KINDS",
     "clock_offsets",
     "example_captures",
     "first_original_time",
     "has_clock_offsets",
+    "HealthRules",
     "KEYING_HELP",
+    "KINDS",
     "lock_key",
     "MAX_GAP_SECONDS",
     "max_session_seconds",
@@ -58,14 +65,18 @@ __all__ = [
     "offset_seconds_of",
     "preview_project",
     "preview_regroup",
+    "record_backwards",
     "regroup_deployment",
     "regroup_history",
     "regroup_history_query",
     "REGROUP_PARAMS",
     "RegroupResult",
     "remove_clock_offset",
+    "rules_for",
     "session_gallery_page",
     "sessions_page",
+    "station_health",
     "station_schedule_fit",
     "station_times",
+    "stations_with_problems",
 ]

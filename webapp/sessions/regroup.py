@@ -13,7 +13,8 @@ is ever written. A pass has four steps:
    when they differ, in one short transaction (on SQLite it takes the write
    lock, BEGIN IMMEDIATE, only for this step). A regroup that changes nothing
    writes no row at all;
-4. report — the stage params, one log line, a WARNING when the station's
+4. report — the station's health problems (sessions/health.py, found in the
+   same timestamps and sessions, stored only when they changed), the stage params, one log line, a WARNING when the station's
    schedule has a regular off-window within ±10 % of the gap (gaps.schedule_fit),
    and, once the regroup's passes are done, its history row (sessions/history.py).
 
@@ -53,7 +54,7 @@ from ..gaps import schedule_fit
 from ..grouping import SessionSpans, group_spans
 from ..jobs import locks
 from ..models import Deployment, Event, Project
-from . import history
+from . import history, station_health
 from .regroup_plan import _Plan, _plan, _stored_sessions
 from .rule import applied_rule, lock_key
 from .station_times import StationTimes
@@ -246,6 +247,8 @@ def _regroup_pass(deployment: Deployment, logger: logging.Logger, job, stage_key
         if job is not None:
             job.check_cancelled()
         plan, write_seconds = _plan_and_apply(deployment, timestamps, spans, rule, cap)
+        # From the same read and cut: no second pass over the captures (sessions/health.py).
+        station_health.record(deployment.id, station_health.check_regrouped(deployment, timestamps.values, spans))
     except BaseException:
         db.session.rollback()
         raise

@@ -173,6 +173,7 @@ from . import (  # noqa: E402,F401  (routes register on bp)
     deployments,
     events,
     exports,
+    health,
     jobs,
     openapi,
     operation,

@@ -1,4 +1,4 @@
-"""Shapes of the clock-offset and operation endpoints (beside `schemas.py`, which they share types with)."""
+"""Shapes of the clock-offset, operation and station health endpoints (beside `schemas.py`, which they share types with)."""
 from datetime import date, datetime
 from typing import Annotated
 
@@ -60,3 +60,19 @@ class OperationRow(Output):
 class Operation(Output):
     nights: list[str]
     deployments: list[OperationRow]
+
+
+class HealthProblem(Output):
+    kind: Annotated[str, Field(description="clock_reset, future_dates, time_backwards, outage, trigger_storm, "
+                                           "daytime_captures or nights_joined")]
+    severity: Annotated[str, Field(description="warning or error")]
+    count: int
+    first: Annotated[str, Field(description="The first affected time (station clock) or night (YYYY-MM-DD)")]
+    last: Annotated[str, Field(description="The last affected time or night")]
+    detail: str
+
+
+class StationHealth(Output):
+    deployment_id: Id
+    computed_at: UtcTime | None
+    problems: list[HealthProblem]
