@@ -177,3 +177,28 @@ def test_the_health_api(app, client, manager, night_project):
     assert [p["kind"] for p in body["problems"]] == ["clock_reset"]
     stranger = add_user("stranger@example.org")
     assert call(client, "GET", f"/deployments/{station.id}/health/", token_for(stranger)).status_code == 404
+
+
+def test_a_sync_finds_a_clock_that_went_back_in_file_name_order_and_the_regroup_keeps_it(app, night_project):
+    from pathlib import Path
+
+    from tests.conftest import grant_data_root
+    from tests.jobs.test_jobs import run
+    from tests.sources.test_sync_unreadable import jpeg_with_exif_time
+
+    folder = Path(app.config["DATA_SOURCE_ROOTS"][0]) / "camera"
+    folder.mkdir()
+    night = datetime(2024, 6, 3, 22, 0)
+    # The camera restarted after IMG_0003: its clock began again at 2024-06-01 00:00.
+    for number, taken in enumerate([night, night + timedelta(minutes=10), night + timedelta(minutes=20),
+                                    datetime(2024, 6, 1, 0, 0), datetime(2024, 6, 1, 0, 10)], 1):
+        (folder / f"IMG_{number:04d}.JPG").write_bytes(jpeg_with_exif_time(taken))
+    grant_data_root(night_project)
+    station = add_deployment(night_project, "Restarted", data_source=str(folder))
+    job = run("data_storage_sync", station)  # the sync stage, then its regroup stage
+    assert job.status == "SUCCESS", job.logs
+    db.session.expire_all()
+    problems = {p["kind"]: p for p in db.session.get(Deployment, station.id).health_problems}
+    assert problems["time_backwards"] == {**problems["time_backwards"], "count": 1,
+                                          "first": "2024-06-01T00:00:00", "last": "2024-06-01T00:00:00"}
+    assert db.session.get(Deployment, station.id).has_problems is True

@@ -20,6 +20,7 @@ from typing import Callable, Iterator
 
 from ..extensions import db
 from ..jobs import JobCancelled, JobRecorder
+from ..sessions import BackwardsCounter, record_backwards, rules_for
 from ..models import Deployment
 from . import storage
 from .capture_rows import (
@@ -145,6 +146,8 @@ class _Run:
         self.vanished: list[str] = []
         self.changed_paths: list[str] = []
         self.reader = TimeReader(source.exif_time, self.check_cancelled, workers=source.readers)
+        # New files arrive in path order, each folder's in name order: where a clock went back shows here.
+        self.backwards = BackwardsCounter(rules_for(deployment))
         self.expected = deployment.captures_count or 0
         self.new_count = 0
         # The first look for a cancel is never skipped: a cancel asked before any batch writes nothing.
@@ -194,6 +197,7 @@ class _Run:
                 self.job.logger.warning("No capture time in the name or EXIF of %s; added without timestamp.", entry.path)
             else:
                 self._note_time(found)
+                self.backwards.add(entry.path, found)
             rows.append({"path": entry.path, "size": entry.size, "timestamp": found, "last_modified": entry.modified})
         self.stats["Captures added"] += insert_captures(self.deployment, rows)
         db.session.commit()
@@ -310,6 +314,7 @@ def sync_deployment(deployment: Deployment, job: JobRecorder, since_last: bool =
         run.reader.close()
     refresh_deployment_stats(deployment)
     db.session.commit()
+    record_backwards(deployment, run.backwards)
     job.set_params(SYNC_STAGE, run.stats)
     job.set_stage(SYNC_STAGE, status="SUCCESS", progress=1.0)
     run.report()
