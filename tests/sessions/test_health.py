@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tests.api_helpers import call, token_for
-from tests.conftest import add_deployment, add_user
+from tests.conftest import add_deployment, add_user, csrf_token_from
 from tests.sessions.test_insights import add_captures
 from webapp.extensions import db
 from webapp.models import Deployment
@@ -202,3 +202,102 @@ def test_a_sync_finds_a_clock_that_went_back_in_file_name_order_and_the_regroup_
     assert problems["time_backwards"] == {**problems["time_backwards"], "count": 1,
                                           "first": "2024-06-01T00:00:00", "last": "2024-06-01T00:00:00"}
     assert db.session.get(Deployment, station.id).has_problems is True
+
+
+def _problem_station(project, name="Reset"):
+    station = add_deployment(project, name)
+    add_captures(station, bursts(nights=5) + [datetime(2001, 1, 1, 22, 0)])
+    regroup_deployment(station)
+    return station
+
+
+def test_the_station_page_lists_each_problem_with_its_timeline_link_and_fix(app, client, auth, project):
+    station = _problem_station(project)  # date keying: a clock reset and joined nights
+    auth.login()
+    html = client.get(f"/deployments/{station.id}/").get_data(as_text=True)
+    panel = html[html.index('id="health"'):html.index("</section>", html.index('id="health"'))]
+    assert "clock reset" in panel and "nights joined" in panel
+    assert f"/deployments/{station.id}/timeline?month=2001-01" in panel
+    assert f"/deployments/{station.id}/clock-offsets" in panel and "set a clock offset" in panel
+    assert "keying=night" in panel and "Preview night keying" in panel
+    preview = client.get(f"/deployments/{station.id}/preview?keying=night&panel=health")
+    assert preview.status_code == 200
+    body = preview.get_data(as_text=True)
+    assert 'id="health-preview"' in body and "/ night" in body
+    assert client.get(f"/deployments/{station.id}/preview?keying=noon").status_code == 400
+    healthy = add_deployment(project, "Unchecked")
+    assert "Not checked yet" in client.get(f"/deployments/{healthy.id}/").get_data(as_text=True)
+
+
+def test_the_stations_list_badges_and_filters_stations_with_problems_and_the_project_counts_them(
+        app, client, auth, project, manager):
+    station = _problem_station(project)
+    fine = add_deployment(project, "Fine")
+    auth.login()
+    html = client.get(f"/projects/{project.id}/").get_data(as_text=True)
+    assert "1 station has problems" in html and "state=has-problems" in html
+    row = html[html.index(f'href="/deployments/{station.id}/"'):]
+    assert "2 problems" in row[:row.index("</td>")]
+    filtered = client.get(f"/projects/{project.id}/?state=has-problems").get_data(as_text=True)
+    assert f'href="/deployments/{station.id}/"' in filtered and f'href="/deployments/{fine.id}/"' not in filtered
+    assert 'value="has-problems"' in filtered
+
+
+def test_camtrap_dp_marks_stations_with_clock_problems(app, client, project, manager):
+    import csv
+    import io
+    import zipfile
+
+    station = _problem_station(project)
+    fine = add_deployment(project, "Fine")
+    add_captures(fine, bursts(nights=2))
+    regroup_deployment(fine)
+    archive = zipfile.ZipFile(io.BytesIO(
+        call(client, "GET", f"/projects/{project.id}/export/camtrap-dp.zip", token_for(manager)).get_data()))
+    rows = {r["deploymentID"]: r["timestampIssues"] for r in csv.DictReader(io.StringIO(archive.read("deployments.csv").decode()))}
+    assert rows == {str(station.id): "true", str(fine.id): "false"}
+
+
+def test_the_operation_calendar_marks_stations_with_problems(app, client, auth, project):
+    _problem_station(project)
+    auth.login()
+    html = client.get(f"/projects/{project.id}/operation").get_data(as_text=True)
+    assert 'class="problem-mark"' in html and "before 2010-01-01" in html
+
+
+def test_a_manager_sets_the_thresholds_and_bad_ones_are_named(app, client, auth, project):
+    auth.login()
+    page = client.get(f"/projects/{project.id}/settings").get_data(as_text=True)
+    assert 'id="health-settings"' in page and 'value="2010-01-01"' in page
+    good = {"plausible_start": "2015-01-01", "future_margin_days": "2", "outage_nights": "4", "storm_factor": "6.5",
+            "storm_minimum": "800", "daytime_percent": "10", "backwards_minutes": "30", "active_at": "both"}
+    good["csrf_token"] = csrf_token_from(page)
+    response = client.post(f"/projects/{project.id}/settings/health", data=good)
+    assert response.status_code == 303
+    db.session.expire_all()
+    assert HealthRules.of(db.session.get(type(project), project.id).health_settings) == HealthRules(
+        plausible_start="2015-01-01", future_margin_days=2, outage_nights=4, storm_factor=6.5, storm_minimum=800,
+        daytime_percent=10.0, backwards_minutes=30, active_at="both")
+    bad = client.post(f"/projects/{project.id}/settings/health",
+                      data={**good, "outage_nights": "0", "daytime_percent": "lots", "active_at": "noon",
+                            "plausible_start": "2999-01-01"})
+    assert bad.status_code == 400
+    html = bad.get_data(as_text=True)
+    assert "Outage (nights): must be a number from 1 to 365." in html
+    assert "Daytime captures (%): must be a number from 0 to 100." in html
+    assert "Choose night, day or both." in html and "Plausible start: must be a date" in html
+    db.session.expire_all()
+    assert db.session.get(type(project), project.id).health_settings["outage_nights"] == 4  # nothing lost
+
+
+def test_only_managers_change_the_thresholds(app, client, auth, project):
+    from webapp.models import Membership
+
+    member = add_user("member@example.org", "pw-member")
+    db.session.add(Membership(user=member, project=project, role="BasicMember"))
+    db.session.commit()
+    auth.login("member@example.org", "pw-member")
+    token = csrf_token_from(client.get(f"/projects/{project.id}/settings").get_data(as_text=True))
+    answer = client.post(f"/projects/{project.id}/settings/health", data={"outage_nights": "9", "csrf_token": token})
+    assert answer.status_code == 403
+    assert 'id="health-settings"' not in client.get(f"/projects/{project.id}/settings").get_data(as_text=True)

@@ -19,7 +19,7 @@ from typing import Iterator
 from ..extensions import db
 from ..models import Capture, Deployment, Project
 from ..projects import PLACEHOLDER_NOTE
-from ..sessions import max_session_seconds
+from ..sessions import CLOCK_KINDS, max_session_seconds
 from .common import (
     BATCH_ROWS,
     _events,
@@ -154,7 +154,9 @@ def _write_deployments(archive, deployments: dict[int, Deployment]) -> Iterator[
                 "latitude": latitude, "longitude": longitude,
                 "deploymentStart": with_offset(deployment.first_capture_timestamp, zone),
                 "deploymentEnd": with_offset(deployment.last_capture_timestamp, zone),
-                "timestampIssues": "false",
+                # A clock problem the last regroup still found: an offset that fixed it made it go away.
+                "timestampIssues": "true" if any(p["kind"] in CLOCK_KINDS for p in deployment.health_problems or [])
+                else "false",
                 "deploymentComments": comment,
             })
             exported.append(deployment.id)

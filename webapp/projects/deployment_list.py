@@ -80,6 +80,10 @@ def _being_deleted(project: Project):
     return Deployment.deleting.is_(True)
 
 
+def _has_problems(project: Project):
+    return Deployment.has_problems.is_(True)
+
+
 @dataclass(frozen=True)
 class StationState:
     """A state the stations list can be filtered by: its label and its SQL condition."""
@@ -94,6 +98,7 @@ STATION_STATES = {
     "last-job-failed": StationState("Last job failed", _last_job_failed),
     "never-synced": StationState("Never synced", _never_synced),
     "being-deleted": StationState("Being deleted", _being_deleted),
+    "has-problems": StationState("Has problems", _has_problems),
 }
 
 

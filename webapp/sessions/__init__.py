@@ -15,7 +15,7 @@ from .clock_offsets import (
     offset_seconds_of,
     remove_clock_offset,
 )
-from .health import ACTIVE_AT, CLOCK_KINDS, KINDS, BackwardsCounter, HealthRules
+from .health import ACTIVE_AT, CLOCK_KINDS, KINDS, THRESHOLD_FIELDS, BackwardsCounter, HealthRules, clean_rules
 from .history import regroup_history, regroup_history_query
 from .preview import max_session_seconds, preview_project, preview_regroup
 from .regroup import REGROUP_PARAMS, RegroupResult, check_lock_settings, regroup_deployment
@@ -32,7 +32,7 @@ from .rule import (
 from .schedule import station_schedule_fit
 from .session_captures import CAPTURES_PER_PAGE, example_captures, neighbours, session_gallery_page
 from .session_list import sessions_page
-from .station_health import record_backwards, rules_for, station_health, stations_with_problems
+from .station_health import problems_by_station, record_backwards, rules_for, station_health, stations_with_problems
 from .station_times import clear_caches, station_times
 
 __all__ = [
@@ -48,6 +48,7 @@ __all__ = [
     "clean_gap_hours",
     "clean_gap_seconds",
     "clean_keying",
+    "clean_rules",
     "clear_caches",
     "CLOCK_KINDS",
     "clock_offsets",
@@ -65,6 +66,7 @@ __all__ = [
     "offset_seconds_of",
     "preview_project",
     "preview_regroup",
+    "problems_by_station",
     "record_backwards",
     "regroup_deployment",
     "regroup_history",
@@ -79,4 +81,5 @@ __all__ = [
     "station_schedule_fit",
     "station_times",
     "stations_with_problems",
+    "THRESHOLD_FIELDS",
 ]

@@ -58,6 +58,46 @@ class HealthRules:
         return asdict(self)
 
 
+# The form's fields: label, kind, bounds, help. Numbers outside the bounds are refused with their field named.
+THRESHOLD_FIELDS = {
+    "plausible_start": ("Plausible start", "date", ("1990-01-01", None), "Captures dated before it are a clock reset."),
+    "future_margin_days": ("Future margin (days)", int, (0, 365), "Captures dated this far after the check are in the future."),
+    "outage_nights": ("Outage (nights)", int, (1, 365), "This many nights or more without a capture is an outage."),
+    "storm_factor": ("Trigger storm (× the median night)", float, (1, 1000), "A night this many times busier than the median…"),
+    "storm_minimum": ("Trigger storm (at least, captures)", int, (1, 10_000_000), "…and with at least this many captures."),
+    "daytime_percent": ("Daytime captures (%)", float, (0, 100), "More than this share between 10:00 and 16:00 is flagged."),
+    "backwards_minutes": ("Time going back (minutes)", int, (1, 10_080), "A file dated this much before the one named before it."),
+}
+
+
+def clean_rules(values: dict[str, str]) -> tuple[HealthRules | None, dict[str, list[str]]]:
+    """HealthRules from a form's text values (keys as HealthRules' fields), or None and the errors by field."""
+    cleaned: dict = {}
+    errors: dict[str, list[str]] = {}
+    for name, (label, kind, (low, high), _) in THRESHOLD_FIELDS.items():
+        text = (values.get(name) or "").strip()
+        try:
+            if kind == "date":
+                day = datetime.strptime(text, "%Y-%m-%d")
+                if text < low or day > datetime.now():
+                    raise ValueError
+                cleaned[name] = text
+            else:
+                number = kind(text)
+                if not low <= number <= high or number != number:
+                    raise ValueError
+                cleaned[name] = number
+        except ValueError:
+            bounds = f"a date from {low} to today" if kind == "date" else f"a number from {low:,} to {high:,}"
+            errors[name] = [f"{label}: must be {bounds}."]
+    active = values.get("active_at")
+    if active not in ACTIVE_AT:
+        errors["active_at"] = ["Choose night, day or both."]
+    else:
+        cleaned["active_at"] = active
+    return (None if errors else HealthRules(**cleaned)), errors
+
+
 def _us(moment: datetime) -> int:
     return (moment - _EPOCH) // timedelta(microseconds=1)
 

@@ -71,3 +71,12 @@ def stations_with_problems(project_id: int) -> int:
         db.select(db.func.count()).select_from(Deployment)
         .where(Deployment.project_id == project_id, Deployment.has_problems.is_(True))
     )
+
+
+def problems_by_station(project_id: int) -> dict[int, list[str]]:
+    """The details of the problems of the project's stations that have any, by station id (one query)."""
+    rows = db.session.execute(
+        db.select(Deployment.id, Deployment.health_problems)
+        .where(Deployment.project_id == project_id, Deployment.has_problems.is_(True))
+    )
+    return {station_id: [problem["detail"] for problem in problems or []] for station_id, problems in rows}

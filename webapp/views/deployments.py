@@ -22,8 +22,10 @@ from ..projects import (
     update_deployment,
 )
 from ..sessions import (
+    CLOCK_KINDS,
     captures_page,
     clean_gap_hours,
+    clean_keying,
     example_captures,
     preview_regroup,
     regroup_history,
@@ -75,6 +77,8 @@ def _detail_page(deployment: Deployment, gap_value: str | None = None, gap_error
             can_regroup=project is not None and can("regroup_sessions_deployment", project),
             can_sync=project is not None and can("sync_deployment", project),
             can_edit=can("update_deployment", project),
+            can_edit_project=project is not None and can("update_project", project),
+            clock_kinds=CLOCK_KINDS,
             can_delete=can("delete_deployment", project),
             delete_stalled=delete_stalled(deployment),
             never_synced=not deployment.captures_count and not any(j.job_type_key == "data_storage_sync" for j in jobs),
@@ -127,13 +131,17 @@ def preview(deployment_id: int):
     """What a regroup with the typed gap would do (an htmx fragment, with the histogram swapped out of band)."""
     deployment = get_visible(Deployment, deployment_id)
     typed = request.args.get("session_gap_hours", "").strip()
+    keying = request.args.get("keying") or None
     try:
         gap_seconds = clean_gap_hours(typed) if typed else None
+        keying = clean_keying(keying) if keying else None
     except ValueError as error:
         return render_template("deployments/_preview.html", error=str(error)), 400
-    result = preview_regroup(deployment, gap_seconds=gap_seconds)
+    result = preview_regroup(deployment, gap_seconds=gap_seconds, keying=keying)
     return render_template(
         "deployments/_preview.html",
+        # The Health panel asks for its own box (a second #preview would clash with the gap form's).
+        preview_id="health-preview" if request.args.get("panel") == "health" else "preview",
         deployment=deployment,
         preview=result,
         fit=station_schedule_fit(deployment, result["gap_seconds"]),

@@ -22,7 +22,17 @@ from ..projects import (
     stations_without_coordinates,
     update_project,
 )
-from ..sessions import KEYING_HELP, clean_gap_hours, preview_project
+from ..sessions import (
+    ACTIVE_AT,
+    KEYING_HELP,
+    THRESHOLD_FIELDS,
+    HealthRules,
+    clean_gap_hours,
+    clean_rules,
+    preview_project,
+    problems_by_station,
+    stations_with_problems,
+)
 from ..validation import ValidationError, clean_fields
 from .lookup import get_visible
 
@@ -98,6 +108,7 @@ def detail(project_id: int):
         can_edit=can("update_project", project),
         can_edit_stations=can("update_deployment", project),
         unplaced=stations_without_coordinates(project),
+        with_problems=stations_with_problems(project.id),
         role=role_of(current_user, project),
         **_stations_context(project, request.args),
     )
@@ -138,13 +149,18 @@ def _category(result: jobs.BulkResult) -> str:
     return "success" if result.jobs and not result.queue_down else "warning"
 
 
-def _settings_page(project: Project, values: dict, errors: dict, status: int = 200):
+def _settings_page(project: Project, values: dict, errors: dict, status: int = 200,
+                   health_values: dict | None = None, health_errors: dict | None = None):
     return (
         render_template(
             "projects/settings.html",
             project=project,
             values=values,
             errors=errors,
+            health_values=health_values or HealthRules.of(project.health_settings).as_dict(),
+            health_errors=health_errors or {},
+            threshold_fields=THRESHOLD_FIELDS,
+            active_at_choices=ACTIVE_AT,
             keyings=SESSION_KEYINGS,
             keying_help=KEYING_HELP,
             can_edit=can("update_project", project),
@@ -192,6 +208,23 @@ def settings(project_id: int):
         f"keying “{project.session_keying}”. Stations change when they are regrouped.",
         "success",
     )
+    return redirect(url_for(".settings", project_id=project.id), code=303)
+
+
+@bp.route("/<int:project_id>/settings/health", methods=["POST"])
+@login_required
+def health_settings(project_id: int):
+    """The thresholds of the station health checks; they apply at each station's next regroup."""
+    project = get_visible(Project, project_id)
+    require("update_project", project)
+    values = {name: request.form.get(name, "") for name in (*THRESHOLD_FIELDS, "active_at")}
+    rules, errors = clean_rules(values)
+    if errors:
+        current = {"session_gap_hours": hours(project.session_time_gap_seconds), "session_keying": project.session_keying}
+        return _settings_page(project, current, {}, 400, health_values=values, health_errors=errors)
+    project.health_settings = rules.as_dict()
+    db.session.commit()
+    flash("Health thresholds saved; each station is checked with them at its next regroup.", "success")
     return redirect(url_for(".settings", project_id=project.id), code=303)
 
 
@@ -254,7 +287,8 @@ def operation(project_id: int):
         status = 400
         matrix = operation_matrix(project)
     return render_template(
-        "projects/operation.html", project=project, calendar=operation_calendar(matrix), errors=errors,
+        "projects/operation.html", project=project, errors=errors,
+        calendar=operation_calendar(matrix, problems=problems_by_station(project.id)),
         start=request.args.get("start", ""), end=request.args.get("end", ""), max_nights=MAX_NIGHTS,
         can_export=can("export_project_data", project), role=role_of(current_user, project),
     ), status
