@@ -42,7 +42,7 @@ import time
 from datetime import datetime
 
 from benchmarks.common import PG_ADMIN_URL, drop_pg, high_water_mb, in_child, make_app, percentile, pg_database
-from benchmarks.regroup_data import baseline, count_writes, floor, load, read_step, reset
+from benchmarks.regroup_data import baseline, count_writes, floor, health_step, load, read_step, reset
 from benchmarks.regroup_web import WEB_REGROUPS, web_writes
 from benchmarks.report import Table, Verdicts, megabytes, milliseconds
 
@@ -58,6 +58,7 @@ PEAK_OVER_IMPORTS = 1.5
 # The write lock is all a regroup takes from the site's other writers (SQLite): a small share of the regroup.
 WRITE_OVER_FIRST = 0.1
 WEB_OVER_IDLE = 3.0  # a POST waits for at most a write transaction, so it may cost a few times its idle self
+HEALTH_OVER_FIRST = 0.1  # the station health check, made inside each regroup (issue: at most +10 %)
 TABLE = Table(
     ("backend", "<10"), ("captures", ""), ("floor s", ".2f"), ("read s", ".2f"), ("first s", ".2f"),
     ("no-chg s", ".2f"), ("baseline s", ".2f"), ("first/floor", ".2f"), ("base/first", ".2f"), ("write ms", ".1f"),
@@ -81,6 +82,7 @@ def _measure(url: str, size: int, web: bool, out) -> None:
             deployment = load(size)
             floor_s = statistics.median(floor(deployment) for _ in range(ROUNDS))
             read_s = statistics.median(read_step(deployment) for _ in range(ROUNDS))
+            health_s = statistics.median(health_step(deployment) for _ in range(ROUNDS))
             first_times, writes = [], []
             for round_ in range(ROUNDS):
                 if round_:
@@ -112,7 +114,7 @@ def _measure(url: str, size: int, web: bool, out) -> None:
         {"floor": floor_s, "read": read_s, "first": first_s, "again": again_box["seconds"], "baseline": baseline_s,
          "peak_mb": peak_mb, "imports_mb": imports_mb, "sessions": sessions, "grouped": first.stats["Captures grouped"],
          "write_ms": max(writes) * 1000, "nochg_rows": nochg_rows, "idle_ms": idle_ms,
-         "web_ms": web_ms}
+         "web_ms": web_ms, "health": health_s}
     )
 
 
@@ -173,6 +175,8 @@ def targets(results: dict) -> Verdicts:
         verdicts.at_most(f"first regroup {at}", m["first"], m["floor"], "the timestamp read floor", FIRST_OVER_FLOOR)
         verdicts.at_least(f"first regroup {at}", m["first"], m["baseline"], "the event_id baseline", SPEEDUP[backend])
         verdicts.count(f"no-change regroup {at}", m["nochg_rows"], 0, "rows written")
+        verdicts.at_most(f"health check in a first regroup {at}", m["health"], m["first"], "the whole first regroup",
+                         HEALTH_OVER_FIRST)
         verdicts.at_most(f"peak memory of a worker's first regroup {at}", m["peak_mb"], m["imports_mb"],
                          "the worker with the app loaded", PEAK_OVER_IMPORTS, show=megabytes)
         if backend == "sqlite":

@@ -110,6 +110,25 @@ def read_step(deployment) -> float:
     return elapsed
 
 
+def health_step(deployment) -> float:
+    """The health check a regroup makes (sessions/health.py), alone, on the station's read and cut."""
+    from flask import current_app
+
+    from webapp.extensions import db
+    from webapp.grouping import group_spans
+    from webapp.sessions import applied_rule
+    from webapp.sessions.station_health import check_regrouped
+    from webapp.sessions.timestamps import read_timestamps
+
+    rule = applied_rule(deployment)
+    values = read_timestamps(deployment.id).values
+    spans = group_spans(values, rule.gap_seconds, rule.keying, current_app.config["MAX_SESSION_SECONDS"])
+    db.session.rollback()
+    began = time.perf_counter()
+    check_regrouped(deployment, values, spans)
+    return time.perf_counter() - began
+
+
 _TABLES = ("capture", "event", "deployment")
 
 

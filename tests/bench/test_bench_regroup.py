@@ -13,6 +13,7 @@ def test_benchmark_runs_at_a_tiny_size(capsys):
     verdicts = verdict_lines(out)
     assert [line.split(":")[0].split(" ", 1)[1] for line in verdicts] == [
         "first regroup (sqlite, 2000)", "first regroup (sqlite, 2000)", "no-change regroup (sqlite, 2000)",
+        "health check in a first regroup (sqlite, 2000)",
         "peak memory of a worker's first regroup (sqlite, 2000)", "longest write transaction (sqlite, 2000)",
         "web write p95 during regroups (sqlite, 2000)",
     ]
