@@ -1,7 +1,7 @@
 """One project holding every state the pages can show, for the HTML and accessibility checks.
 
 Built with the real services (jobs run in Huey's immediate mode, or in the
-foreground): a regrouped station with sessions, a regroup skipped with the
+foreground): a regrouped station with sessions and health problems, a regroup skipped with the
 lock warning, a running job, a failed sync, a station never synced and one
 being deleted. `seed(manager)` returns the ids the checks need.
 """
@@ -21,6 +21,16 @@ def _captures(deployment: Deployment) -> None:
     db.session.execute(
         db.insert(Capture.__table__),
         [{"deployment_id": deployment.id, "path": f"{deployment.id}/{t:%Y%m%d%H%M%S}.jpg", "timestamp": t, "size": 1} for t in times],
+    )
+    refresh_deployment_stats(deployment)
+    db.session.commit()
+
+
+def _extra_captures(deployment: Deployment, times: list[datetime]) -> None:
+    db.session.execute(
+        db.insert(Capture.__table__),
+        [{"deployment_id": deployment.id, "path": f"{deployment.id}/extra/{t:%Y%m%d%H%M%S}.jpg", "timestamp": t, "size": 1}
+         for t in times],
     )
     refresh_deployment_stats(deployment)
     db.session.commit()
@@ -52,6 +62,10 @@ def seed(manager, missing_folder: str = "/nonexistent/ami-sessions-station") -> 
     db.session.commit()
     for station in (regrouped, skipped, running):
         _captures(station)
+    # Health problems for its panel: a clock that once restarted at 2001, and (date keying) a date
+    # whose early morning and evening make one session across noon.
+    _extra_captures(regrouped, [datetime(2001, 1, 1, 0, 5), datetime(2024, 6, 20, 1, 0), datetime(2024, 6, 20, 1, 30),
+                                datetime(2024, 6, 20, 21, 0), datetime(2024, 6, 20, 21, 30)])
 
     finished = _run("regroup_events", regrouped, manager)
     # A regroup that finds the station's lock taken ends SUCCESS with a warning.

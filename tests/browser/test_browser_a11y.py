@@ -134,6 +134,7 @@ def test_no_axe_violations_on_any_page_or_state(browser, site, scheme):
             (f"/projects/{project}/operation", "operation calendar"),
             (f"/projects/{project}/operation?start=2024-06-20&end=2024-06-01", "operation calendar with a bad range"),
             (f"/deployments/{site['regrouped']}/clock-offsets", "clock offsets"),
+            (f"/projects/{project}/?state=has-problems", "stations with problems"),
         ]
         for url, label in states:
             page.goto(url)
@@ -150,6 +151,19 @@ def test_no_axe_violations_on_any_page_or_state(browser, site, scheme):
         page.get_by_role("button", name="Save", exact=True).click()
         page.locator(".field-error").first.wait_for()
         _audit(page, "station gap with errors", problems)
+
+        # The Health panel with its problems, and the night keying's preview opened from it.
+        page.goto(f"/deployments/{site['regrouped']}/")
+        assert page.locator("#health li").count() >= 1
+        page.get_by_role("button", name="Preview night keying").click()
+        page.locator("#health-preview dl").wait_for()
+        _audit(page, "station health with the night keying preview", problems)
+
+        page.goto(f"/projects/{project}/settings")
+        page.get_by_label("Outage (nights)").fill("0")
+        page.get_by_role("button", name="Save health thresholds").click()
+        page.locator("#health-settings .field-error").first.wait_for()
+        _audit(page, "health thresholds with errors", problems)
 
         page.goto(f"/deployments/{site['regrouped']}/clock-offsets")
         page.get_by_label("From (original time)").fill("2024-06-12T22:00")

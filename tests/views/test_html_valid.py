@@ -60,6 +60,8 @@ POSTED = [
     ("deployments.edit", {}, {"name": "Renamed", "latitude": "north", "longitude": ""}, False),
     # The only ProjectManager cannot be removed: the members page with the row's error.
     ("members.remove", {}, {}, False),
+    # The settings page with every health threshold's error.
+    ("projects.health_settings", {}, {"outage_nights": "0", "active_at": "noon"}, False),
 ]
 # Routes that never answer HTML (redirects, JSON, files), with why.
 NO_HTML = {
