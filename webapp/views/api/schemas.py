@@ -17,7 +17,7 @@ from ...grouping import KEYINGS
 from ...job_types import JOB_TYPES
 from ...models import JOB_STATUSES
 from ...permissions import ROLES
-from ...projects import clean_latitude, clean_longitude, clean_time_zone
+from ...projects import STATION_STATES, clean_latitude, clean_longitude, clean_time_zone
 from ...sessions import MAX_GAP_SECONDS, MIN_GAP_SECONDS, clean_gap_seconds, clean_keying
 from ...validation import MAX_NAME_LENGTH, clean_name, clean_text
 
@@ -302,6 +302,14 @@ class RegroupHistory(Output):
 
 
 # -- sessions and jobs -----------------------------------------------------------------
+
+
+class StationListFilter(Input):
+    project: Annotated[Id, BeforeValidator(whole_number(1))]
+    state: Annotated[
+        _literal(STATION_STATES) | None,
+        Field(description="As the stations filter on the project page"),
+    ] = None
 
 
 class DeploymentFilter(Input):
