@@ -293,8 +293,15 @@ def check_data_source(project: Project | None, value) -> str:
         return normalised
     if "://" in value:
         raise DataSourceError("Only local folders and s3:// URLs are supported.")
-    if "\x00" in value or not os.path.isabs(value):
+    if "\x00" in value:
         raise DataSourceError(NOT_INSIDE)
+    if not os.path.isabs(value):
+        named = named_location(project, value)
+        if named is None:
+            raise DataSourceError(NOT_INSIDE)
+        if named.startswith("s3://"):
+            return check_data_source(project, named)
+        value = named
     real = _real(value)
     if source_of(project, str(real)) is None:
         raise DataSourceError(NOT_INSIDE)
@@ -315,6 +322,39 @@ def relative_to_source(source: StorageSource, value: str) -> str:
         return prefix[len(source_prefix):].strip("/") if source_prefix else prefix
     rel = _real(value).relative_to(_real(source.location))
     return "" if str(rel) == "." else rel.as_posix()
+
+
+def named_location(project: Project | None, value: str) -> str | None:
+    """The folder (or S3 URL) that `<source name>:<path inside it>` names, or None if no source of the project has that name.
+
+    The path is joined as typed: the caller still checks that what it names
+    lies inside the source after symlinks and ".." are resolved.
+    """
+    # The longest name first, so "Field:2024" is not read as a source "Field" when "Field:2024" is one.
+    for source in sorted(sources_for_project(project), key=lambda s: len(s.name), reverse=True):
+        if not value.startswith(source.name + ":"):
+            continue
+        inside = value[len(source.name) + 1:].strip().strip("/")
+        if source.is_s3:
+            return f"{source.location.rstrip('/')}/{inside}" if inside else source.location
+        return os.path.join(source.location, inside) if inside else source.location
+    return None
+
+
+def source_form(project: Project | None, value: str | None) -> str | None:
+    """A local data source as members see and type it, `<source name>:<path inside it>`; S3 URLs as they are.
+
+    None for a local path inside no source of the project (its grant was
+    revoked): there is no form of it that names no server folder.
+    """
+    if not value:
+        return ""
+    if value.startswith("s3://"):
+        return value
+    source = source_of(project, value)
+    if source is None:
+        return None
+    return f"{source.name}:{relative_to_source(source, value)}"
 
 
 def display_path(project: Project | None, value: str | None) -> str:

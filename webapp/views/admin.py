@@ -1,5 +1,5 @@
 """Site administration for superusers: storage sources and which projects may use them, users and invitations."""
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from .. import accounts, sources
@@ -21,6 +21,7 @@ def _storage_page(values: dict | None = None, errors: dict | None = None, status
         render_template(
             "admin/storage.html",
             sources=sources.all_sources(),
+            data_roots=current_app.config["DATA_SOURCE_ROOTS"],
             grants=sources.grants_by_source(),
             projects=projects,
             project_names={p.id: p.name for p in projects},

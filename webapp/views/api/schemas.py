@@ -145,7 +145,9 @@ class Membership(Output):
 
 # -- stations --------------------------------------------------------------------------
 
-DataSource = Annotated[str, Field(max_length=1024, description="A folder inside a storage source of the project, or s3://bucket/prefix")]
+DataSource = Annotated[str, Field(max_length=1024, description=(
+    "A folder inside a storage source of the project, as `<source name>:<path inside it>` or as a server path, "
+    "or s3://bucket/prefix"))]
 OptionalGap = Annotated[
     Annotated[int, Field(ge=MIN_GAP_SECONDS, le=MAX_GAP_SECONDS)] | None,
     BeforeValidator(_optional(clean_gap_seconds)),
@@ -196,7 +198,8 @@ class Deployment(Output):
     id: Id
     name: str
     project_id: int | None
-    data_source: str
+    data_source: Annotated[str, Field(description=(
+        "`<source name>:<path inside it>` (a superuser gets the server path); s3:// URLs as they are"))]
     data_source_display: Annotated[str, Field(description="The data source relative to its storage source")]
     session_time_gap_seconds: int | None
     time_zone: str
