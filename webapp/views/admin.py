@@ -138,7 +138,9 @@ def invite():
     except accounts.InvitationsThrottled as error:
         page, _ = _users_page({"invite_email": email}, {"invite_email": [str(error)]})
         return page, 429, {"Retry-After": str(error.retry_after)}
-    return _users_page(invitation=invitation_shown(user, token))
+    body, status = _users_page(invitation=invitation_shown(user, token))
+    # The page shows a secret link: no cache may keep it.
+    return body, status, {"Cache-Control": "no-store"}
 
 
 @bp.route("/users/<int:user_id>/disable", methods=["POST"])

@@ -70,7 +70,9 @@ def index(project_id: int):
         user, token = invited
         shown = {"email": user.email, "url": url_for("auth.invitation", token=token, _external=True)}
         flash(f"{user.email} added as {membership.role}; they join once they use the invitation link.", "success")
-        return _page(project, invitation=shown)
+        body, status = _page(project, invitation=shown)
+        # The page shows a secret link: no cache may keep it.
+        return body, status, {"Cache-Control": "no-store"}
     flash(f"{membership.user.email} added as {membership.role}.", "success")
     return redirect(url_for(".index", project_id=project.id), code=303)
 
