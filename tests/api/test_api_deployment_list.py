@@ -85,3 +85,30 @@ def test_only_members_see_a_projects_stations(app, client, project):
     superuser = token_for(add_user("root@example.org", superuser=True))
     assert _names(call(client, "GET", f"/deployments/?project={project.id}", superuser).get_json()) == ["Secret"]
     assert call(client, "GET", f"/deployments/?project={project.id}").status_code == 401
+
+
+def test_a_page_is_a_fixed_number_of_statements_whatever_its_length(app, client, token, project):
+    from sqlalchemy import event
+
+    from tests.conftest import grant_data_root
+
+    grant_data_root(project)
+    root = app.config["DATA_SOURCE_ROOTS"][0]
+
+    def statements(page_size):
+        seen = []
+        listener = lambda *args: seen.append(1)  # noqa: E731
+        event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            body = call(client, "GET", f"/deployments/?project={project.id}&page_size={page_size}", token).get_json()
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listener)
+        assert len(body["results"]) == page_size
+        # Every station is shown inside its source, never by its server path.
+        assert all(row["data_source"].startswith(f"Data root for {project.name}:") for row in body["results"])
+        return len(seen)
+
+    for number in range(40):
+        add_deployment(project, f"Station {number:02d}", data_source=f"{root}/station-{number}")
+    statements(5)  # the token's first use is marked once; later requests only read
+    assert statements(40) == statements(5)

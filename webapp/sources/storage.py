@@ -247,21 +247,27 @@ def _s3_contains(source: StorageSource, bucket: str, prefix: str) -> bool:
     return not source_prefix or prefix == source_prefix or prefix.startswith(source_prefix + "/")
 
 
-def source_of(project: Project | None, value: str) -> StorageSource | None:
-    """The project's storage source that holds `value` (an already normalised data source), or None."""
+def source_of(project: Project | None, value: str, sources: list[StorageSource] | None = None) -> StorageSource | None:
+    """The project's storage source that holds `value` (an already normalised data source), or None.
+
+    `sources`, when given, are the project's (`sources_for_project`), read
+    once by a caller that asks for many stations of one project.
+    """
     if not value:
         return None
+    if sources is None:
+        sources = sources_for_project(project)
     if value.startswith("s3://"):
         if not S3_URL.match(value):
             return None
         bucket, prefix = s3_parts(value)
         # The innermost prefix wins, as for folders: with two sources on one bucket, a station is read
         # with the keys and endpoint of the source closest to it, whatever the sources' names.
-        holders = [s for s in sources_for_project(project) if s.is_s3 and _s3_contains(s, bucket, prefix)]
+        holders = [s for s in sources if s.is_s3 and _s3_contains(s, bucket, prefix)]
         return max(holders, key=lambda s: len(s3_parts(s.location)[1]), default=None)
     real = _real(value)
     best = None
-    for source in sources_for_project(project):
+    for source in sources:
         if source.is_s3:
             continue
         base = _local_base(source)
@@ -341,7 +347,7 @@ def named_location(project: Project | None, value: str) -> str | None:
     return None
 
 
-def source_form(project: Project | None, value: str | None) -> str | None:
+def source_form(project: Project | None, value: str | None, sources: list[StorageSource] | None = None) -> str | None:
     """A local data source as members see and type it, `<source name>:<path inside it>`; S3 URLs as they are.
 
     None for a local path inside no source of the project (its grant was
@@ -351,13 +357,13 @@ def source_form(project: Project | None, value: str | None) -> str | None:
         return ""
     if value.startswith("s3://"):
         return value
-    source = source_of(project, value)
+    source = source_of(project, value, sources)
     if source is None:
         return None
     return f"{source.name}:{relative_to_source(source, value)}"
 
 
-def display_path(project: Project | None, value: str | None) -> str:
+def display_path(project: Project | None, value: str | None, sources: list[StorageSource] | None = None) -> str:
     """How a data source is shown to people: "<source name>/<path inside it>".
 
     A local path outside the project's sources shows only its last part, so
@@ -365,7 +371,7 @@ def display_path(project: Project | None, value: str | None) -> str:
     """
     if not value:
         return ""
-    source = source_of(project, value)
+    source = source_of(project, value, sources)
     if source is not None:
         rel = relative_to_source(source, value)
         return f"{source.name}/{rel}" if rel else source.name

@@ -8,6 +8,7 @@ from ...permissions import start_job_permission
 from ...models import Deployment
 from ...projects import STATION_STATES, StationBeingDeleted, create_deployment, update_deployment
 from ...sessions import preview_regroup, regroup_history
+from ...sources import sources_for_project
 from . import BadRequest, bp, get_deployment, get_project, paginate, schemas, serializers
 from .operations import operation, read_body
 
@@ -30,7 +31,10 @@ def deployment_list(query: schemas.StationListFilter):
     statement = db.select(Deployment).where(Deployment.project_id == project.id)
     if query.state is not None:
         statement = statement.where(STATION_STATES[query.state].condition(project))
-    return paginate(statement.order_by(Deployment.name, Deployment.id), serializers.deployment)
+    # The project's sources are read once for the page, not once a station.
+    sources = sources_for_project(project)
+    return paginate(statement.order_by(Deployment.name, Deployment.id),
+                    lambda station: serializers.deployment(station, sources))
 
 
 @bp.get("/deployments/<int:deployment_id>/")
