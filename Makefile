@@ -42,13 +42,14 @@ java:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q default-jre-headless; }
 
-## run: database, demo data, a worker of two processes and the web server; Ctrl-C stops both
+## run: database, demo data, a worker of two processes and the web server on $(HOST):$(PORT)
+## (make run PORT=8000); once the server answers, the demo sign-in is printed in a box; Ctrl-C stops both
 run: install
 	$(FLASK) init-db
 	$(FLASK) seed-demo
-	@echo "Serving on http://$(HOST):$(PORT) — sign in as manager@demo.ami / demo-manager"
 	@$(FLASK) worker -w 2 & worker=$$!; \
-	  trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
+	  $(FLASK) announce --url http://$(HOST):$(PORT) & announce=$$!; \
+	  trap 'kill $$worker $$announce 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	  $(FLASK) run --host $(HOST) --port $(PORT)
 
 ## serve: the production web server (gunicorn, 4 workers) against DATABASE_URL and HUEY_URL;

@@ -7,6 +7,7 @@ being deleted. `seed(manager)` returns the ids the checks need.
 """
 from datetime import datetime, timedelta
 
+from webapp.accounts import invite
 from webapp.extensions import db
 from webapp.jobs import JobRecorder, create_job, locks, run_job
 from webapp.models import Capture, ClockOffset, Deployment, Event, Job, Membership, Project, utcnow
@@ -94,7 +95,10 @@ def seed(manager, missing_folder: str = "/nonexistent/ami-sessions-station") -> 
     db.session.commit()
 
     session = db.session.scalar(db.select(Event).where(Event.deployment_id == regrouped.id).order_by(Event.id))
+    # An invitation not yet used, so the page its link opens can be read.
+    _, invitation = invite("invited-colleague@example.org", manager)
     return {
+        "invitation": invitation,
         "project": project.id,
         "membership": membership.id,
         "regrouped": regrouped.id,

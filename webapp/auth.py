@@ -57,7 +57,7 @@ def init_app(app):
         if not (user_id.isdigit() and version.isdigit() and len(user_id) <= 10 and len(version) <= 10):
             return None
         user = db.session.get(User, int(user_id))
-        if user is None or user.session_version != int(version):
+        if user is None or user.session_version != int(version) or not user.is_active:
             return None
         return user
 

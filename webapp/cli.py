@@ -78,6 +78,32 @@ def seed_demo_command():
         click.echo(f"Created {line}")
 
 
+@click.command("announce")
+@click.option("--url", required=True, help="The site's address, asked until it answers.")
+@click.option("--timeout", default=120.0, show_default=True, help="Seconds to wait for an answer.")
+def announce_command(url: str, timeout: float):
+    """Wait until the site answers at URL, then print the demo sign-in in a box (what `make run` shows last)."""
+    import time
+    import urllib.error
+    import urllib.request
+
+    from .demo import sign_in_box
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url.rstrip('/')}/login", timeout=2):
+                break
+        except urllib.error.HTTPError:
+            break  # any HTTP answer means the server is up
+        except OSError:
+            if time.monotonic() >= deadline:
+                click.echo(f"The site did not answer at {url} within {timeout:g} s.", err=True)
+                raise SystemExit(1)
+            time.sleep(0.3)
+    click.echo("\n" + sign_in_box(url) + "\n")
+
+
 @click.command("worker")
 @click.option("-w", "--workers", default=1, show_default=True, help="Number of worker processes.")
 def worker_command(workers: int):
@@ -146,6 +172,7 @@ def init_app(app):
         set_password_command,
         create_token_command,
         seed_demo_command,
+        announce_command,
         worker_command,
         regroup_command,
         sync_command,

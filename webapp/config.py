@@ -88,6 +88,7 @@ def from_environment(instance_path: Path = INSTANCE_PATH) -> dict:
         "SIGN_IN_ACCOUNT_LIMIT": env.get("SIGN_IN_ACCOUNT_LIMIT") or "10 per 15 minutes",
         "SIGN_IN_IP_LIMIT": env.get("SIGN_IN_IP_LIMIT") or "30 per 15 minutes",
         "TOKEN_FAILURE_LIMIT": env.get("TOKEN_FAILURE_LIMIT") or "30 per 15 minutes",
+        "INVITATION_LIMIT": env.get("INVITATION_LIMIT") or "30 per hour",
         "REGROUP_LOCK_TTL_SECONDS": int(env.get("REGROUP_LOCK_TTL_SECONDS", "660")),
         "JOB_TIME_LIMIT_SECONDS": int(env.get("JOB_TIME_LIMIT_SECONDS", "600")),
         "JOB_HEARTBEAT_SECONDS": int(env.get("JOB_HEARTBEAT_SECONDS", "30")),

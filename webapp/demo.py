@@ -222,3 +222,16 @@ def seed_demo(data_root: Path) -> list[str]:
         sessions = db.session.get(Deployment, deployment.id).events_count
         created.append(f"station {deployment.name} with {added} captures in {sessions} sessions (job {job.id}: {job.status})")
     return created
+
+
+def sign_in_box(url: str) -> str:
+    """The lines `make run` prints last, framed so they stand out of the server's log: where and as whom to sign in."""
+    lines = [
+        f"ami-sessions is up: {url}",
+        f"Project manager: {DEMO_MANAGER[0]} / {DEMO_MANAGER[1]}",
+        f"Basic member:    {DEMO_MEMBER[0]} / {DEMO_MEMBER[1]}",
+        "Ctrl-C stops the site and its worker.",
+    ]
+    width = max(len(line) for line in lines)
+    rule = "+" + "-" * (width + 2) + "+"
+    return "\n".join([rule, *(f"| {line.ljust(width)} |" for line in lines), rule])

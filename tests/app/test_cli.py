@@ -94,3 +94,54 @@ def test_sync_and_regroup_refuse_a_station_being_deleted(runner, project, tmp_pa
         assert "is being deleted; no job can start on it" in result.output
     assert db.session.scalar(db.select(db.func.count(Job.id))) == 0
     assert db.session.scalar(db.select(db.func.count(Capture.id))) == 0
+
+
+def test_announce_waits_for_the_server_then_prints_the_demo_sign_in_last_in_a_box(runner):
+    import threading
+    import time
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from tests.conftest import free_port
+
+    class Login(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    port = free_port()
+    server = None
+
+    def start_late():
+        nonlocal server
+        time.sleep(0.8)  # the announcement must wait for the server, not print at once
+        server = HTTPServer(("127.0.0.1", port), Login)
+        server.serve_forever()
+
+    thread = threading.Thread(target=start_late, daemon=True)
+    started = time.monotonic()
+    thread.start()
+    try:
+        result = runner.invoke(args=["announce", "--url", f"http://127.0.0.1:{port}", "--timeout", "20"])
+    finally:
+        while server is None:
+            time.sleep(0.05)
+        server.shutdown()
+        server.server_close()
+    assert result.exit_code == 0, result.output
+    assert time.monotonic() - started >= 0.8
+    lines = result.output.strip().splitlines()
+    assert lines[0] == lines[-1] and set(lines[0]) == {"+", "-"}
+    assert all(line.startswith("| ") and line.endswith(" |") and len(line) == len(lines[0]) for line in lines[1:-1])
+    box = "\n".join(lines)
+    assert f"http://127.0.0.1:{port}" in box and "manager@demo.ami / demo-manager" in box
+    assert "member@demo.ami / demo-member" in box
+
+
+def test_announce_gives_up_when_nothing_answers(runner):
+    from tests.conftest import free_port
+
+    result = runner.invoke(args=["announce", "--url", f"http://127.0.0.1:{free_port()}", "--timeout", "0.5"])
+    assert result.exit_code == 1 and "did not answer" in result.output

@@ -109,6 +109,35 @@ def test_empty_path_regenerates(app, client, station, manager):
     assert stored_file(app, only_row(capture.id)).is_file()
 
 
+def test_a_thumbnail_file_removed_from_the_root_is_made_again_on_the_next_request(app, client, station, manager):
+    capture = add_capture(station)
+    value = token(manager)
+    first = get_thumbnail(client, capture.id, value)
+    fetch_file(client, first, value)
+    row = only_row(capture.id)
+    row_id, made_at = row.id, row.updated_at
+    stored_file(app, row).unlink()
+    # The row still says made, so the endpoint redirects as before; the file route makes the file again.
+    second = get_thumbnail(client, capture.id, value)
+    assert second.headers["Location"] == first.headers["Location"]
+    image = fetch_file(client, second, value)
+    assert image.format == "JPEG" and image.size == (240, 160)
+    healed = only_row(capture.id)
+    assert healed.id == row_id and healed.updated_at > made_at and stored_file(app, healed).is_file()
+    # The browser's cached redirect (the file URL itself) heals too.
+    stored_file(app, healed).unlink()
+    again = client.get(first.headers["Location"], headers={"Authorization": f"Token {value}"})
+    data = again.get_data()
+    again.close()
+    assert again.status_code == 200 and Image.open(io.BytesIO(data)).size == (240, 160)
+    # With the original gone as well there is nothing to make it from: an honest 404.
+    stored_file(app, healed).unlink()
+    (Path(station.data_source) / capture.path).unlink()
+    gone = client.get(first.headers["Location"], headers={"Authorization": f"Token {value}"})
+    gone.close()
+    assert gone.status_code == 404
+
+
 def test_none_source_time_does_not_crash(app, client, station, manager):
     capture = add_capture(station, last_modified=None)
     value = token(manager)

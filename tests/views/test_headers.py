@@ -206,3 +206,17 @@ def test_the_origin_is_read_from_a_signed_url_not_the_endpoint(monkeypatch):
         monkeypatch.setenv(name, value)
     store = S3Storage("thumbs-bucket", "site")
     assert store.redirect_origin() == _origin(store.signed_url("001/1/small.jpg")) != _origin(store.client.meta.endpoint_url)
+
+
+def test_every_page_links_the_favicon_and_it_is_served_as_svg(client, auth, project):
+    from xml.etree import ElementTree
+
+    login = client.get("/login").get_data(as_text=True)
+    auth.login()
+    projects = client.get("/projects/").get_data(as_text=True)
+    link = '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">'
+    assert link in login and link in projects
+    icon = client.get("/static/favicon.svg")
+    assert icon.status_code == 200 and icon.mimetype == "image/svg+xml"
+    assert ElementTree.fromstring(icon.get_data()).tag == "{http://www.w3.org/2000/svg}svg"
+    icon.close()

@@ -136,8 +136,11 @@ PAGES = {
     "create project": ("projects.new", "POST", "/projects/new",
                        {"name": "", "session_gap_hours": "2", "session_keying": "date"}, signed_in(400)),
     "members": ("members.index", "GET", "/projects/{project}/members", None, members(200)),
+    # An email without an account: an invitation link and a membership (200, the link shown once).
     "add member": ("members.index", "POST", "/projects/{project}/members",
-                   {"email": "nobody@example.org", "role": "BasicMember"}, needs("manage_members", 400)),
+                   {"email": "nobody@example.org", "role": "BasicMember"}, needs("manage_members", 200)),
+    "add member, bad role": ("members.index", "POST", "/projects/{project}/members",
+                             {"email": "nobody@example.org", "role": "Emperor"}, needs("manage_members", 400)),
     "change role": ("members.role", "POST", "/projects/{project}/members/{manager_membership}/role",
                     {"role": "BasicMember"}, needs("manage_members", 400)),
     "remove member": ("members.remove", "POST", "/projects/{project}/members/{manager_membership}/remove", {},
@@ -171,6 +174,17 @@ PAGES = {
                          {"name": "New source", "location": "{data_folder}"}, superusers(303)),
     "grant storage": ("admin.storage_grant", "POST", "/admin/storage/{source}/grants",
                       {"project_id": "{project}", "action": "grant"}, superusers(303)),
+    "users": ("admin.users", "GET", "/admin/users", None, superusers(200)),
+    "create user": ("admin.users", "POST", "/admin/users", {"email": "", "password": ""}, superusers(400)),
+    "invite user": ("admin.invite", "POST", "/admin/users/invite", {"invite_email": "invitee@example.org"},
+                    superusers(200)),
+    # No user 99999: a superuser gets to the lookup (404), everyone else is stopped before it.
+    "disable user": ("admin.disable_user", "POST", "/admin/users/99999/disable", {"action": "disable"},
+                     superusers(404)),
+    # Anyone may open an invitation link; an unknown one is 404 for everyone.
+    "invitation": ("auth.invitation", "GET", "/invite/not-a-real-link", None, public(404, 404)),
+    "accept invitation": ("auth.invitation", "POST", "/invite/not-a-real-link", {"password": "a-long-password"},
+                          public(404, 404)),
     "open storage": ("admin.storage_open", "POST", "/admin/storage/{source}/open",
                      {"open_to_all_projects": "on"}, superusers(303)),
 }

@@ -188,7 +188,8 @@ def test_edit_form_shows_the_current_values(client, auth, station):
     auth.login()
     html = client.get(f"/deployments/{station.id}/edit").get_data(as_text=True)
     assert 'name="name" value="Old name"' in html and 'name="time_zone" value="UTC"' in html
-    assert f'name="data_source" value="{station.data_source}"' in html
+    # The source's name and the path inside it, never the server's folder.
+    assert 'name="data_source" value="Survey:site-a"' in html and station.data_source not in html
     assert "Files missing from source" in html
 
 

@@ -1,4 +1,16 @@
 """Accounts: users and their passwords, API tokens, and the throttling of failed sign-ins and tokens."""
+from .invitations import (
+    INVITATION_LIFETIME,
+    InvitationInvalid,
+    InvitationsThrottled,
+    accept_invitation,
+    all_users,
+    invite,
+    needs_invitation,
+    open_invitation,
+    pending_invitations,
+    set_disabled,
+)
 from .throttle import (
     check_settings,
     record_sign_in_failure,
@@ -21,6 +33,8 @@ from .users import (
 )
 
 __all__ = [
+    "accept_invitation",
+    "all_users",
     "authenticate",
     "change_own_password",
     "change_password",
@@ -29,14 +43,22 @@ __all__ = [
     "clean_email",
     "create_user",
     "end_sessions",
+    "INVITATION_LIFETIME",
+    "InvitationInvalid",
+    "InvitationsThrottled",
+    "invite",
     "issue_token",
     "LAST_USE_RESOLUTION",
     "MIN_PASSWORD_LENGTH",
+    "needs_invitation",
+    "open_invitation",
+    "pending_invitations",
     "record_sign_in_failure",
     "record_token_failure",
     "revoke_token",
     "sign_in_retry_after",
     "sign_in_wait_message",
+    "set_disabled",
     "SignInThrottled",
     "token_retry_after",
     "TokenNotFound",

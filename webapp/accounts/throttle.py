@@ -8,7 +8,11 @@ shares the counts), in moving windows whose sizes come from the configuration:
   once either is used up, every sign-in for that account or from that address
   is refused — the right password too — until the window moves on;
 - TOKEN_FAILURE_LIMIT (per client address): once used up, requests carrying
-  a token are refused without the token being looked up.
+  a token are refused without the token being looked up;
+- invitations: a link that is unknown, used or expired counts against the
+  client address under SIGN_IN_IP_LIMIT (its own count, so guessing links
+  and guessing passwords do not share one), and INVITATION_LIMIT bounds how
+  many invitations one user makes.
 """
 import hashlib
 import logging
@@ -20,7 +24,7 @@ from limits import RateLimitItem, parse
 
 from ..extensions import limiter
 
-LIMIT_SETTINGS = ("SIGN_IN_ACCOUNT_LIMIT", "SIGN_IN_IP_LIMIT", "TOKEN_FAILURE_LIMIT")
+LIMIT_SETTINGS = ("SIGN_IN_ACCOUNT_LIMIT", "SIGN_IN_IP_LIMIT", "TOKEN_FAILURE_LIMIT", "INVITATION_LIMIT")
 
 log = logging.getLogger(__name__)
 
@@ -105,3 +109,31 @@ def token_retry_after(address: str) -> int | None:
 def record_token_failure(address: str) -> None:
     """Count one request with an unknown token against the address."""
     _hit([(_limit("TOKEN_FAILURE_LIMIT"), "token-ip", address or "-")])
+
+
+def _invitation_link_rules(address: str):
+    return [(_limit("SIGN_IN_IP_LIMIT"), "invitation-ip", address or "-")]
+
+
+def invitation_retry_after(address: str) -> int | None:
+    """Seconds this address must wait before an invitation link it opens is looked up, or None."""
+    return _retry_after(_invitation_link_rules(address))
+
+
+def record_invitation_failure(address: str) -> None:
+    """Count one opening of an unknown, used or expired invitation link against the address."""
+    _hit(_invitation_link_rules(address))
+
+
+def _inviter_rules(user_id: int):
+    return [(_limit("INVITATION_LIMIT"), "invitation-made", str(user_id))]
+
+
+def invitations_retry_after(user_id: int) -> int | None:
+    """Seconds this user must wait before making another invitation, or None."""
+    return _retry_after(_inviter_rules(user_id))
+
+
+def record_invitation_made(user_id: int) -> None:
+    """Count one invitation made by the user."""
+    _hit(_inviter_rules(user_id))

@@ -70,10 +70,14 @@ def user_for_token(token: str) -> User | None:
     ).first()
     if row is None:
         return None
+    user = db.session.get(User, row.user_id)
+    if user is None or not user.is_active:
+        # A disabled user's tokens are refused like unknown ones (and counted as such).
+        return None
     now = utcnow()
     if row.last_used_at is None or now - row.last_used_at >= LAST_USE_RESOLUTION:
         _mark_used(row.id, now)
-    return db.session.get(User, row.user_id)
+    return user
 
 
 def _mark_used(token_id: int, now) -> None:

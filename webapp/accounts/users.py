@@ -77,12 +77,14 @@ def create_user(email, password, superuser: bool = False) -> User:
 
 
 def authenticate(email: str, password: str) -> User | None:
-    """The user with this email and password, or None; as slow for an unknown email as for a wrong password."""
+    """The active user with this email and password, or None; as slow for an unknown email as for a wrong password."""
     user = db.session.scalar(db.select(User).filter_by(email=(email or "").strip().lower()))
-    if user is None:
+    # An invited user has no password yet: checked against the dummy too, so the time does not tell.
+    if user is None or not user.has_password:
         check_password_hash(_dummy_hash(password_hash_method()), password or "")
         return None
-    return user if user.check_password(password or "") else None
+    # A disabled user is refused after the password check, so the answer takes as long.
+    return user if user.check_password(password or "") and user.is_active else None
 
 
 def end_sessions(user: User) -> None:

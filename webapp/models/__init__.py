@@ -4,7 +4,7 @@ Times: capture timestamps are the station's local clock time as written in the
 file name, stored naive. Every other time (job, lock, audit) is UTC, stored
 naive as well, produced only by `utcnow()`.
 """
-from .accounts import ApiToken, User, hash_token, password_hash_method
+from .accounts import ApiToken, Invitation, User, hash_token, password_hash_method
 from .clock import ClockOffset
 from .common import MAX_DB_ID, SESSION_KEYINGS, utcnow
 from .deployments import Capture, Deployment, Event, GroupingRule, Thumbnail
@@ -20,6 +20,7 @@ __all__ = [
     "FINISHED_STATUSES",
     "GroupingRule",
     "hash_token",
+    "Invitation",
     "Job",
     "JOB_STATUSES",
     "Lock",

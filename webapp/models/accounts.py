@@ -33,6 +33,8 @@ class User(UserMixin, db.Model):
     # session of the user (sign-out, password change).
     session_version = db.Column(db.Integer, nullable=False, default=1, server_default="1")
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    # Set when a superuser disables the account: no sign-in, no session, no token from then on.
+    disabled_at = db.Column(db.DateTime)
 
     memberships = db.relationship("Membership", back_populates="user", cascade="all, delete-orphan")
     api_tokens = db.relationship("ApiToken", back_populates="user", cascade="all, delete-orphan")
@@ -40,11 +42,21 @@ class User(UserMixin, db.Model):
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password, method=password_hash_method())
 
+    @property
+    def is_active(self) -> bool:
+        # flask-login's notion: login_user refuses an inactive user.
+        return self.disabled_at is None
+
+    @property
+    def has_password(self) -> bool:
+        """False for a user made by an invitation that was not accepted yet (no password can match)."""
+        return bool(self.password_hash)
+
     def get_id(self) -> str:
         return f"{self.id}:{self.session_version or 1}"
 
     def check_password(self, password: str) -> bool:
-        return check_password_hash(self.password_hash, password)
+        return self.has_password and check_password_hash(self.password_hash, password)
 
     def new_api_token(self, name: str = "cli") -> str:
         """Issue one more API token for the user; only its hash is stored."""
@@ -66,3 +78,16 @@ class ApiToken(db.Model):
     last_used_at = db.Column(db.DateTime)
 
     user = db.relationship("User", back_populates="api_tokens")
+
+
+class Invitation(db.Model):
+    """A one-time link that lets its holder set the password of `user`; only the token's hash is stored."""
+    id = db.Column(db.Integer, primary_key=True)
+    user_id = db.Column(db.Integer, db.ForeignKey("user.id", ondelete="CASCADE"), nullable=False, index=True)
+    token_hash = db.Column(db.String(64), nullable=False, unique=True)
+    created_by_id = db.Column(db.Integer, db.ForeignKey("user.id", ondelete="SET NULL"))
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    expires_at = db.Column(db.DateTime, nullable=False)
+    used_at = db.Column(db.DateTime)
+
+    user = db.relationship("User", foreign_keys=[user_id])

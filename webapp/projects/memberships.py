@@ -1,6 +1,7 @@
 """A project's members and their roles; a project never loses its last Project manager."""
 from sqlalchemy.orm import joinedload
 
+from ..accounts import clean_email
 from ..extensions import db
 from ..models import Membership, Project, User
 from ..permissions import ROLES
@@ -12,7 +13,11 @@ LAST_MANAGER = "This is the project's only ProjectManager; make someone else one
 def _find_user(email) -> tuple[User | None, dict]:
     if not isinstance(email, str) or not email.strip():
         return None, {"email": ["An email is required."]}
-    user = db.session.scalar(db.select(User).filter_by(email=email.strip().lower()))
+    try:
+        email = clean_email(email)
+    except ValueError as error:
+        return None, {"email": [str(error)]}
+    user = db.session.scalar(db.select(User).filter_by(email=email))
     if user is None:
         return None, {"email": ["No user with this email. They need an account on this site first."]}
     return user, {}

@@ -118,12 +118,13 @@ def _subfolders(folder: Path, scan: ScanBudget, first_only: bool = False) -> tup
     return sorted(found, key=lambda p: p.name.lower()), True
 
 
-def _folder(path: Path, label: str, scan: ScanBudget) -> Folder:
+def _folder(path: Path, base: Base, scan: ScanBudget) -> Folder:
+    label, value = _label(base, path), _value(base, path)
     if scan.spent:
-        return Folder(str(path), label, 0, False, True)
+        return Folder(value, label, 0, False, True)
     images, complete = count_images(path, scan=scan)
     children, read = _subfolders(path, scan, first_only=True)
-    return Folder(str(path), label, images, complete, bool(children) or not read)
+    return Folder(value, label, images, complete, bool(children) or not read)
 
 
 def _base_of(bases: list[Base], path: Path) -> Base | None:
@@ -136,8 +137,23 @@ def _label(base: Base, path: Path) -> str:
     return base.label if rel == "." else f"{base.label}/{rel}"
 
 
+def _value(base: Base, path: Path) -> str:
+    """What the form's data_source receives: `<source name>:<path inside it>`, never the server's path."""
+    rel = path.relative_to(base.path).as_posix()
+    return f"{base.label}:{'' if rel == '.' else rel}"
+
+
+def _named_path(bases: list[Base], value: str) -> str | None:
+    for base in sorted(bases, key=lambda b: len(b.label), reverse=True):
+        if value.startswith(base.label + ":"):
+            inside = value[len(base.label) + 1:].strip().strip("/")
+            return str(base.path / inside) if inside else str(base.path)
+    return None
+
+
 def browse(bases: list[Base], value: str | None = None, remote: list[Folder] = ()) -> FolderListing:
-    """The picker's listing of `value` (a folder inside one of `bases`), or of the bases (and `remote`) themselves.
+    """The picker's listing of `value` (a folder inside one of `bases`, as `<base label>:<path inside>` or a
+    server path), or of the bases (and `remote`) themselves.
 
     A folder outside every base, missing or unreadable is a DataSourceError
     whose message does not say which: the picker cannot probe other paths.
@@ -145,19 +161,23 @@ def browse(bases: list[Base], value: str | None = None, remote: list[Folder] = (
     bases = [b for b in bases if b.path.is_dir()]
     scan = ScanBudget()
     if not value:
-        return FolderListing(None, None, [_folder(b.path, b.label, scan) for b in bases] + list(remote))
-    if "\x00" in value or not os.path.isabs(value):
+        return FolderListing(None, None, [_folder(b.path, b, scan) for b in bases] + list(remote))
+    if "\x00" in value:
         raise DataSourceError("Not a folder you can choose.")
+    if not os.path.isabs(value):
+        value = _named_path(bases, value)
+        if value is None:
+            raise DataSourceError("Not a folder you can choose.")
     path = Path(os.path.realpath(value))
     base = _base_of(bases, path)
     if base is None or not path.is_dir() or not os.access(path, os.R_OK | os.X_OK):
         raise DataSourceError("Not a folder you can choose.")
     children, read_all = _subfolders(path, scan)
     # The subfolders are what a person chooses among: they are counted first, the whole folder last.
-    shown = [_folder(child, _label(base, child), scan) for child in children[:MAX_FOLDERS_SHOWN]]
-    parent = None if path == base.path else str(path.parent)
+    shown = [_folder(child, base, scan) for child in children[:MAX_FOLDERS_SHOWN]]
+    parent = None if path == base.path else _value(base, path.parent)
     return FolderListing(
-        _folder(path, _label(base, path), scan),
+        _folder(path, base, scan),
         parent,
         shown,
         truncated=len(children) > MAX_FOLDERS_SHOWN or not read_all,

@@ -247,21 +247,27 @@ def _s3_contains(source: StorageSource, bucket: str, prefix: str) -> bool:
     return not source_prefix or prefix == source_prefix or prefix.startswith(source_prefix + "/")
 
 
-def source_of(project: Project | None, value: str) -> StorageSource | None:
-    """The project's storage source that holds `value` (an already normalised data source), or None."""
+def source_of(project: Project | None, value: str, sources: list[StorageSource] | None = None) -> StorageSource | None:
+    """The project's storage source that holds `value` (an already normalised data source), or None.
+
+    `sources`, when given, are the project's (`sources_for_project`), read
+    once by a caller that asks for many stations of one project.
+    """
     if not value:
         return None
+    if sources is None:
+        sources = sources_for_project(project)
     if value.startswith("s3://"):
         if not S3_URL.match(value):
             return None
         bucket, prefix = s3_parts(value)
         # The innermost prefix wins, as for folders: with two sources on one bucket, a station is read
         # with the keys and endpoint of the source closest to it, whatever the sources' names.
-        holders = [s for s in sources_for_project(project) if s.is_s3 and _s3_contains(s, bucket, prefix)]
+        holders = [s for s in sources if s.is_s3 and _s3_contains(s, bucket, prefix)]
         return max(holders, key=lambda s: len(s3_parts(s.location)[1]), default=None)
     real = _real(value)
     best = None
-    for source in sources_for_project(project):
+    for source in sources:
         if source.is_s3:
             continue
         base = _local_base(source)
@@ -293,8 +299,15 @@ def check_data_source(project: Project | None, value) -> str:
         return normalised
     if "://" in value:
         raise DataSourceError("Only local folders and s3:// URLs are supported.")
-    if "\x00" in value or not os.path.isabs(value):
+    if "\x00" in value:
         raise DataSourceError(NOT_INSIDE)
+    if not os.path.isabs(value):
+        named = named_location(project, value)
+        if named is None:
+            raise DataSourceError(NOT_INSIDE)
+        if named.startswith("s3://"):
+            return check_data_source(project, named)
+        value = named
     real = _real(value)
     if source_of(project, str(real)) is None:
         raise DataSourceError(NOT_INSIDE)
@@ -317,7 +330,40 @@ def relative_to_source(source: StorageSource, value: str) -> str:
     return "" if str(rel) == "." else rel.as_posix()
 
 
-def display_path(project: Project | None, value: str | None) -> str:
+def named_location(project: Project | None, value: str) -> str | None:
+    """The folder (or S3 URL) that `<source name>:<path inside it>` names, or None if no source of the project has that name.
+
+    The path is joined as typed: the caller still checks that what it names
+    lies inside the source after symlinks and ".." are resolved.
+    """
+    # The longest name first, so "Field:2024" is not read as a source "Field" when "Field:2024" is one.
+    for source in sorted(sources_for_project(project), key=lambda s: len(s.name), reverse=True):
+        if not value.startswith(source.name + ":"):
+            continue
+        inside = value[len(source.name) + 1:].strip().strip("/")
+        if source.is_s3:
+            return f"{source.location.rstrip('/')}/{inside}" if inside else source.location
+        return os.path.join(source.location, inside) if inside else source.location
+    return None
+
+
+def source_form(project: Project | None, value: str | None, sources: list[StorageSource] | None = None) -> str | None:
+    """A local data source as members see and type it, `<source name>:<path inside it>`; S3 URLs as they are.
+
+    None for a local path inside no source of the project (its grant was
+    revoked): there is no form of it that names no server folder.
+    """
+    if not value:
+        return ""
+    if value.startswith("s3://"):
+        return value
+    source = source_of(project, value, sources)
+    if source is None:
+        return None
+    return f"{source.name}:{relative_to_source(source, value)}"
+
+
+def display_path(project: Project | None, value: str | None, sources: list[StorageSource] | None = None) -> str:
     """How a data source is shown to people: "<source name>/<path inside it>".
 
     A local path outside the project's sources shows only its last part, so
@@ -325,7 +371,7 @@ def display_path(project: Project | None, value: str | None) -> str:
     """
     if not value:
         return ""
-    source = source_of(project, value)
+    source = source_of(project, value, sources)
     if source is not None:
         rel = relative_to_source(source, value)
         return f"{source.name}/{rel}" if rel else source.name

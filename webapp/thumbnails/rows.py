@@ -5,7 +5,7 @@ A warm request reads one row (joined to its capture and station, through the
 unique index) and trusts it: no stat or HEAD of the stored file. A thumbnail
 is made again when its capture's source file is newer than the one it was
 made from, when its size's configured width changed, or when its row has no
-stored path.
+stored path; the file route makes it again when a local file is found missing.
 
 JPEG sources are decoded at a reduced scale (libjpeg's DCT scaling through
 Pillow's `draft`), which is what makes a cold 9000 × 6000 original fast; see
@@ -145,9 +145,11 @@ def render_lock_key(capture_id: int, label: str) -> str:
     return f"thumbnail:{capture_id}:{label}"
 
 
-def ensure(located: Located, label: str, width: int) -> Located:
+def ensure(located: Located, label: str, width: int, remake: bool = False) -> Located:
     """The thumbnail of `located` at `label`, made (or made again) unless the row is fresh.
 
+    `remake` makes it again whatever the row says: for a stored file that
+    was found missing (removed from THUMBNAIL_ROOT by hand or by a restore).
     One render per (capture, label) at a time, across threads and processes:
     a request that finds the render lock taken waits up to
     THUMBNAIL_WAIT_SECONDS for that render's row instead of decoding a second
@@ -155,7 +157,7 @@ def ensure(located: Located, label: str, width: int) -> Located:
     (404 missing source, 422 too large to decode, 502 unreadable source or
     failing storage) and commits the row when it writes one.
     """
-    if is_fresh(located, width):
+    if is_fresh(located, width) and not remake:
         return located
     key = render_lock_key(located.capture_id, label)
     token = locks.acquire(key, RENDER_LOCK_TTL_SECONDS, locks.default_owner("thumbnail"))

@@ -1,10 +1,10 @@
-"""Site administration for superusers: storage sources and which projects may use them."""
-from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_login import login_required
+"""Site administration for superusers: storage sources and which projects may use them, users and invitations."""
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
 
-from .. import sources
+from .. import accounts, sources
 from ..extensions import db
-from ..models import MAX_DB_ID, Project, StorageSource
+from ..models import MAX_DB_ID, Project, StorageSource, User
 from ..numbers import parse_whole
 from ..permissions import require_superuser
 from ..validation import ValidationError
@@ -21,6 +21,7 @@ def _storage_page(values: dict | None = None, errors: dict | None = None, status
         render_template(
             "admin/storage.html",
             sources=sources.all_sources(),
+            data_roots=current_app.config["DATA_SOURCE_ROOTS"],
             grants=sources.grants_by_source(),
             projects=projects,
             project_names={p.id: p.name for p in projects},
@@ -83,3 +84,75 @@ def storage_open(source_id: int):
     state = "open to every project" if source.open_to_all_projects else "only for the projects granted it"
     flash(f"“{source.name}” is now {state}.", "success")
     return redirect(url_for(".storage_sources"), code=303)
+
+
+def _users_page(values: dict | None = None, errors: dict | None = None, invitation: dict | None = None,
+                status: int = 200):
+    return (
+        render_template(
+            "admin/users.html",
+            users=accounts.all_users(),
+            pending=accounts.pending_invitations(),
+            values=values or {},
+            errors=errors or {},
+            invitation=invitation,
+            min_length=accounts.MIN_PASSWORD_LENGTH,
+            lifetime_days=accounts.INVITATION_LIFETIME.days,
+        ),
+        status,
+    )
+
+
+def invitation_shown(user, token: str) -> dict:
+    """What a page shows, once, of a new invitation: who it is for and the whole link."""
+    return {"email": user.email, "url": url_for("auth.invitation", token=token, _external=True)}
+
+
+@bp.route("/users", methods=["GET", "POST"])
+@login_required
+def users():
+    require_superuser()
+    if request.method == "GET":
+        return _users_page()
+    form = request.form
+    values = {"email": form.get("email", ""), "superuser": form.get("superuser") == "on"}
+    try:
+        user = accounts.create_user(values["email"], form.get("password", ""), superuser=values["superuser"])
+    except ValidationError as error:
+        db.session.rollback()
+        return _users_page(values, error.errors, status=400)
+    flash(f"User {user.email} created.", "success")
+    return redirect(url_for(".users"), code=303)
+
+
+@bp.route("/users/invite", methods=["POST"])
+@login_required
+def invite():
+    require_superuser()
+    email = request.form.get("invite_email", "")
+    try:
+        user, token = accounts.invite(email, current_user._get_current_object())
+    except ValidationError as error:
+        db.session.rollback()
+        return _users_page({"invite_email": email}, {"invite_email": error.errors["email"]}, status=400)
+    except accounts.InvitationsThrottled as error:
+        page, _ = _users_page({"invite_email": email}, {"invite_email": [str(error)]})
+        return page, 429, {"Retry-After": str(error.retry_after)}
+    body, status = _users_page(invitation=invitation_shown(user, token))
+    # The page shows a secret link: no cache may keep it.
+    return body, status, {"Cache-Control": "no-store"}
+
+
+@bp.route("/users/<int:user_id>/disable", methods=["POST"])
+@login_required
+def disable_user(user_id: int):
+    require_superuser()
+    user = get_or_404(User, user_id)
+    disable = request.form.get("action") != "enable"
+    if disable and user.id == current_user.id:
+        flash("You cannot disable your own account.", "error")
+        return redirect(url_for(".users"), code=303)
+    accounts.set_disabled(user, disable)
+    flash(f"{user.email} is {'disabled: they cannot sign in and their API tokens are refused' if disable else 'enabled again'}.",
+          "success")
+    return redirect(url_for(".users"), code=303)

@@ -8,6 +8,8 @@ from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
 from .. import accounts
+from ..extensions import db
+from ..validation import ValidationError
 
 bp = Blueprint("auth", __name__)
 
@@ -76,3 +78,30 @@ def logout():
     session.clear()
     flash("You are signed out.", "info")
     return redirect(url_for("auth.login"))
+
+
+def _invitation_page(user=None, errors: dict | None = None, invalid: str | None = None, status: int = 200):
+    return render_template("auth/invitation.html", user=user, errors=errors or {}, invalid=invalid,
+                           min_length=accounts.MIN_PASSWORD_LENGTH), status
+
+
+@bp.route("/invite/<token>", methods=["GET", "POST"])
+def invitation(token: str):
+    """Whoever holds the link sets the invited user's password and is signed in as them."""
+    address = request.remote_addr or ""
+    try:
+        if request.method == "GET":
+            return _invitation_page(accounts.open_invitation(token, address))
+        user = accounts.accept_invitation(token, request.form.get("password"), address)
+    except accounts.InvitationInvalid as error:
+        return _invitation_page(invalid=str(error), status=404)
+    except accounts.InvitationsThrottled as error:
+        page, _ = _invitation_page(invalid=str(error))
+        return page, 429, {"Retry-After": str(error.retry_after)}
+    except ValidationError as error:
+        db.session.rollback()
+        return _invitation_page(accounts.open_invitation(token, address), error.errors, status=400)
+    session.clear()
+    login_user(user)
+    flash(f"Welcome! Your password is set; you are signed in as {user.email}.", "success")
+    return redirect(url_for("projects.index"), code=303)

@@ -7,7 +7,7 @@ from ..models import Deployment, Project
 from ..permissions import can, role_of
 from ..projects import degrees_from_text, delete_stalled, time_zone_names
 from ..sessions import clean_gap_hours
-from ..sources import DataSourceError, browse, sources_of
+from ..sources import DataSourceError, browse, display_path, source_form, sources_of
 
 FIELDS = ("name", "data_source", "session_gap_hours", "time_zone")
 PLACE_FIELDS = ("latitude", "longitude")
@@ -85,11 +85,24 @@ def _opened_listing(project: Project, folder: str | None):
     return folder_listing(project, None)
 
 
+def data_source_value(deployment: Deployment) -> str:
+    """The station's data source as the form shows it: `<source name>:<path inside it>`.
+
+    A path inside no source of the project (its grant was revoked) is shown
+    whole to superusers only; others see its last part, which saving refuses
+    as it would refuse the path itself.
+    """
+    shown = source_form(deployment.project, deployment.data_source)
+    if shown is not None:
+        return shown
+    return deployment.data_source if current_user.is_superuser else display_path(deployment.project, deployment.data_source)
+
+
 def edit_values(deployment: Deployment) -> dict:
     own_gap = deployment.session_time_gap_seconds
     return {
         "name": deployment.name,
-        "data_source": deployment.data_source,
+        "data_source": data_source_value(deployment),
         "session_gap_hours": "" if own_gap is None else hours(own_gap),
         "time_zone": deployment.time_zone,
         "latitude": degrees(deployment.latitude),

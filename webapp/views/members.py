@@ -2,10 +2,11 @@
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from .. import accounts
 from ..extensions import db
 from ..models import Membership, Project
 from ..permissions import ROLES, can, require, role_of
-from ..projects import add_member, change_role, is_last_manager, members, remove_member
+from ..projects import add_member, change_role, is_last_manager, members, remove_member, set_member
 from ..validation import ValidationError
 from .lookup import get_visible
 
@@ -13,7 +14,7 @@ bp = Blueprint("members", __name__, url_prefix="/projects")
 
 
 def _page(project: Project, values: dict | None = None, errors: dict | None = None,
-          row_errors: dict | None = None, status: int = 200):
+          row_errors: dict | None = None, status: int = 200, invitation: dict | None = None):
     """The members page; `row_errors` maps a membership id to the messages shown on its row."""
     memberships = members(project)
     return (
@@ -28,6 +29,8 @@ def _page(project: Project, values: dict | None = None, errors: dict | None = No
             row_errors=row_errors or {},
             can_manage=can("manage_members", project),
             role=role_of(current_user, project),
+            invitation=invitation,
+            lifetime_days=accounts.INVITATION_LIFETIME.days,
         ),
         status,
     )
@@ -48,11 +51,28 @@ def index(project_id: int):
         return _page(project)
     require("manage_members", project)
     values = {"email": request.form.get("email", ""), "role": request.form.get("role", "")}
+    invited = None
     try:
-        membership = add_member(project, values["email"], values["role"])
+        if values["role"] in ROLES and accounts.needs_invitation(values["email"]):
+            # Someone without an account: an invited user now, the membership at once, and a link to pass on.
+            # An invited member who lost the link gets a new one (and the role asked for).
+            invited = accounts.invite(values["email"], current_user._get_current_object())
+            membership = set_member(project, values["email"], values["role"])
+        else:
+            membership = add_member(project, values["email"], values["role"])
     except ValidationError as error:
         db.session.rollback()
         return _page(project, values, error.errors, status=400)
+    except accounts.InvitationsThrottled as error:
+        page, _ = _page(project, values, {"email": [str(error)]})
+        return page, 429, {"Retry-After": str(error.retry_after)}
+    if invited is not None:
+        user, token = invited
+        shown = {"email": user.email, "url": url_for("auth.invitation", token=token, _external=True)}
+        flash(f"{user.email} added as {membership.role}; they join once they use the invitation link.", "success")
+        body, status = _page(project, invitation=shown)
+        # The page shows a secret link: no cache may keep it.
+        return body, status, {"Cache-Control": "no-store"}
     flash(f"{membership.user.email} added as {membership.role}.", "success")
     return redirect(url_for(".index", project_id=project.id), code=303)
 

@@ -33,16 +33,26 @@ def stored_file_url(located: thumbnails.Located, label: str) -> str:
 @bp.route("/<int:capture_id>/<label>.jpg")
 @login_required
 def file(capture_id: int, label: str):
-    """The stored file, after the same membership check as the endpoint (so a URL alone is not enough)."""
+    """The stored file, after the same membership check as the endpoint (so a URL alone is not enough);
+    a file missing from THUMBNAIL_ROOT is made again first."""
     if label not in thumbnails.configured_sizes():
         abort(404)
     located = thumbnails.locate(capture_id, label)
     if located is None:
         abort(404)
     require_on_project_id(located.project_id)
-    path = storage_for(current_app.config["THUMBNAIL_ROOT"]).local_path(located.path or "")
-    if not located.path or path is None or not path.is_file():
+    storage = storage_for(current_app.config["THUMBNAIL_ROOT"])
+    path = storage.local_path(located.path or "")
+    if path is None:
         abort(404)
+    if not located.path or not path.is_file():
+        # The row says made but the file is gone (removed by hand, a restore without thumbnails): make it again
+        # now, so the page shows the image instead of a broken one.
+        try:
+            located = thumbnails.ensure(located, label, thumbnails.configured_sizes()[label], remake=True)
+        except thumbnails.ThumbnailError as error:
+            abort(error.status)
+        path = storage.local_path(located.path)
     response = send_file(path, mimetype="image/jpeg", conditional=True, etag=True, max_age=300)
     response.headers["Cache-Control"] = CACHE_CONTROL
     return response

@@ -5,8 +5,10 @@ from ... import jobs
 from ...errors import error_response
 from ...extensions import db
 from ...permissions import start_job_permission
-from ...projects import StationBeingDeleted, create_deployment, update_deployment
+from ...models import Deployment
+from ...projects import STATION_STATES, StationBeingDeleted, create_deployment, update_deployment
 from ...sessions import preview_regroup, regroup_history_query
+from ...sources import sources_for_project
 from . import BadRequest, bp, get_deployment, get_project, paginate, schemas, serializers
 from .operations import operation, read_body
 
@@ -19,6 +21,20 @@ def deployment_create():
     project = get_project(body.pop("project_id"), "create_deployment")
     deployment = create_deployment(project, body)
     return serializers.deployment(deployment), 201
+
+
+@bp.get("/deployments/")
+@operation("A project's stations ordered by name, optionally in one state (members)",
+           query=schemas.StationListFilter, response=schemas.Deployment, paged=True)
+def deployment_list(query: schemas.StationListFilter):
+    project = get_project(query.project)
+    statement = db.select(Deployment).where(Deployment.project_id == project.id)
+    if query.state is not None:
+        statement = statement.where(STATION_STATES[query.state].condition(project))
+    # The project's sources are read once for the page, not once a station.
+    sources = sources_for_project(project)
+    return paginate(statement.order_by(Deployment.name, Deployment.id),
+                    lambda station: serializers.deployment(station, sources))
 
 
 @bp.get("/deployments/<int:deployment_id>/")

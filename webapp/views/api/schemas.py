@@ -17,7 +17,7 @@ from ...grouping import KEYINGS
 from ...job_types import JOB_TYPES
 from ...models import JOB_STATUSES
 from ...permissions import ROLES
-from ...projects import clean_latitude, clean_longitude, clean_time_zone
+from ...projects import STATION_STATES, clean_latitude, clean_longitude, clean_time_zone
 from ...sessions import MAX_GAP_SECONDS, MIN_GAP_SECONDS, clean_gap_seconds, clean_keying
 from ...validation import MAX_NAME_LENGTH, clean_name, clean_text
 
@@ -145,7 +145,9 @@ class Membership(Output):
 
 # -- stations --------------------------------------------------------------------------
 
-DataSource = Annotated[str, Field(max_length=1024, description="A folder inside a storage source of the project, or s3://bucket/prefix")]
+DataSource = Annotated[str, Field(max_length=1024, description=(
+    "A folder inside a storage source of the project, as `<source name>:<path inside it>` or as a server path, "
+    "or s3://bucket/prefix"))]
 OptionalGap = Annotated[
     Annotated[int, Field(ge=MIN_GAP_SECONDS, le=MAX_GAP_SECONDS)] | None,
     BeforeValidator(_optional(clean_gap_seconds)),
@@ -196,7 +198,8 @@ class Deployment(Output):
     id: Id
     name: str
     project_id: int | None
-    data_source: str
+    data_source: Annotated[str, Field(description=(
+        "`<source name>:<path inside it>` (a superuser gets the server path); s3:// URLs as they are"))]
     data_source_display: Annotated[str, Field(description="The data source relative to its storage source")]
     session_time_gap_seconds: int | None
     time_zone: str
@@ -297,6 +300,14 @@ class RegroupRecord(Output):
 
 
 # -- sessions and jobs -----------------------------------------------------------------
+
+
+class StationListFilter(Input):
+    project: Annotated[Id, BeforeValidator(whole_number(1))]
+    state: Annotated[
+        _literal(STATION_STATES) | None,
+        Field(description="As the stations filter on the project page"),
+    ] = None
 
 
 class DeploymentFilter(Input):

@@ -1,6 +1,8 @@
 """Model rows → JSON answers, built through the response schemas of `schemas.py`."""
+from flask_login import current_user
+
 from ...models import Capture, Deployment, Event, Job, Membership, Project, RegroupRecord, StorageSource, param_key
-from ...sources import display_path
+from ...sources import display_path, source_form, sources_for_project
 from . import schemas
 
 
@@ -16,15 +18,28 @@ def membership(m: Membership) -> dict:
     return _dump(schemas.Membership, project_id=m.project_id, user_id=m.user_id, email=m.user.email, role=m.role)
 
 
-def deployment(d: Deployment) -> dict:
+def _data_source(d: Deployment, sources) -> str:
+    """A superuser gets the stored value; everyone else `<source name>:<path inside it>` (S3 URLs as they are)."""
+    if current_user.is_authenticated and current_user.is_superuser:
+        return d.data_source
+    shown = source_form(d.project, d.data_source, sources)
+    return shown if shown is not None else display_path(d.project, d.data_source, sources)
+
+
+def deployment(d: Deployment, sources=None) -> dict:
+    """A station; `sources`, the storage sources of its project, when a list has read them once for every row."""
+    if sources is None:
+        sources = sources_for_project(d.project)
     rule = d.grouping_rule
+    fields = {name: getattr(d, name) for name in schemas.Deployment.model_fields if hasattr(d, name)}
+    fields["data_source"] = _data_source(d, sources)
     return _dump(
         schemas.Deployment,
-        **{name: getattr(d, name) for name in schemas.Deployment.model_fields if hasattr(d, name)},
+        **fields,
         effective_session_time_gap_seconds=rule.gap_seconds,
         effective_session_time_gap_source=rule.gap_source,
         # How pages and logs name the source: relative to its storage source.
-        data_source_display=display_path(d.project, d.data_source),
+        data_source_display=display_path(d.project, d.data_source, sources),
     )
 
 
