@@ -1,7 +1,7 @@
-// htmx 2 leaves 4xx answers unswapped; our error fragments are meant to be shown.
+// htmx 2 leaves 4xx answers unswapped; our error fragments (a throttled form's too) are meant to be shown.
 document.addEventListener("htmx:beforeSwap", function (event) {
   var status = event.detail.xhr.status;
-  if (status === 400 || status === 403 || status === 404 || status === 409) {
+  if (status === 400 || status === 403 || status === 404 || status === 409 || status === 429) {
     event.detail.shouldSwap = true;
     event.detail.isError = false;
   }
@@ -182,4 +182,24 @@ document.addEventListener("click", function (event) {
 document.addEventListener("click", function (event) {
   var band = event.target.closest && event.target.closest(".band-link[data-href]");
   if (band) window.location.href = band.dataset.href;
+});
+
+// A list that refreshes itself while work runs (the stations list) keeps the boxes the user ticked.
+var keptChecks = {};
+
+document.addEventListener("htmx:beforeSwap", function (event) {
+  var target = event.detail.target;
+  if (!target || !target.id || !target.hasAttribute("data-hx-trigger")) return;
+  keptChecks[target.id] = Array.prototype.map.call(
+    target.querySelectorAll("input[type=checkbox][id]:checked"), function (box) { return box.id; });
+});
+
+document.addEventListener("htmx:afterSettle", function () {
+  Object.keys(keptChecks).forEach(function (id) {
+    keptChecks[id].forEach(function (boxId) {
+      var box = document.getElementById(boxId);
+      if (box) box.checked = true;
+    });
+    delete keptChecks[id];
+  });
 });

@@ -31,19 +31,21 @@ TABLET = {"width": 768, "height": 1024}
 class BrowserSite:
     """One site's folder, environment and database (schema created), ready to seed and serve.
 
-    `data` is the DATA_SOURCE_ROOTS folder (default `<tmp>/data`); `huey_url` the queue
+    `data` is the DATA_SOURCE_ROOTS folder (default `<tmp>/data`); `database_url` the database
+    (default a SQLite file in `tmp`); `huey_url` the queue
     (default a SqliteHuey file in `tmp`; `memory://` runs jobs at once, in the process that
     enqueues them); `env` adds variables (THUMBNAIL_ROOT, …).
     """
 
-    def __init__(self, tmp: Path, secret: str, *, data: Path | None = None, huey_url: str | None = None, **env: str):
+    def __init__(self, tmp: Path, secret: str, *, data: Path | None = None, huey_url: str | None = None,
+                 database_url: str | None = None, **env: str):
         self.tmp = tmp
         self.data = data or tmp / "data"
         self.data.mkdir(exist_ok=True)
         self.db = tmp / "app.db"
         self.env = dict(
             os.environ,
-            DATABASE_URL=f"sqlite:///{self.db}",
+            DATABASE_URL=database_url or f"sqlite:///{self.db}",
             HUEY_URL=huey_url or f"sqlite:///{tmp / 'huey.db'}",
             DATA_SOURCE_ROOTS=str(self.data),
             SECRET_KEY=secret,

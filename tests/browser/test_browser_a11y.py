@@ -194,6 +194,42 @@ def test_no_axe_violations_on_any_page_or_state(browser, site, scheme):
     assert not problems, f"{len(problems)} accessibility problems ({scheme} scheme):\n" + "\n".join(problems)
 
 
+def test_no_page_scrolls_sideways_on_a_phone(browser, site):
+    """At 390 × 844 (a phone held upright) no page is wider than the screen: wide tables scroll
+    inside their own box, and the pictures fit."""
+    wide = []
+    page = _page(browser, site, viewport={"width": 390, "height": 844})
+    admin = _page(browser, site, viewport={"width": 390, "height": 844})
+    try:
+        _sign_in(page)
+        _sign_in(admin, ADMIN_EMAIL)
+        project = site["project"]
+        urls = [f"/projects/{project}/", f"/deployments/{site['regrouped']}/", f"/projects/{project}/members",
+                f"/deployments/{site['regrouped']}/timeline", *_route_urls(site)]
+        for url in urls:
+            viewer = page
+            if page.goto(url).status == 403:
+                viewer = admin
+                viewer.goto(url)
+            if not viewer.evaluate("document.doctype !== null"):
+                continue
+            width = viewer.evaluate("document.documentElement.scrollWidth")
+            if width > 390:
+                culprits = viewer.evaluate(
+                    # The outermost parts wider than the screen (their parent fits).
+                    """() => Array.from(document.querySelectorAll("body *")).filter(e => {
+                           const out = el => el.getBoundingClientRect().right > window.innerWidth + 1;
+                           return out(e) && e.parentElement && !out(e.parentElement);
+                       }).slice(0, 3).map(e => e.tagName.toLowerCase() + (e.id ? "#" + e.id : "") +
+                                          (e.className && e.className.baseVal === undefined ? "." + e.className : ""))"""
+                )
+                wide.append(f"{url}: {width} px ({', '.join(culprits)})")
+    finally:
+        page.context.close()
+        admin.context.close()
+    assert not wide, "pages wider than a 390 px phone:\n" + "\n".join(wide)
+
+
 def test_dark_scheme_is_followed(browser, site):
     colors = {}
     for scheme in SCHEMES:

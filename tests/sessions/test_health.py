@@ -301,3 +301,10 @@ def test_only_managers_change_the_thresholds(app, client, auth, project):
     answer = client.post(f"/projects/{project.id}/settings/health", data={"outage_nights": "9", "csrf_token": token})
     assert answer.status_code == 403
     assert 'id="health-settings"' not in client.get(f"/projects/{project.id}/settings").get_data(as_text=True)
+
+
+def test_the_api_lists_the_stations_with_problems(app, client, project, manager):
+    station = _problem_station(project)
+    add_deployment(project, "Fine")
+    body = call(client, "GET", f"/deployments/?project={project.id}&state=has-problems", token_for(manager)).get_json()
+    assert [s["id"] for s in body["results"]] == [station.id]

@@ -158,8 +158,12 @@ def test_running_job_fragment_polls_with_200(client, auth, project, station):
     response = client.get(f"/jobs/{job.id}/status", headers=HX)
     html = response.get_data(as_text=True)
     assert response.status_code == 200
-    assert f'data-hx-get="/jobs/{job.id}/status"' in html and 'data-hx-trigger="every 1s"' in html and 'data-hx-swap="outerHTML"' in html
+    assert f'data-hx-get="/jobs/{job.id}/status?seen=STARTED"' in html and 'data-hx-trigger="every 1s"' in html
+    assert 'data-hx-swap="outerHTML"' in html
     assert "HX-Trigger" not in response.headers
+    # A poll that last saw the job queued is told its status moved (the job page's times follow).
+    moved = client.get(f"/jobs/{job.id}/status?seen=PENDING", headers=HX)
+    assert moved.headers["HX-Trigger"] == "job-changed"
     assert "STARTED" in html and 'value="50"' in html
     assert "Regrouping 40 captures" in html
     assert "warning-box" not in html
@@ -169,10 +173,10 @@ def test_running_job_fragment_polls_with_200(client, auth, project, station):
 def test_finished_job_fragment_stops_polling_with_286_and_refreshes_sessions(client, auth, project, station):
     job = _job(station, "SUCCESS", progress=1.0, values={"captures_grouped": 40, "events_created": 1})
     auth.login()
-    response = client.get(f"/jobs/{job.id}/status", headers=HX)
+    response = client.get(f"/jobs/{job.id}/status?seen=STARTED", headers=HX)
     html = response.get_data(as_text=True)
     assert response.status_code == 286
-    assert response.headers["HX-Trigger"] == "sessions-changed"
+    assert response.headers["HX-Trigger"] == "job-changed, sessions-changed"
     assert "hx-trigger" not in html and "hx-get" not in html
     assert "Cancel</button>" not in html
     assert '<tr data-param="captures_grouped"><th scope="row">Captures grouped</th><td class="num">40</td></tr>' in html

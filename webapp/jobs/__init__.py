@@ -18,7 +18,7 @@ from .kinds import (
     job_task_id,
     job_types,
 )
-from .listing import JobFilters, jobs_page, recent_jobs, unfinished
+from .listing import JobFilters, jobs_page, project_busy, recent_jobs, unfinished
 from .queue import JobQueue, cancel, create_job, enqueue, job_queue
 from .recorder import JobCancelled, JobRecorder, JobTimeLimitExceeded, log_line
 from .runner import reap_stale_jobs, reloaded, run_job
@@ -48,6 +48,7 @@ __all__ = [
     "QUEUED_STATUSES",
     "QueueUnavailable",
     "reap_stale_jobs",
+    "project_busy",
     "recent_jobs",
     "reloaded",
     "run_job",

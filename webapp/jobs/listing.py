@@ -72,3 +72,11 @@ def jobs_page(user: User, filters: JobFilters, page=1) -> Pagination:
 def unfinished(jobs: list[Job]) -> list[Job]:
     """The jobs of `jobs` that have not finished yet, in the same order."""
     return [job for job in jobs if job.status not in FINISHED_STATUSES]
+
+
+def project_busy(project: Project) -> bool:
+    """Whether any job of the project is still to finish, or any of its stations is being deleted:
+    the pages whose state such work changes keep polling until it is not."""
+    running = db.select(Job.id).where(Job.project_id == project.id, Job.status.not_in(FINISHED_STATUSES))
+    deleting = db.select(Deployment.id).where(Deployment.project_id == project.id, Deployment.deleting.is_(True))
+    return bool(db.session.scalar(db.select(running.exists() | deleting.exists())))

@@ -27,14 +27,25 @@ def status_context(job: Job) -> dict:
     }
 
 
-def status_response(job: Job, polled: bool = True):
-    """The status fragment. A finished job is answered without its poll trigger
-    (and, to a poll, with 286) and tells the page its sessions changed."""
+def status_response(job: Job, polled: bool = True, seen: str | None = None):
+    """The status fragment, and the events the page's other panels listen for (HX-Trigger).
+
+    `job-changed` when the job's status is not the `seen` one the fragment
+    last showed (the job page's times and log follow it); a finished job is
+    answered without its poll trigger (and, to a poll, with 286) and also
+    says `sessions-changed` (the station page's counts, sessions, histogram,
+    health and history follow it).
+    """
     response = make_response(render_template("jobs/_status.html", **status_context(job)))
+    events = []
+    if seen is not None and seen != job.status:
+        events.append("job-changed")
     if job.is_finished:
         if polled:
             response.status_code = STOP_POLLING
-        response.headers["HX-Trigger"] = "sessions-changed"
+        events.append("sessions-changed")
+    if events:
+        response.headers["HX-Trigger"] = ", ".join(events)
     return response
 
 
@@ -67,7 +78,7 @@ def detail(job_id: int):
 @bp.route("/<int:job_id>/status")
 @login_required
 def status(job_id: int):
-    return status_response(get_visible(Job, job_id))
+    return status_response(get_visible(Job, job_id), seen=request.args.get("seen"))
 
 
 @bp.route("/<int:job_id>/cancel", methods=["POST"])

@@ -93,6 +93,7 @@ def _stations_context(project: Project, args) -> dict:
         "can_add_station": can("create_deployment", project),
         "can_export": can("export_project_data", project),
         "page": stations_page(project, filters, args.get("page", 1)),
+        "busy": jobs.project_busy(project),
         "bulk_actions": [
             action for action, key in jobs.ACTIONS.items() if can(start_job_permission(key), project)
         ],
@@ -166,6 +167,7 @@ def _settings_page(project: Project, values: dict, errors: dict, status: int = 2
             can_edit=can("update_project", project),
             can_regroup=can("regroup_sessions_deployment", project),
             stale=stations_needing_regroup(project),
+            busy=jobs.project_busy(project),
             role=role_of(current_user, project),
         ),
         status,
