@@ -187,6 +187,11 @@ def test_station_page_warns_and_draws_the_histogram(app, client, auth, project, 
     assert svg.find(f".//{SVG}line[@id='hist-current-line']").get("data-gap-seconds") == "7200"
     assert svg.find(f".//{SVG}line[@id='hist-preview-line']") is None
     assert "Gap counts as a table" in html
+    # The count scale: powers of ten up to the tallest bar (956 gaps), on the bars' log scale.
+    ticks = svg.findall(f".//{SVG}text[@class='tick count-tick']")
+    assert [t.text for t in ticks] == ["1", "10", "100"]
+    tallest = max(bars, key=lambda b: float(b.get("height")))
+    assert float(ticks[-1].get("y")) - 4 > float(tallest.get("y"))  # 100 sits below the top of 956
 
     station.session_time_gap_seconds = 3 * 3600
     db.session.commit()

@@ -49,6 +49,7 @@ class Histogram:
     current: GapLine | None
     preview: GapLine | None
     total_gaps: int
+    count_ticks: list[tuple[float, str]]  # (y, label): the log count scale, at powers of ten
 
 
 def _x_of(seconds: float) -> float:
@@ -93,4 +94,15 @@ def gap_histogram(deployment: Deployment, current_gap: int | None, preview_gap: 
         current=line(current_gap, "current gap"),
         preview=line(preview_gap, "previewed gap"),
         total_gaps=sum(counts),
+        count_ticks=_count_ticks(max(counts, default=0), top, plot_height),
     )
+
+
+def _count_ticks(largest: int, top: float, plot_height: float) -> list[tuple[float, str]]:
+    """1, 10, 100, … up to the largest bar, placed on the bars' log scale."""
+    ticks, value = [], 1
+    while largest and value <= largest:
+        y = HIST_BOTTOM - math.log10(1 + value) / top * plot_height
+        ticks.append((round(y, 2), f"{value:,}"))
+        value *= 10
+    return ticks
