@@ -50,15 +50,19 @@ def offset(seconds: int) -> str:
     return f"{text} {s:02d} s" if s else text
 
 
-def svg_cells(cells, width: float, height: float, y: float) -> Markup:
-    """The operation calendar's cells as SVG `<rect>`s with their `<title>`s, joined in Python.
+def svg_cells(cells, width: float, height: float, y: float, name: str) -> Markup:
+    """The operation calendar's cells of station `name` as SVG `<rect>`s titled "<name>, night of
+    <night>: <count> captures", joined in Python.
 
     A year of 100 stations is 36,500 cells: a Jinja loop over them cost about
     a second per page, a join a few dozen milliseconds (benchmarks/operation.py).
+    The name is escaped once per row, not once per cell.
     """
+    station = escape(name)
     return Markup("".join(
-        f'<rect class="{cls}" x="{x:g}" y="{y:g}" width="{width:g}" height="{height:g}"><title>{escape(title)}</title></rect>'
-        for x, cls, title in cells
+        f'<rect class="{cls}" x="{x:g}" y="{y:g}" width="{width:g}" height="{height:g}"><title>{station}, night of '
+        f'{night}: {count:,} {"capture" if count == 1 else "captures"}</title></rect>'
+        for x, cls, night, count in cells
     ))
 
 

@@ -11,6 +11,8 @@ from tests.api_helpers import call, token_for, user_with_token
 from tests.conftest import add_deployment
 from tests.sessions.test_regroup import add_captures
 from webapp.charts import operation_calendar, operation_matrix
+from webapp.charts.operation import colour_class
+from webapp.filters import svg_cells
 from webapp.extensions import db
 from webapp.models import Capture, Membership
 from webapp.permissions import ROLE_PERMISSIONS
@@ -75,7 +77,9 @@ def test_an_asked_range_is_counted_the_same_and_the_outage_is_marked(project, st
         (5, "Outage: 5 nights without captures, 2026-05-11 to 2026-05-15")]
     assert len(calendar.rows[0].cells) == 21 and calendar.rows[3].cells == []
     count = matrix.rows[0].counts[0]
-    assert calendar.rows[0].cells[0][2] == f"Station 0, night of 2026-05-05: {count:,} capture{'s' if count != 1 else ''}"
+    assert calendar.rows[0].cells[0][1:] == (colour_class(count), "2026-05-05", count)
+    drawn = svg_cells(calendar.rows[0].cells[:1], 4, 10, 0, "Station <0>")
+    assert f"<title>Station &lt;0&gt;, night of 2026-05-05: {count:,} capture{'s' if count != 1 else ''}</title>" in drawn
 
 
 def test_api_and_csv_agree_with_a_direct_count(client, project, stations):
@@ -127,3 +131,33 @@ def test_an_empty_project_has_no_nights(client, project, manager):
     add_deployment(project, "Empty")
     answer = call(client, "GET", f"/projects/{project.id}/operation/", token_for(manager)).json
     assert answer["nights"] == [] and answer["deployments"][0]["counts"] == []
+
+
+def test_the_counts_of_the_last_regroup_are_read_and_a_station_changed_since_is_counted_from_its_rows(
+        project, stations):
+    from sqlalchemy import event as sa_event
+
+    from webapp.sources import insert_captures
+
+    grouped = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        if "GROUP BY" in statement and "FROM capture" in statement:
+            grouped.append(statement)
+
+    sa_event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        matrix = operation_matrix(project)
+        assert grouped == []  # every station's counts come from its last regroup
+        # A sync adds a night to Station 2 (bumping its captures version) and is not regrouped yet.
+        extra = datetime(2026, 6, 17, 22, 0)
+        insert_captures(stations[2], [{"path": f"late/{m}.jpg", "size": 1, "timestamp": extra + timedelta(minutes=m)}
+                                      for m in range(3)])
+        db.session.commit()
+        again = operation_matrix(project, matrix.nights[0], matrix.nights[-1])
+        assert len(grouped) == 1  # that station alone, from its rows
+    finally:
+        sa_event.remove(db.engine, "before_cursor_execute", record)
+    row = again.rows[2].counts
+    assert row[again.nights.index(date(2026, 6, 17))] == 3
+    assert again.rows[0].counts == expected_row(stations[0], again.nights)

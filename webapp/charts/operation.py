@@ -5,6 +5,7 @@ OUTAGE_NIGHTS or more nights without captures inside a station's operating
 period are marked as outages; stations with problems get a marker. Returns
 plain data; templates/projects/operation.html draws it.
 """
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -62,12 +63,13 @@ class Calendar:
         return sum(len(row.outages) for row in self.rows)
 
 
+_LOWS = [low for low, _ in CLASSES]
+_CLASS_NAMES = [f"op-{level}" for level in range(len(CLASSES) + 1)]
+
+
 def colour_class(count: int) -> str:
-    level = 0
-    for index, (low, _) in enumerate(CLASSES, start=1):
-        if count >= low:
-            level = index
-    return f"op-{level}"
+    """The cell's colour class: op-0 for none, then one per band of CLASSES."""
+    return _CLASS_NAMES[bisect_right(_LOWS, count)]
 
 
 def _outages(counts: list[int | None], nights: list[date], cell: float) -> list[Outage]:
@@ -95,12 +97,9 @@ def operation_calendar(matrix: OperationMatrix, problems: dict[int, list[str]] |
         label = station.name if len(station.name) <= NAME_CHARACTERS else station.name[: NAME_CHARACTERS - 1] + "…"
         row = CalendarRow(station.deployment_id, station.name, label, TOP + index * ROW_HEIGHT,
                           problems=problems.get(station.deployment_id, []))
-        name = station.name
-        for column, count in enumerate(station.counts):
-            if count is None:
-                continue
-            noun = "capture" if count == 1 else "captures"
-            row.cells.append((LEFT + column * cell, colour_class(count), f"{name}, night of {keys[column]}: {count:,} {noun}"))
+        # (x, colour class, night, count): the template's svg_cells writes each cell and its title.
+        row.cells = [(LEFT + column * cell, colour_class(count), keys[column], count)
+                     for column, count in enumerate(station.counts) if count is not None]
         row.nights_with_captures = sum(1 for count in station.counts if count)
         row.outages = _outages(station.counts, nights, cell)
         rows.append(row)

@@ -1,4 +1,5 @@
-"""A project's operation matrix: captures per station and night, from one grouped query.
+"""A project's operation matrix: captures per station and night, as each station's last regroup counted
+them (or, for a station whose captures changed since, from one grouped query over its rows).
 
 A night is the date of (local time − 12 h), as the `night` keying counts it.
 Inside a station's operating period (its first to its last night with a
@@ -45,7 +46,8 @@ def night_of(moment: datetime) -> date:
 
 def _stations(project: Project) -> list:
     return db.session.execute(
-        db.select(Deployment.id, Deployment.name, Deployment.first_capture_timestamp, Deployment.last_capture_timestamp)
+        db.select(Deployment.id, Deployment.name, Deployment.first_capture_timestamp, Deployment.last_capture_timestamp,
+                  Deployment.night_counts, Deployment.night_counts_version, Deployment.captures_version)
         .where(Deployment.project_id == project.id).order_by(Deployment.name, Deployment.id)
     ).all()
 
@@ -78,19 +80,43 @@ def night_range(stations, start: date | None, end: date | None) -> tuple[date, d
     return start, end
 
 
-def night_counts(project: Project, start: date, end: date) -> dict[tuple[int, str], int]:
-    """Captures per (station, night as YYYY-MM-DD) of the project's stations, in one grouped query."""
+def night_counts(project: Project, start: date, end: date, stations: list[int] | None = None) -> dict[tuple[int, str], int]:
+    """Captures per (station, night as YYYY-MM-DD) of the project's stations (or of `stations`),
+    counted from their rows in one grouped query."""
     night = night_sql(dialect_name(), "timestamp")
+    which = "SELECT id FROM deployment WHERE project_id = :project" if stations is None else ":stations"
     statement = text(
         f"SELECT deployment_id, {night} AS night, count(*) FROM capture "
-        "WHERE deployment_id IN (SELECT id FROM deployment WHERE project_id = :project) "
+        f"WHERE deployment_id IN ({which}) "
         "AND timestamp >= :low AND timestamp < :high "
         f"GROUP BY deployment_id, {night}"
     ).bindparams(bindparam("low", type_=db.DateTime), bindparam("high", type_=db.DateTime))
+    if stations is not None:
+        statement = statement.bindparams(bindparam("stations", expanding=True))
     low = datetime.combine(start, datetime.min.time()) + NOON
     high = datetime.combine(end + timedelta(days=1), datetime.min.time()) + NOON
-    rows = db.session.execute(statement, {"project": project.id, "low": low, "high": high})
+    values = {"project": project.id, "low": low, "high": high}
+    if stations is not None:
+        values["stations"] = stations
+    rows = db.session.execute(statement, values)
     return {(deployment_id, str(night)): count for deployment_id, night, count in rows}
+
+
+def _counts(project: Project, stations, start: date, end: date) -> dict[int, dict[str, int]]:
+    """`{station id: {night: count}}`: what the stations' last regroups stored where it is current
+    (sessions/night_counts.py), the others counted from their capture rows (nights outside the
+    range may be included; they are never looked up)."""
+    counts: dict[int, dict[str, int]] = {}
+    stale = []
+    for station in stations:
+        if station.night_counts is not None and station.night_counts_version == station.captures_version:
+            counts[station.id] = station.night_counts
+        elif station.first_capture_timestamp is not None:
+            stale.append(station.id)
+    if stale:
+        for (station_id, night), count in night_counts(project, start, end, stale).items():
+            counts.setdefault(station_id, {})[night] = count
+    return counts
 
 
 def operation_matrix(project: Project, start: date | None = None, end: date | None = None) -> OperationMatrix:
@@ -101,7 +127,7 @@ def operation_matrix(project: Project, start: date | None = None, end: date | No
         return OperationMatrix([], [StationRow(s.id, s.name, []) for s in stations])
     start, end = bounds
     nights = [start + timedelta(days=i) for i in range((end - start).days + 1)]
-    counts = night_counts(project, start, end)
+    counts = _counts(project, stations, start, end)
     keys = [night.isoformat() for night in nights]
     rows = []
     for station in stations:
@@ -110,7 +136,8 @@ def operation_matrix(project: Project, start: date | None = None, end: date | No
             continue
         first, last = night_of(station.first_capture_timestamp), night_of(station.last_capture_timestamp)
         # A count found outside the cached first–last nights (a sync not yet regrouped) still shows.
+        found = counts.get(station.id, {})
         rows.append(StationRow(station.id, station.name, [
-            counts.get((station.id, key), 0 if first <= night <= last else None) for night, key in zip(nights, keys)
+            found.get(key, 0 if first <= night <= last else None) for night, key in zip(nights, keys)
         ]))
     return OperationMatrix(nights, rows)

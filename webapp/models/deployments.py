@@ -96,6 +96,10 @@ class Deployment(db.Model):
     health_computed_at = db.Column(db.DateTime)
     # Whether health_problems holds any problem: the stations list filters and badges on it.
     has_problems = db.Column(db.Boolean, nullable=False, default=False, server_default=db.false())
+    # {night: captures} counted by the last regroup, at captures_version night_counts_version
+    # (sessions/night_counts.py); the operation calendar reads them.
+    night_counts = db.Column(db.JSON)
+    night_counts_version = db.Column(db.Integer)
 
     project = db.relationship("Project", back_populates="deployments")
 

@@ -54,7 +54,7 @@ from ..gaps import schedule_fit
 from ..grouping import SessionSpans, group_spans
 from ..jobs import locks
 from ..models import Deployment, Event, Project
-from . import history, station_health
+from . import history, night_counts, station_health
 from .regroup_plan import _Plan, _plan, _stored_sessions
 from .rule import applied_rule, lock_key
 from .station_times import StationTimes
@@ -166,7 +166,7 @@ def _passes_until_settled(deployment, token, owner, ttl, logger, job, stage_key)
     try:
         while True:
             state = station_state(deployment_id)
-            stats, write_seconds = _regroup_pass(deployment, logger, job, stage_key)
+            stats, write_seconds = _regroup_pass(deployment, logger, job, stage_key, version=state[0])
             created += stats["Events created"]
             deleted += stats["Empty events deleted"]
             result.passes += 1
@@ -236,8 +236,12 @@ def _report_skipped(deployment: Deployment, logger, job, stage_key: str) -> Regr
     return result
 
 
-def _regroup_pass(deployment: Deployment, logger: logging.Logger, job, stage_key: str) -> tuple[dict[str, int], float]:
-    """One read, plan, apply and report; returns the stats and the write transaction's duration."""
+def _regroup_pass(deployment: Deployment, logger: logging.Logger, job, stage_key: str,
+                  version: int) -> tuple[dict[str, int], float]:
+    """One read, plan, apply and report; returns the stats and the write transaction's duration.
+
+    `version` is the station's captures counter as read before the timestamps: the night counts
+    are stored with it (sessions/night_counts.py)."""
     rule = applied_rule(deployment, logger)
     cap = int(current_app.config.get("MAX_SESSION_SECONDS", DEFAULT_MAX_SESSION_SECONDS))
     try:
@@ -249,6 +253,7 @@ def _regroup_pass(deployment: Deployment, logger: logging.Logger, job, stage_key
         plan, write_seconds = _plan_and_apply(deployment, timestamps, spans, rule, cap)
         # From the same read and cut: no second pass over the captures (sessions/health.py).
         station_health.record(deployment.id, station_health.check_regrouped(deployment, timestamps.values, spans))
+        night_counts.record(deployment.id, night_counts.count_nights(timestamps.values), version)
     except BaseException:
         db.session.rollback()
         raise
