@@ -1,15 +1,13 @@
 """Pages that never go stale: with no reload, a station page, a job page, the project's stations list
 and the settings notice follow the jobs that change them, on SQLite + SqliteHuey and on
 PostgreSQL + RedisHuey (a real `flask run` and `flask worker` each)."""
-import os
-import time
 import uuid
 from contextlib import ExitStack
-from pathlib import Path
 
 import pytest
 
 from tests.browser_site import BrowserSite, open_page, sign_in
+from tests.jobs.test_jobs_e2e import feed_fifo
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
@@ -47,21 +45,6 @@ def page(browser, site):
     page.context.close()
 
 
-def _feed(fifo: Path, timeout: float = 20) -> None:
-    """Let a sync blocked on the FIFO go on: write to it once the worker has opened it."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
-        except OSError:
-            assert time.monotonic() < deadline, "the worker never opened the FIFO"
-            time.sleep(0.05)
-            continue
-        os.write(fd, b"not an image")
-        os.close(fd)
-        return
-
-
 def test_the_station_page_follows_its_first_sync(page, site):
     from playwright.sync_api import expect
 
@@ -92,7 +75,7 @@ def test_the_job_page_shows_its_times_and_log_as_they_happen(page, site):
     expect(props.locator("dt:text-is('Started') + dd")).to_contain_text("UTC")
     finished = props.locator("dt:text-is('Finished') + dd")
     expect(finished).to_have_text("—")
-    _feed(site["data"] / "stuck" / "0000_no_time.jpg")
+    feed_fifo(site["data"] / "stuck" / "0000_no_time.jpg")
     expect(page.locator(".job-status")).to_have_attribute("data-status", "SUCCESS", timeout=JOB_TIMEOUT_MS)
     expect(finished).to_contain_text("UTC")
     expect(page.locator("#job-log")).to_contain_text("Found 4 files")

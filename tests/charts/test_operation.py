@@ -135,29 +135,22 @@ def test_an_empty_project_has_no_nights(client, project, manager):
 
 def test_the_counts_of_the_last_regroup_are_read_and_a_station_changed_since_is_counted_from_its_rows(
         project, stations):
-    from sqlalchemy import event as sa_event
-
+    from tests.sql_statements import sent_statements
     from webapp.sources import insert_captures
 
-    grouped = []
+    def grouped(sent):
+        return [s for s in sent if "GROUP BY" in s and "FROM capture" in s]
 
-    def record(conn, cursor, statement, parameters, context, executemany):
-        if "GROUP BY" in statement and "FROM capture" in statement:
-            grouped.append(statement)
-
-    sa_event.listen(db.engine, "before_cursor_execute", record)
-    try:
+    with sent_statements() as sent:
         matrix = operation_matrix(project)
-        assert grouped == []  # every station's counts come from its last regroup
-        # A sync adds a night to Station 2 (bumping its captures version) and is not regrouped yet.
-        extra = datetime(2026, 6, 17, 22, 0)
-        insert_captures(stations[2], [{"path": f"late/{m}.jpg", "size": 1, "timestamp": extra + timedelta(minutes=m)}
-                                      for m in range(3)])
-        db.session.commit()
+    assert grouped(sent) == []  # every station's counts come from its last regroup
+    # A sync adds a night to Station 2 (bumping its captures version) and is not regrouped yet.
+    extra = datetime(2026, 6, 17, 22, 0)
+    insert_captures(stations[2], [{"path": f"late/{m}.jpg", "size": 1, "timestamp": extra + timedelta(minutes=m)}
+                                  for m in range(3)])
+    db.session.commit()
+    with sent_statements() as sent:
         again = operation_matrix(project, matrix.nights[0], matrix.nights[-1])
-        assert len(grouped) == 1  # that station alone, from its rows
-    finally:
-        sa_event.remove(db.engine, "before_cursor_execute", record)
-    row = again.rows[2].counts
-    assert row[again.nights.index(date(2026, 6, 17))] == 3
+    assert len(grouped(sent)) == 1  # that station alone, from its rows
+    assert again.rows[2].counts[again.nights.index(date(2026, 6, 17))] == 3
     assert again.rows[0].counts == expected_row(stations[0], again.nights)

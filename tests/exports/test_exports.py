@@ -251,7 +251,7 @@ def test_media_of_corrected_captures_name_their_original_time_and_the_package_st
 
 
 def test_the_camtrap_dp_package_leaves_in_chunks_while_it_is_written(app, client, token, project, stations):
-    from sqlalchemy import event as sa_event
+    from tests.sql_statements import sent_statements
 
     big = add_deployment(project, "Big")
     start = datetime(2026, 7, 1, 21, 0)
@@ -261,26 +261,21 @@ def test_the_camtrap_dp_package_leaves_in_chunks_while_it_is_written(app, client
     ])
     db.session.commit()
     regroup_deployment(big)
-    event_reads = []
 
-    def record(conn, cursor, statement, parameters, context, executemany):
-        if "FROM event" in statement and "ORDER BY event.deployment_id" in statement:
-            event_reads.append(statement)
+    def event_reads(sent):
+        return [s for s in sent if "FROM event" in s and "ORDER BY event.deployment_id" in s]
 
-    sa_event.listen(db.engine, "before_cursor_execute", record)
-    try:
+    with sent_statements() as sent:
         response = call(client, "GET", f"/projects/{project.id}/export/camtrap-dp.zip", token, buffered=False)
         assert response.status_code == 200
         chunks = iter(response.response)
         first = next(chunks)
         # The first bytes leave while media.csv is being written: the sessions, read for the
         # overlap check, have not yet been read again for observations.csv.
-        assert len(event_reads) == 1
+        assert len(event_reads(sent)) == 1
         rest = list(chunks)
         response.close()
-    finally:
-        sa_event.remove(db.engine, "before_cursor_execute", record)
-    assert len(event_reads) == 2 and len(rest) >= 3
+    assert len(event_reads(sent)) == 2 and len(rest) >= 3
     with zipfile.ZipFile(io.BytesIO(first + b"".join(rest))) as archive:
         assert archive.testzip() is None
         assert archive.namelist() == ["deployments.csv", "media.csv", "observations.csv", "datapackage.json"]

@@ -551,22 +551,14 @@ def _station_with_thumbnail_rows(project, name: str, count: int) -> int:
 
 
 def test_a_station_delete_reads_its_thumbnail_rows_one_batch_at_a_time(app, project):
-    from sqlalchemy import event as sa_event
+    from tests.sql_statements import sent_statements
 
     batch = thumbnails.cleanup.DELETE_BATCH
     station_id = _station_with_thumbnail_rows(project, "Large", 5 * batch + 1)
-    reads = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        if statement.lstrip().upper().startswith("SELECT") and "thumbnail" in statement.lower():
-            reads.append(statement)
-
     db.session.expire_all()
-    sa_event.listen(db.engine, "before_cursor_execute", record)
-    try:
+    with sent_statements() as sent:
         assert thumbnails.delete_station_thumbnails(station_id) == 5 * batch + 1
-    finally:
-        sa_event.remove(db.engine, "before_cursor_execute", record)
+    reads = [s for s in sent if s.lstrip().upper().startswith("SELECT") and "thumbnail" in s.lower()]
     assert db.session.scalar(db.select(db.func.count()).select_from(Thumbnail)) == 0
     # Six full or partial batches and the empty read that ends them; each read is bounded.
     assert len(reads) == 7 and all("LIMIT" in statement.upper() for statement in reads)
