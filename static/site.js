@@ -203,3 +203,13 @@ document.addEventListener("htmx:afterSettle", function () {
     delete keptChecks[id];
   });
 });
+
+// A touch screen shows no tooltips: a tap on a chart's bar or band reads its title out below the
+// chart, in the figure's [data-readout] line (the same counts are in the tables for the keyboard).
+document.addEventListener("click", function (event) {
+  var part = event.target.closest && event.target.closest("figure svg rect.bar, figure svg rect.band");
+  var figure = part && part.closest("figure");
+  var line = figure && figure.querySelector("[data-readout]");
+  var title = part && part.querySelector("title");
+  if (line && title) line.textContent = title.textContent;
+});

@@ -230,6 +230,21 @@ def test_no_page_scrolls_sideways_on_a_phone(browser, site):
     assert not wide, "pages wider than a 390 px phone:\n" + "\n".join(wide)
 
 
+def test_a_tap_on_a_histogram_bar_reads_its_count(browser, site):
+    from playwright.sync_api import expect
+
+    page = _page(browser, site, viewport={"width": 390, "height": 844}, has_touch=True)
+    try:
+        _sign_in(page)
+        page.goto(f"/deployments/{site['regrouped']}/")
+        bar = page.locator("#gap-histogram rect.bar").first
+        bar.tap()
+        expect(page.locator("#gap-histogram [data-readout]")).to_have_text(bar.locator("title").text_content())
+        assert "gaps" in page.locator("#gap-histogram [data-readout]").text_content()
+    finally:
+        page.context.close()
+
+
 def test_dark_scheme_is_followed(browser, site):
     colors = {}
     for scheme in SCHEMES:

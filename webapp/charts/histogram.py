@@ -15,6 +15,8 @@ from ..sessions import station_times
 # Histogram canvas (SVG user units; the picture scales to its container).
 HIST_WIDTH, HIST_HEIGHT = 720, 250
 HIST_LEFT, HIST_RIGHT, HIST_TOP, HIST_BOTTOM = 56, 16, 16, 206
+# The time axis ticks a narrow screen keeps (seconds): 1 s, 1 min, 1 h, 1 d, 7 d.
+MAJOR_TICKS = (1, 60, 3600, 86400, 7 * 86400)
 
 
 @dataclass
@@ -45,7 +47,7 @@ class Histogram:
     height: int
     plot: tuple[float, float, float, float]  # left, top, right, bottom
     bars: list[Bar]
-    ticks: list[tuple[float, str]]
+    ticks: list[tuple[float, str, bool]]  # (x, label, minor): a phone shows the major ones only
     current: GapLine | None
     preview: GapLine | None
     total_gaps: int
@@ -90,7 +92,7 @@ def gap_histogram(deployment: Deployment, current_gap: int | None, preview_gap: 
         height=HIST_HEIGHT,
         plot=(HIST_LEFT, HIST_TOP, HIST_WIDTH - HIST_RIGHT, HIST_BOTTOM),
         bars=bars,
-        ticks=[(round(_x_of(seconds), 2), text) for seconds, text in AXIS_TICKS],
+        ticks=[(round(_x_of(seconds), 2), text, seconds not in MAJOR_TICKS) for seconds, text in AXIS_TICKS],
         current=line(current_gap, "current gap"),
         preview=line(preview_gap, "previewed gap"),
         total_gaps=sum(counts),
