@@ -18,6 +18,9 @@ from ..models import Deployment
 DAY_US = 86_400_000_000
 NIGHT_SHIFT_US = 12 * 3_600_000_000
 _EPOCH = datetime(1970, 1, 1)
+# The nights a date can name: a capture before noon of 1 January of year 1 has none (and is a clock fault).
+_FIRST_NIGHT = (datetime(1, 1, 1) - _EPOCH).days
+_LAST_NIGHT = (datetime(9999, 12, 31) - _EPOCH).days
 
 
 def count_nights(values: np.ndarray) -> dict[str, int]:
@@ -28,8 +31,9 @@ def count_nights(values: np.ndarray) -> dict[str, int]:
     edges = np.flatnonzero(np.diff(nights)) + 1
     starts = np.concatenate(([0], edges))
     counts = np.diff(np.concatenate((starts, [len(nights)])))
-    return {(_EPOCH + timedelta(days=int(night))).date().isoformat(): int(count)
-            for night, count in zip(nights[starts].tolist(), counts.tolist())}
+    return {(_EPOCH + timedelta(days=night)).date().isoformat(): count
+            for night, count in zip(nights[starts].tolist(), counts.tolist())
+            if _FIRST_NIGHT <= night <= _LAST_NIGHT}
 
 
 def record(deployment_id: int, counts: dict[str, int], version: int) -> bool:
