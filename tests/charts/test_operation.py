@@ -144,13 +144,16 @@ def test_the_counts_of_the_last_regroup_are_read_and_a_station_changed_since_is_
     with sent_statements() as sent:
         matrix = operation_matrix(project)
     assert grouped(sent) == []  # every station's counts come from its last regroup
-    # A sync adds a night to Station 2 (bumping its captures version) and is not regrouped yet.
+    # Syncs add a night to Stations 1 and 2 (bumping their captures versions), not regrouped yet.
     extra = datetime(2026, 6, 17, 22, 0)
-    insert_captures(stations[2], [{"path": f"late/{m}.jpg", "size": 1, "timestamp": extra + timedelta(minutes=m)}
+    for station in stations[1:3]:
+        insert_captures(station, [{"path": f"late/{m}.jpg", "size": 1, "timestamp": extra + timedelta(minutes=m)}
                                   for m in range(3)])
     db.session.commit()
     with sent_statements() as sent:
         again = operation_matrix(project, matrix.nights[0], matrix.nights[-1])
-    assert len(grouped(sent)) == 1  # that station alone, from its rows
-    assert again.rows[2].counts[again.nights.index(date(2026, 6, 17))] == 3
+    assert len(grouped(sent)) == 1  # those stations alone, from their rows, in one query
+    column = again.nights.index(date(2026, 6, 17))
+    assert again.rows[1].counts[column] == matrix.rows[1].counts[column] + 3
+    assert again.rows[2].counts[column] == 3
     assert again.rows[0].counts == expected_row(stations[0], again.nights)

@@ -253,8 +253,8 @@ def test_captures_a_skipped_sync_added_make_the_owner_pass_again(station, monkey
     late = burst(DAY.replace(hour=22) + timedelta(days=3))
     skipped = []
 
-    def pass_then_a_sync_arrives(deployment, logger, job, stage_key):
-        outcome = real_pass(deployment, logger, job, stage_key)
+    def pass_then_a_sync_arrives(deployment, logger, job, stage_key, **options):
+        outcome = real_pass(deployment, logger, job, stage_key, **options)
         if not skipped:
             # A sync commits new captures and finds the lock held, after our read.
             _sync_commits(station, late, "late")
@@ -277,8 +277,8 @@ def test_a_rule_changed_during_a_pass_is_applied_by_the_lock_holder(station, mon
     real_pass = regroup._regroup_pass
     skipped = []
 
-    def pass_then_someone_changes_the_rule(deployment, logger, job, stage_key):
-        outcome = real_pass(deployment, logger, job, stage_key)
+    def pass_then_someone_changes_the_rule(deployment, logger, job, stage_key, **options):
+        outcome = real_pass(deployment, logger, job, stage_key, **options)
         if not skipped:
             with db.engine.begin() as conn:  # another request, its own transaction
                 if change == "project gap":

@@ -84,10 +84,11 @@ def night_counts(project: Project, start: date, end: date, stations: list[int] |
     """Captures per (station, night as YYYY-MM-DD) of the project's stations (or of `stations`),
     counted from their rows in one grouped query."""
     night = night_sql(dialect_name(), "timestamp")
-    which = "SELECT id FROM deployment WHERE project_id = :project" if stations is None else ":stations"
+    # An expanding parameter renders its own parentheses.
+    which = "(SELECT id FROM deployment WHERE project_id = :project)" if stations is None else ":stations"
     statement = text(
         f"SELECT deployment_id, {night} AS night, count(*) FROM capture "
-        f"WHERE deployment_id IN ({which}) "
+        f"WHERE deployment_id IN {which} "
         "AND timestamp >= :low AND timestamp < :high "
         f"GROUP BY deployment_id, {night}"
     ).bindparams(bindparam("low", type_=db.DateTime), bindparam("high", type_=db.DateTime))

@@ -36,17 +36,12 @@ def count_nights(values: np.ndarray) -> dict[str, int]:
             if _FIRST_NIGHT <= night <= _LAST_NIGHT}
 
 
-def record(deployment_id: int, counts: dict[str, int], version: int) -> bool:
-    """Store the station's night counts, read at captures `version`, and commit; unless they are stored already."""
+def changes(deployment_id: int, counts: dict[str, int], version: int) -> dict:
+    """The station columns to write for night counts read at captures `version`: none when stored already."""
     table = Deployment.__table__
     stored = db.session.execute(
         db.select(table.c.night_counts, table.c.night_counts_version).where(table.c.id == deployment_id)
     ).first()
     if stored is not None and stored.night_counts_version == version and stored.night_counts == counts:
-        db.session.rollback()
-        return False
-    db.session.execute(
-        table.update().where(table.c.id == deployment_id).values(night_counts=counts, night_counts_version=version)
-    )
-    db.session.commit()
-    return True
+        return {}
+    return {"night_counts": counts, "night_counts_version": version}

@@ -250,10 +250,13 @@ def _regroup_pass(deployment: Deployment, logger: logging.Logger, job, stage_key
         _progress(job, stage_key, 0.6)
         if job is not None:
             job.check_cancelled()
-        plan, write_seconds = _plan_and_apply(deployment, timestamps, spans, rule, cap)
-        # From the same read and cut: no second pass over the captures (sessions/health.py).
-        station_health.record(deployment.id, station_health.check_regrouped(deployment, timestamps.values, spans))
-        night_counts.record(deployment.id, night_counts.count_nights(timestamps.values), version)
+        # From the same read and cut, no second pass over the captures: the station's health
+        # (sessions/health.py) and captures per night, written with its counts only where they changed.
+        derived = {
+            **station_health.changes(deployment.id, station_health.check_regrouped(deployment, timestamps.values, spans)),
+            **night_counts.changes(deployment.id, night_counts.count_nights(timestamps.values), version),
+        }
+        plan, write_seconds = _plan_and_apply(deployment, timestamps, spans, rule, cap, derived)
     except BaseException:
         db.session.rollback()
         raise
@@ -287,14 +290,18 @@ def _read(deployment: Deployment, job, stage_key: str):
 # -- apply -------------------------------------------------------------------------
 
 
-def _plan_and_apply(deployment: Deployment, timestamps, spans: SessionSpans, rule, cap: int) -> tuple[_Plan, float]:
+def _plan_and_apply(deployment: Deployment, timestamps, spans: SessionSpans, rule, cap: int,
+                    derived: dict) -> tuple[_Plan, float]:
     """Plan against the stored sessions, then write the plan in one short transaction; returns it and its duration.
 
     The plan is made before the write begins: only the station's lock holder
-    writes its sessions, so they cannot change in between.
+    writes its sessions, so they cannot change in between. `derived` (station
+    columns found from the same read: health, night counts) joins the plan's
+    one update of the station row.
     """
     session = db.session
     plan = _plan(deployment, _stored_sessions(deployment.id), timestamps, spans, rule, cap)
+    plan.station = {**plan.station, **derived}
     if not plan.writes:
         session.rollback()
         return plan, 0.0

@@ -23,8 +23,8 @@ def check_regrouped(deployment: Deployment, values, spans, now: datetime | None 
     return kept + found
 
 
-def record(deployment_id: int, problems: list[dict]) -> bool:
-    """Store the station's problems and commit, unless they are what is stored already; whether it wrote.
+def changes(deployment_id: int, problems: list[dict]) -> dict:
+    """The station columns to write for these problems: none when they are what is stored already.
 
     An unchanged result writes nothing, as an unchanged regroup writes nothing:
     `health_computed_at` is when the problems were last found different (or first found).
@@ -34,15 +34,17 @@ def record(deployment_id: int, problems: list[dict]) -> bool:
         db.select(table.c.health_problems, table.c.health_computed_at).where(table.c.id == deployment_id)
     ).first()
     if stored is not None and stored.health_computed_at is not None and stored.health_problems == problems:
-        db.session.rollback()
-        return False
-    db.session.execute(
-        table.update().where(table.c.id == deployment_id).values(
-            health_problems=problems, has_problems=bool(problems), health_computed_at=utcnow()
-        )
-    )
+        return {}
+    return {"health_problems": problems, "has_problems": bool(problems), "health_computed_at": utcnow()}
+
+
+def record(deployment_id: int, problems: list[dict]) -> bool:
+    """Store the station's problems and commit, unless they are stored already; whether it wrote."""
+    values = changes(deployment_id, problems)
+    if values:
+        db.session.execute(Deployment.__table__.update().where(Deployment.__table__.c.id == deployment_id).values(**values))
     db.session.commit()
-    return True
+    return bool(values)
 
 
 def record_backwards(deployment: Deployment, counter: BackwardsCounter) -> None:
