@@ -5,7 +5,7 @@ import logging
 import re
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -151,9 +151,9 @@ def test_a_newer_time_or_another_size_is_a_changed_file(deployment, data_dir, st
     assert len([s for s in _capture_writes(statements) if s.lstrip().upper().startswith("UPDATE")]) == 1
     rows = {c.path: c for c in db.session.scalars(db.select(Capture).filter_by(deployment_id=deployment.id))}
     assert rows[NIGHT_1[1]].size == 6
-    assert rows[NIGHT_1[0]].last_modified == datetime.fromtimestamp(same_size.stat().st_mtime, timezone.utc).replace(
-        tzinfo=None
-    )
+    # The file's time to the microsecond (its nanoseconds cut, not rounded through a float).
+    assert rows[NIGHT_1[0]].last_modified == datetime(1970, 1, 1) + timedelta(
+        microseconds=same_size.stat().st_mtime_ns // 1000)
     assert rows[NIGHT_1[0]].timestamp == datetime(2024, 6, 1, 22, 0)
     assert params(run("data_storage_sync", deployment), "data_storage_sync")["files_changed"] == 0
 

@@ -4,7 +4,7 @@ from datetime import datetime
 import pytest
 
 from webapp.sources import timestamp_from_exif, timestamp_from_name
-from webapp.sources.files import list_local_files
+from webapp.sources.local_listing import list_local_files
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,7 @@ from webapp import jobs
 from webapp.extensions import db
 from webapp.models import Capture, Event, Job, StorageSource
 from webapp.sources import sync as sync_module
-from webapp.sources import capture_rows, capture_times
+from webapp.sources import capture_rows, capture_times, local_listing
 
 pytestmark = pytest.mark.pg
 NIGHT_1 = datetime(2024, 6, 1, 22, 0)
@@ -112,13 +112,13 @@ def test_batches_stay_bounded_on_a_tree_larger_than_a_batch(app, project, monkey
         for minute in range(90):
             (folder / f"2024-06-0{night + 1}" / f"2024060{night + 1}_22{minute // 60:02d}{minute % 60:02d}.jpg").write_bytes(b"")
     monkeypatch.setattr(sync_module, "BATCH_SIZE", 40)
-    sizes, real_insert = [], sync_module.insert_captures
+    sizes, real_insert = [], sync_module.insert_capture_columns
 
-    def counting_insert(deployment, rows):
-        sizes.append(len(rows))
-        return real_insert(deployment, rows)
+    def counting_insert(deployment, columns):
+        sizes.append(len(columns.paths))
+        return real_insert(deployment, columns)
 
-    monkeypatch.setattr(sync_module, "insert_captures", counting_insert)
+    monkeypatch.setattr(sync_module, "insert_capture_columns", counting_insert)
     deployment = add_deployment(project, data_source=str(folder))
     job = run("data_storage_sync", deployment)
     assert params(job, "data_storage_sync")["captures_added"] == 270
@@ -203,16 +203,17 @@ def test_cancel_while_listing_ends_revoked_with_nothing_written(app, project, mo
     deployment = add_deployment(project, data_source=str(folder))
     monkeypatch.setattr(sync_module, "CANCEL_CHECK_SECONDS", 0.0)
     seen = []
-    real_listing = sync_module.list_local_files
+    real_listing = sync_module.list_local_batches
 
-    def listing(root, after=None):
-        for entry in real_listing(root, after):
-            seen.append(entry.path)
+    def listing(root, after, limit, with_times):
+        # Batches smaller than a write, so the cancel comes before any is written.
+        for batch in real_listing(root, after, 100, with_times):
+            seen.extend(batch.paths)
             if len(seen) == 500:
                 _cancel(job.id)
-            yield entry
+            yield batch
 
-    monkeypatch.setattr(sync_module, "list_local_files", listing)
+    monkeypatch.setattr(sync_module, "list_local_batches", listing)
     job = jobs.create_job("data_storage_sync", deployment)
     jobs.enqueue(job)
     job = db.session.get(Job, job.id)
@@ -250,8 +251,9 @@ def test_cancel_while_exif_heads_are_read_ends_revoked_with_whole_batches_only(a
 
         return exif_time
 
-    monkeypatch.setattr(sync_module, "_local_source", lambda folder_path: sync_module._Source(
-        lambda after: sync_module.list_local_files(folder_path, after), reader(folder_path), readers=readers))
+    monkeypatch.setattr(sync_module, "_local_source", lambda folder_path, with_times=False: sync_module._Source(
+        lambda after, limit: sync_module.list_local_batches(folder_path, after, limit), reader(folder_path),
+        readers=readers))
     job = jobs.create_job("data_storage_sync", deployment)
     jobs.enqueue(job)
     job = db.session.get(Job, job.id)
@@ -292,13 +294,17 @@ TREE_PATHS = st.sets(st.sampled_from([
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(first=TREE_PATHS, second=TREE_PATHS, touched=st.sets(st.integers(0, 20)), chunk=st.sampled_from([1, 2, 3, 50]))
+@given(first=TREE_PATHS, second=TREE_PATHS, touched=st.sets(st.integers(0, 20)), chunk=st.sampled_from([1, 2, 3, 50]),
+       helpers=st.booleans())
 def test_a_resync_finds_exactly_the_new_changed_and_vanished_files_across_chunks(
-    app, project, monkeypatch, first, second, touched, chunk
+    app, project, monkeypatch, first, second, touched, chunk, helpers
 ):
-    """Random trees against random known sets, with known rows read `chunk` at a time and batches of 2."""
+    """Random trees against random known sets, with known rows read `chunk` at a time and batches of 2,
+    the files stat'ed in this process or by helper processes."""
     monkeypatch.setattr(capture_rows, "KNOWN_CHUNK", chunk)
     monkeypatch.setattr(sync_module, "BATCH_SIZE", 2)
+    monkeypatch.setattr(local_listing, "HELPERS_AFTER", 0 if helpers else 10**9)
+    monkeypatch.setattr(local_listing, "STAT_HELPERS", 2)
     folder = Path(app.config["DATA_SOURCE_ROOTS"][0]) / f"tree-{len(os.listdir(app.config['DATA_SOURCE_ROOTS'][0]))}"
     folder.mkdir()
     if db.session.scalar(db.select(db.func.count(StorageSource.id))) == 0:

@@ -15,8 +15,9 @@ from webapp.extensions import db
 from webapp.models import Capture
 from webapp.sources.capture_rows import is_changed, known_files
 from webapp.sources.exif import HEAD_BYTES, NOT_FOUND, exif_time_from_head
-from webapp.sources import files
-from webapp.sources.files import FileEntry, list_local_files, timestamp_from_exif
+from webapp.sources import file_facts
+from webapp.sources.files import FileEntry, timestamp_from_exif
+from webapp.sources.local_listing import list_local_files
 from webapp.sources.merge import CHANGED, NEW, VANISHED, merge_listing
 
 BASE = datetime(2024, 6, 1, 22, 0)
@@ -159,14 +160,14 @@ def test_a_quick_listing_does_not_open_folders_before_its_start(tmp_path, monkey
 def _name_time_every_pattern(name: str):
     """timestamp_from_name as the contract words it: every pattern tried in order, at every offset."""
     stem = name.rpartition("/")[2]
-    for pattern in files._NAME_PATTERNS:
+    for pattern in file_facts._NAME_PATTERNS:
         for match in pattern.finditer(stem):
-            found = files._valid(match.groups())
+            found = file_facts._valid(match.groups())
             if found:
                 return found
-    for match in files._SHORT_PATTERN.finditer(stem):
+    for match in file_facts._SHORT_PATTERN.finditer(stem):
         year, *rest = match.groups()
-        found = files._valid((2000 + int(year), *rest))
+        found = file_facts._valid((2000 + int(year), *rest))
         if found:
             return found
     return None
@@ -175,4 +176,4 @@ def _name_time_every_pattern(name: str):
 @settings(max_examples=400, deadline=None)
 @given(st.text(alphabet="0123456789_-:. aZ/", max_size=40))
 def test_the_name_time_skips_the_first_pattern_only_where_it_cannot_match(name):
-    assert files.timestamp_from_name(name) == _name_time_every_pattern(name)
+    assert file_facts.timestamp_from_name(name) == _name_time_every_pattern(name)

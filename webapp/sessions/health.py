@@ -232,6 +232,21 @@ class BackwardsCounter:
             self.last = moment if self.last is None else max(self.last, moment)
         self._folder, self._time = folder, moment
 
+    def add_moments(self, folder: str, moments: np.ndarray) -> None:
+        """add() for files of one `folder` in name order, their times a datetime64[us] array (NaT: none)."""
+        times = moments[~np.isnat(moments)]
+        if not len(times):
+            return
+        if folder == self._folder and self._time is not None:
+            times = np.concatenate((np.array([self._time], dtype="datetime64[us]"), times))
+        back = times[1:][times[:-1] - times[1:] > np.timedelta64(self.limit)]
+        if len(back):
+            self.count += len(back)
+            first, last = back.min().item(), back.max().item()
+            self.first = first if self.first is None else min(self.first, first)
+            self.last = last if self.last is None else max(self.last, last)
+        self._folder, self._time = folder, times[-1].item()
+
     def problem(self, before: dict | None = None) -> dict | None:
         """The problem found, added to `before` (what earlier syncs found), or None if neither found any."""
         count = self.count + (before["count"] if before else 0)

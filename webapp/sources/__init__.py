@@ -1,6 +1,7 @@
 """Sources: storage sources and their grants, a station's files and their capture times, and the sync."""
 from .capture_rows import insert_captures, refresh_deployment_stats
-from .files import S3_URL, DataSourceError, UnreadableFile, is_image_name, timestamp_from_exif, timestamp_from_name
+from .file_facts import timestamp_from_name
+from .files import S3_URL, DataSourceError, UnreadableFile, is_image_name, timestamp_from_exif
 from .folders import browse, sources_of
 from .storage import (
     NOT_INSIDE,

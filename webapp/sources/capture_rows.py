@@ -5,14 +5,16 @@ ignored) and bump the station's captures_version in the same transaction, so
 a regroup in progress sees that captures arrived.
 """
 from datetime import datetime
-from typing import Iterator
+from itertools import repeat
+from typing import Iterator, NamedTuple
 
 from sqlalchemy import bindparam, func
 
 from ..extensions import db
 from ..models import Capture, Deployment, Event, Thumbnail
 from ..sql import insert_ignoring_conflicts
-from .files import FileEntry
+from .file_facts import time_text
+from .files import FileEntry, from_micros, to_micros
 
 INSERT_BATCH = 1000
 
@@ -31,44 +33,110 @@ def as_time(value) -> datetime | None:
     return datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
-def known_files(deployment: Deployment, after: str | None = None, chunk: int | None = None) -> Iterator[KnownFile]:
+def known_file(row) -> KnownFile:
+    """A row as the database hands it back, with its modification time as a datetime (see as_time)."""
+    return row[0], row[1], row[2], as_time(row[3]), row[4]
+
+
+class KnownRows:
     """The station's capture rows whose path sorts after `after` (all when None), in the order of their
-    paths as Python compares them, read `chunk` rows at a time so a station of any size costs one chunk.
+    paths as Python compares them, read one range at a time as a sync's listing goes by, so a station
+    of any size costs one range.
 
-    On the raw DB-API cursor: SQLAlchemy's row and date processing make this read
-    about twice as slow (see docs/performance.md). SQLite compares text with
-    BINARY (byte order, the same as Python's for UTF-8), so keyset pages on the
-    (deployment_id, path) index are read on `db.session`'s connection between
-    the sync's commits. PostgreSQL's collation may differ, so there the rows come
-    from one server-side cursor ordered `COLLATE "C"`, on a connection of its own
-    that the sync's commits do not close.
+    Rows are `(path, capture id, size, modification time, capture time)` as
+    the database hands them back (on SQLite the times are text: see as_time).
+    They are read on the raw DB-API cursor: SQLAlchemy's row and date
+    processing make this read about twice as slow (see docs/performance.md).
+    SQLite compares text with BINARY (byte order, the same as Python's for
+    UTF-8), so each range is one query on the (deployment_id, path) index, on
+    `db.session`'s connection between the sync's commits. PostgreSQL's
+    collation may differ, so there the rows come from one server-side cursor
+    ordered `COLLATE "C"`, on a connection of its own that the sync's commits
+    do not close.
     """
-    chunk = chunk or KNOWN_CHUNK
-    if db.session.connection().dialect.name == "sqlite":
-        yield from _known_sqlite(deployment.id, after, chunk)
-    else:
-        yield from _known_postgresql(deployment.id, after, chunk)
 
+    def __init__(self, deployment: Deployment, after: str | None = None, chunk: int | None = None):
+        self.deployment_id = deployment.id
+        self.position = after if after is not None else ""
+        self.chunk = chunk or KNOWN_CHUNK
+        self.sqlite = db.session.connection().dialect.name == "sqlite"
+        self._stream = None if self.sqlite else _known_postgresql(deployment.id, after, self.chunk)
+        self._next = None
 
-def _known_sqlite(deployment_id: int, after: str | None, chunk: int) -> Iterator[KnownFile]:
-    cursor = db.session.connection().connection.driver_connection.cursor()
-    try:
-        while True:
-            cursor.execute(
+    def upto(self, last: str | None) -> tuple[list, Iterator | None]:
+        """The rows after the previous range, up to and including the path `last` (to the end when None):
+        up to `chunk` of them, and an iterator over the rest when there are more (to be read whole
+        before the next call), else None."""
+        if self.sqlite:
+            # One row past the chunk tells whether there are more.
+            rows = self._sqlite_range(self.position, last, self.chunk + 1)
+            more = None
+            if len(rows) > self.chunk:
+                more = self._sqlite_pages(rows[self.chunk - 1][0], last)
+                del rows[self.chunk :]
+        else:
+            rows = self._stream_upto(last, self.chunk)
+            more = self._stream_rest(last) if len(rows) == self.chunk else None
+        if last is not None:
+            self.position = last
+        return rows, more
+
+    def close(self) -> None:
+        if self._stream is not None:
+            self._stream.close()
+
+    def _sqlite_range(self, after: str, last: str | None, limit: int) -> list:
+        raw = db.session.connection().connection.driver_connection
+        if last is None:
+            return raw.execute(
                 "SELECT path, id, size, last_modified, timestamp FROM capture "
                 "WHERE deployment_id = ? AND path > ? ORDER BY path LIMIT ?",
-                (deployment_id, after if after is not None else "", chunk),
-            )
-            rows = cursor.fetchall()
-            parse = datetime.fromisoformat
-            # The capture time stays text until a changed file needs it (as_time): most never do.
-            for path, capture_id, size, modified, timestamp in rows:
-                yield path, capture_id, size, modified and parse(modified), timestamp
-            if len(rows) < chunk:
+                (self.deployment_id, after, limit),
+            ).fetchall()
+        return raw.execute(
+            "SELECT path, id, size, last_modified, timestamp FROM capture "
+            "WHERE deployment_id = ? AND path > ? AND path <= ? ORDER BY path LIMIT ?",
+            (self.deployment_id, after, last, limit),
+        ).fetchall()
+
+    def _sqlite_pages(self, after: str, last: str | None) -> Iterator:
+        while True:
+            rows = self._sqlite_range(after, last, self.chunk)
+            yield from rows
+            if len(rows) < self.chunk:
                 return
             after = rows[-1][0]
+
+    def _stream_upto(self, last: str | None, limit: int) -> list:
+        rows = []
+        while len(rows) < limit:
+            row = self._next if self._next is not None else next(self._stream, None)
+            self._next = None
+            if row is None:
+                break
+            if last is not None and row[0] > last:
+                self._next = row
+                break
+            rows.append(row)
+        return rows
+
+    def _stream_rest(self, last: str | None) -> Iterator:
+        while rows := self._stream_upto(last, self.chunk):
+            yield from rows
+
+
+def known_files(deployment: Deployment, after: str | None = None, chunk: int | None = None) -> Iterator[KnownFile]:
+    """Every capture row of the station whose path sorts after `after`, in path order, as KnownFile
+    (KnownRows read to the end)."""
+    known = KnownRows(deployment, after, chunk)
+    try:
+        rows, more = known.upto(None)
+        for row in rows:
+            yield known_file(row)
+        for row in more or ():
+            yield known_file(row)
     finally:
-        cursor.close()
+        known.close()
 
 
 def _known_postgresql(deployment_id: int, after: str | None, chunk: int) -> Iterator[KnownFile]:
@@ -93,7 +161,7 @@ def newest_night_start(deployment: Deployment) -> str | None:
     """Where a quick sync starts listing: the greatest known path inside (or after) the folder of the
     station's newest capture; None for a station without a timed capture (a quick sync is then a full one).
 
-    Paths after it are the only ones a quick sync lists (sources.files.list_local_files, the S3 listing).
+    Paths after it are the only ones a quick sync lists (local_listing.list_local_batches, the S3 listing).
     """
     newest = db.session.execute(
         db.select(Capture.path)
@@ -176,25 +244,48 @@ def update_changed_captures(deployment: Deployment, rows: list[dict]) -> int:
     return len(rows)
 
 
-def insert_captures(deployment: Deployment, rows: list[dict]) -> int:
-    """Insert capture rows (`path`, `size`, `timestamp`, optional `last_modified`); a path already present is skipped.
+class NewCaptures(NamedTuple):
+    """Capture rows to add, as columns in path order."""
+    paths: list[str]
+    sizes: list[int]
+    times: list[str | None]  # file_facts.time_text of each capture time
+    modified: list[int | None]  # each file's modification time in microseconds since the epoch (UTC)
 
-    Returns how many rows were added. Bumps the station's `captures_version`
-    in the same transaction whenever rows were added, so a running regroup
-    sees that captures arrived (sessions/regroup.py), and adds them to its
-    `captures_count`, so the station's listing pages them all while a sync
-    is still committing batches. Does not commit.
+
+def insert_captures(deployment: Deployment, rows: list[dict]) -> int:
+    """insert_capture_columns for rows given as dicts (`path`, `size`, `timestamp`, optional `last_modified`)."""
+    return insert_capture_columns(deployment, NewCaptures(
+        [row["path"] for row in rows],
+        [row["size"] for row in rows],
+        [time_text(row["timestamp"]) for row in rows],
+        [to_micros(row.get("last_modified")) for row in rows],
+    ))
+
+
+def insert_capture_columns(deployment: Deployment, new: NewCaptures) -> int:
+    """Insert capture rows; a path already present is skipped. Returns how many rows were added.
+
+    Bumps the station's `captures_version` in the same transaction whenever
+    rows were added, so a running regroup sees that captures arrived
+    (sessions/regroup.py), and adds them to its `captures_count`, so the
+    station's listing pages them all while a sync is still committing
+    batches. Does not commit.
     """
     if db.session.connection().dialect.name == "sqlite":
-        added = _insert_sqlite(deployment.id, rows)
+        added = _insert_sqlite(deployment.id, new)
     else:
         added = 0
         # Counted through RETURNING: an executemany's rowcount is not summed on PostgreSQL.
         table = Capture.__table__
         statement = insert_ignoring_conflicts(table, ["deployment_id", "path"]).returning(table.c.id)
+        rows = [
+            {"deployment_id": deployment.id, "path": path, "size": size,
+             "timestamp": None if when is None else datetime.fromisoformat(when),
+             "last_modified": from_micros(modified)}
+            for path, size, when, modified in zip(*new)
+        ]
         for start in range(0, len(rows), INSERT_BATCH):
-            batch = [dict(row, deployment_id=deployment.id) for row in rows[start : start + INSERT_BATCH]]
-            added += len(db.session.execute(statement, batch).all())
+            added += len(db.session.execute(statement, rows[start : start + INSERT_BATCH]).all())
     if added:
         deployments = Deployment.__table__
         db.session.execute(
@@ -208,22 +299,23 @@ def insert_captures(deployment: Deployment, rows: list[dict]) -> int:
     return added
 
 
-def _sqlite_time(value: datetime | None) -> str | None:
-    # SQLAlchemy's SQLite DateTime text, so rows written here compare and sort like its own.
-    return None if value is None else value.isoformat(" ", "microseconds")
+# The modification time's text is made by SQLite from its microseconds (floored to whole seconds, which
+# SQLite's `%` does not do for times before 1970): the same text as file_facts.time_text, without a Python
+# datetime per file, and written while the listing's thread holds the interpreter.
+_SQLITE_INSERT = (
+    "INSERT INTO capture (deployment_id, path, size, timestamp, last_modified) VALUES (?1, ?2, ?3, ?4, "
+    "strftime('%Y-%m-%d %H:%M:%S', (?5 - (?5 % 1000000 + 1000000) % 1000000) / 1000000, 'unixepoch')"
+    " || printf('.%06d', (?5 % 1000000 + 1000000) % 1000000)) "
+    "ON CONFLICT (deployment_id, path) DO NOTHING"
+)
 
 
-def _insert_sqlite(deployment_id: int, rows: list[dict]) -> int:
+def _insert_sqlite(deployment_id: int, new: NewCaptures) -> int:
     """One executemany on the raw cursor (SQLAlchemy's statement and row processing cost more than
     the insert itself); the rows added are counted by the connection's change counter."""
     raw = db.session.connection().connection.driver_connection
     before = raw.total_changes
-    raw.executemany(
-        "INSERT INTO capture (deployment_id, path, size, timestamp, last_modified) VALUES (?, ?, ?, ?, ?) "
-        "ON CONFLICT (deployment_id, path) DO NOTHING",
-        [(deployment_id, row["path"], row["size"], _sqlite_time(row["timestamp"]), _sqlite_time(row.get("last_modified")))
-         for row in rows],
-    )
+    raw.executemany(_SQLITE_INSERT, zip(repeat(deployment_id), *new))
     return raw.total_changes - before
 
 

@@ -15,7 +15,8 @@ from datetime import datetime
 from typing import Callable
 
 from .exif import HEAD_BYTES, NOT_FOUND, exif_time_from_head
-from .files import UnreadableFile, timestamp_from_exif, timestamp_from_name
+from .file_facts import name_times, time_text
+from .files import UnreadableFile, timestamp_from_exif
 
 # Threads for a remote store: the work is waiting; a few per core keep the store busy.
 POOL_WORKERS = min(16, 4 * (os.cpu_count() or 1))
@@ -59,6 +60,14 @@ def _read_chunk(exif_time: Callable[[str], datetime | None], paths: list[str]) -
     return results
 
 
+def _settle(results: list, unreadable: dict, chunk: list[int], found: list) -> None:
+    for index, value in zip(chunk, found):
+        if isinstance(value, UnreadableFile):
+            unreadable[index] = value
+        else:
+            results[index] = time_text(value)
+
+
 class TimeReader:
     """Capture times of files, by name or by a pool reading EXIF heads; close() ends the pool."""
 
@@ -69,19 +78,21 @@ class TimeReader:
         self.workers = workers
         self._pool: ThreadPoolExecutor | None = None
 
-    def times(self, paths: list[str]) -> list:
-        """Each path's time: a datetime, None (no time), or the UnreadableFile it raised; in the given order."""
-        results: list = [timestamp_from_name(path) for path in paths]
+    def times(self, paths: list[str], named: list[str | None] | None = None) -> tuple[list, dict[int, UnreadableFile]]:
+        """Each path's capture time as file_facts.time_text or None (no time), in the given order; and the
+        files that could not be read (their time None), by index, with the error each raised.
+        `named`, the times of the paths' names (file_facts.name_times), may be given when already read."""
+        results: list = list(named) if named is not None else name_times(paths)
+        unreadable: dict[int, UnreadableFile] = {}
         needed = [index for index, found in enumerate(results) if found is None]
         if not needed:
-            return results
+            return results, unreadable
         chunks = [needed[start : start + POOL_CHUNK] for start in range(0, len(needed), POOL_CHUNK)]
         if self.workers <= 1:
             for chunk in chunks:
-                for index, found in zip(chunk, _read_chunk(self.exif_time, [paths[i] for i in chunk])):
-                    results[index] = found
+                _settle(results, unreadable, chunk, _read_chunk(self.exif_time, [paths[i] for i in chunk]))
                 self.check_cancelled()
-            return results
+            return results, unreadable
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="exif")
         # At most one round of chunks in flight, so a cancel never waits for the whole batch.
@@ -89,10 +100,9 @@ class TimeReader:
             round_ = chunks[start : start + self.workers]
             futures = [self._pool.submit(_read_chunk, self.exif_time, [paths[i] for i in chunk]) for chunk in round_]
             for chunk, future in zip(round_, futures):
-                for index, found in zip(chunk, future.result()):
-                    results[index] = found
+                _settle(results, unreadable, chunk, future.result())
             self.check_cancelled()
-        return results
+        return results, unreadable
 
     def close(self) -> None:
         if self._pool is not None:

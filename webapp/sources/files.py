@@ -1,10 +1,10 @@
 """Captures: where a station's files may live, what time a file was taken, and
 adding new files as captures without ever duplicating one."""
-import os
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import BinaryIO, Iterator, NamedTuple
+from typing import BinaryIO, Iterable, Iterator, NamedTuple
+
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff")
 S3_URL = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9])(?:/(?P<prefix>[^\s]*))?$")
@@ -20,49 +20,46 @@ class UnreadableFile(Exception):
 
 
 class FileEntry(NamedTuple):
-    """One image file of a data source (a named tuple: a listing builds a million of them)."""
+    """One image file of a data source."""
     path: str  # relative to the data source, with "/" separators
     size: int
     modified: datetime | None = None  # the file's modification time (UTC), where the source tells it
 
 
-# Tried in order; each captures year, month, day, hour, minute, second.
-_NAME_PATTERNS = (
-    re.compile(r"(?=(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2}))"),
-    re.compile(r"(?<!\d)(\d{4})(\d{2})(\d{2})[^\d](\d{2})(\d{2})(\d{2})(?!\d)"),
-    re.compile(r"(?<!\d)(\d{4})[^\d](\d{2})[^\d](\d{2})[^\d](\d{2})[^\d](\d{2})[^\d](\d{2})(?!\d)"),
-)
-# One scan that tells whether the first pattern (tried at every offset) can match at all.
-_FOURTEEN_DIGITS = re.compile(r"\d{14}")
-_SHORT_PATTERN = re.compile(r"(?<!\d)(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(?!\d)")
+# Modification times are naive UTC; a batch holds them as microseconds since the epoch.
+_EPOCH = datetime(1970, 1, 1)
+_MICROSECOND = timedelta(microseconds=1)
 
 
-def _valid(parts) -> datetime | None:
-    try:
-        return datetime(*map(int, parts))
-    except ValueError:
-        return None
+def to_micros(moment: datetime | None) -> int | None:
+    """A naive UTC time as whole microseconds since the epoch."""
+    return None if moment is None else (moment - _EPOCH) // _MICROSECOND
 
 
-def timestamp_from_name(name: str) -> datetime | None:
-    """The capture time written in a file name, or None.
+def from_micros(micros: int | None) -> datetime | None:
+    """Whole microseconds since the epoch as a naive UTC time."""
+    return None if micros is None else _EPOCH + micros * _MICROSECOND
+# Files per listing batch: a sync compares, reads and writes a batch at a time, so this bounds its memory.
+LISTING_BATCH = 5000
 
-    14 digits `YYYYMMDDhhmmss` anywhere in the name, or `YYYYMMDD<sep>hhmmss`,
-    or `YYYY<s>MM<s>DD<sep>hh<s>mm<s>ss` with single non-digit separators, or
-    12 digits `YYMMDDhhmmss`.
+
+class FileBatch(NamedTuple):
+    """A run of a listing's files in path order, as columns: a sync handles a batch at a time.
+
+    `modified` holds each file's modification time in whole microseconds since
+    the epoch (UTC; None where the source does not tell it); `folder` is the
+    folder all the files are in, or None when they are in several.
     """
-    stem = name.rpartition("/")[2]
-    for pattern in _NAME_PATTERNS if _FOURTEEN_DIGITS.search(stem) else _NAME_PATTERNS[1:]:
-        for match in pattern.finditer(stem):
-            found = _valid(match.groups())
-            if found:
-                return found
-    for match in _SHORT_PATTERN.finditer(stem):
-        year, *rest = match.groups()
-        found = _valid((2000 + int(year), *rest))
-        if found:
-            return found
-    return None
+    paths: list[str]  # relative to the data source, with "/" separators
+    names: list[str]  # the last part of each path
+    sizes: list[int]
+    modified: list[int | None]
+    folder: str | None
+    times: list[str | None] | None = None  # file_facts.name_times of the names, where the listing read them
+
+    def entries(self) -> Iterator[FileEntry]:
+        for path, size, modified in zip(self.paths, self.sizes, self.modified):
+            yield FileEntry(path, size, from_micros(modified))
 
 
 # The first bytes of the image formats a capture may be; a file that starts like
@@ -145,79 +142,21 @@ def is_image_name(name: str) -> bool:
     return name.lower().endswith(IMAGE_EXTENSIONS)
 
 
-# A modification time as naive UTC: the epoch plus its seconds costs a quarter of fromtimestamp + replace.
-_EPOCH = datetime(1970, 1, 1)
-
-
-def _inside_root(path: str, base: str) -> bool:
-    """Whether a symlinked file resolves to a file under `base` (a sync never reads beyond its folder)."""
-    try:
-        real = os.path.realpath(path, strict=True)
-    except (OSError, RuntimeError):
-        return False
-    return real.startswith(base + os.sep)
-
-
-def _prunable(rel_dir: str, after: str | None) -> bool:
-    """Whether every path under the folder `rel_dir/` sorts at or before `after`, so it need not be opened."""
-    return after is not None and rel_dir < after and not after.startswith(rel_dir)
-
-
-def _folder_keys(folder: str) -> tuple[list[str], set[str]]:
-    """A folder's image files and subfolders as sort keys (a subfolder keyed `name/`), and its symlinked
-    files. Names only: a million DirEntry objects would cost several times the memory."""
-    keys: list[str] = []
-    links: set[str] = set()
-    try:
-        with os.scandir(folder) as scan:
-            for entry in scan:
-                try:
-                    if entry.is_dir(follow_symlinks=False):
-                        keys.append(entry.name + "/")
-                    elif is_image_name(entry.name):
-                        keys.append(entry.name)
-                        if entry.is_symlink():
-                            links.add(entry.name)
-                except OSError:
-                    continue
-    except OSError:
-        return [], links
-    keys.sort()
-    return keys, links
-
-
-def list_local_files(root: str, after: str | None = None) -> Iterator[FileEntry]:
-    """Every image file under `root`, recursively, in the order of their relative paths as strings
-    (code points: the byte order of SQLite's BINARY and PostgreSQL's "C" collation, too).
-
-    One `os.scandir` per folder and one `stat` per image file; no Path object
-    per file. A folder's names are sorted with subfolders keyed `name/`, so a
-    depth-first walk yields paths in sorted order, holding one folder's names
-    per level. With `after`, only paths sorting after it are yielded and
-    folders wholly before it are not opened (a quick sync). Symlinked folders
-    are not followed, and a symlinked file that points outside `root` is left out.
-    """
-    base = os.path.realpath(root)
-    return _walk(base + os.sep, "", base, after)
-
-
-def _walk(folder: str, rel: str, base: str, after: str | None) -> Iterator[FileEntry]:
-    """The image files under `folder` (ending in a separator), whose path from the root starts with `rel`."""
-    keys, links = _folder_keys(folder)
-    epoch, delta, stat = _EPOCH, timedelta, os.stat
-    for key in keys:
-        path = rel + key
-        if key[-1] == "/":
-            if not _prunable(path, after):
-                yield from _walk(folder + key, path, base, after)
+def batch_entries(entries: Iterable[FileEntry], limit: int = LISTING_BATCH) -> Iterator[FileBatch]:
+    """A listing of FileEntry (sorted by path) in batches of at most `limit`; a path repeated is taken once."""
+    paths: list[str] = []
+    sizes: list[int] = []
+    modified: list[int | None] = []
+    previous = None
+    for entry in entries:
+        if entry.path == previous:
             continue
-        if after is not None and path <= after:
-            continue
-        full = folder + key
-        try:
-            if links and key in links and not _inside_root(full, base):
-                continue
-            found = stat(full)
-        except OSError:
-            continue
-        yield FileEntry(path, found.st_size, epoch + delta(seconds=found.st_mtime))
+        previous = entry.path
+        paths.append(entry.path)
+        sizes.append(entry.size)
+        modified.append(to_micros(entry.modified))
+        if len(paths) >= limit:
+            yield FileBatch(paths, [path.rpartition("/")[2] for path in paths], sizes, modified, None)
+            paths, sizes, modified = [], [], []
+    if paths:
+        yield FileBatch(paths, [path.rpartition("/")[2] for path in paths], sizes, modified, None)

@@ -4,10 +4,13 @@ One side is the source's listing, the other the station's capture rows, both
 in the order of their paths as strings; neither is ever held whole, so a
 sync's memory does not grow with the station's size.
 """
+from operator import itemgetter
 from typing import Iterable, Iterator
 
+import numpy as np
+
 from .capture_rows import KnownFile, is_changed
-from .files import FileEntry
+from .files import FileBatch, FileEntry
 
 NEW, CHANGED, VANISHED = "new", "changed", "vanished"
 
@@ -40,3 +43,27 @@ def merge_listing(
     while row is not None:
         yield VANISHED, None, row
         row = next(rows, None)
+
+
+_PATH, _SIZE, _MODIFIED = itemgetter(0), itemgetter(2), itemgetter(3)
+
+
+def unchanged(batch: FileBatch, rows: list) -> bool:
+    """Whether a batch's files are exactly the known rows of its range (as capture_rows.KnownRows reads
+    them): the same paths and sizes, and no modification time newer than its row's, a time missing on
+    either side comparing by size alone (as is_changed). Whole columns at a time; False sends the batch
+    through merge_listing, which tells each file apart."""
+    if len(rows) != len(batch.paths):
+        return False
+    if list(map(_PATH, rows)) != batch.paths or list(map(_SIZE, rows)) != batch.sizes:
+        return False
+    try:
+        # SQLite's text or PostgreSQL's datetimes; None becomes NaT.
+        known = np.array(list(map(_MODIFIED, rows)), dtype="datetime64[us]")
+    except ValueError:
+        return False
+    known_micros = known.astype("int64").astype("float64")
+    known_micros[np.isnat(known)] = np.nan
+    listed = np.array(batch.modified, dtype="float64")
+    # NaN on either side compares False: not newer.
+    return not np.any(listed > known_micros)

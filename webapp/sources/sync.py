@@ -13,10 +13,12 @@ boto3 with the endpoint and credentials of its storage source, never the
 server's own. Logs name the source by its path inside the storage source.
 """
 import time
-from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import chain
 from typing import Callable, Iterator
+
+import numpy as np
 
 from ..extensions import db
 from ..jobs import JobCancelled, JobRecorder
@@ -24,17 +26,21 @@ from ..sessions import BackwardsCounter, record_backwards, rules_for
 from ..models import Deployment
 from . import storage
 from .capture_rows import (
+    KnownRows,
+    NewCaptures,
     as_time,
-    insert_captures,
-    known_files,
+    insert_capture_columns,
+    known_file,
     newest_night_start,
     refresh_deployment_stats,
     update_changed_captures,
 )
 from .capture_times import POOL_WORKERS, TimeReader, head_exif_time, local_exif_time
 from .exif import HEAD_BYTES
-from .files import DataSourceError, FileEntry, UnreadableFile, list_local_files
-from .merge import CHANGED, NEW, merge_listing
+from .file_facts import name_times
+from .files import DataSourceError, FileBatch, FileEntry, UnreadableFile, batch_entries, to_micros
+from .local_listing import list_local_batches
+from .merge import CHANGED, NEW, VANISHED, merge_listing, unchanged
 from .s3_listing import LIST_WORKERS, list_s3
 
 SYNC_STAGE = "data_storage_sync"
@@ -64,22 +70,22 @@ class SyncResult:
 
 
 class _Source:
-    """One data source: its sorted file listing (after a path, for a quick sync) and a way to read a
-    file's EXIF time.
+    """One data source: its sorted file listing in batches (`batches(after, limit)`: after a path, for a
+    quick sync) and a way to read a file's EXIF time.
 
     `exif_time` returns None for a file read that holds no time, and raises
     UnreadableFile when the file could not be read.
     """
 
-    def __init__(self, files: Callable[[str | None], Iterator[FileEntry]], exif_time: Callable[[str], datetime | None],
-                 readers: int = 1):
-        self.files = files
+    def __init__(self, batches: Callable[[str | None, int], Iterator[FileBatch]],
+                 exif_time: Callable[[str], datetime | None], readers: int = 1):
+        self.batches = batches
         self.exif_time = exif_time
         self.readers = readers  # threads reading EXIF heads (capture_times.TimeReader)
 
 
-def _local_source(folder: str) -> _Source:
-    return _Source(lambda after: list_local_files(folder, after), local_exif_time(folder))
+def _local_source(folder: str, with_times: bool = False) -> _Source:
+    return _Source(lambda after, limit: list_local_batches(folder, after, limit, with_times), local_exif_time(folder))
 
 
 def _s3_source(url: str, source, shown: str) -> _Source:
@@ -95,6 +101,9 @@ def _s3_source(url: str, source, shown: str) -> _Source:
         except (BotoCoreError, ClientError) as error:
             raise SyncError(f"Cannot list {shown}: {error}") from None
 
+    def batches(after: str | None, limit: int) -> Iterator[FileBatch]:
+        return batch_entries(files(after), limit)
+
     def exif_time(rel: str) -> datetime | None:
         try:
             head = client.get_object(Bucket=bucket, Key=prefix + rel, Range=f"bytes=0-{HEAD_BYTES - 1}")
@@ -104,7 +113,7 @@ def _s3_source(url: str, source, shown: str) -> _Source:
         # An S3 object is whole once it is listed; only its head was fetched.
         return head_exif_time(body)
 
-    return _Source(files, exif_time, readers=POOL_WORKERS)
+    return _Source(batches, exif_time, readers=POOL_WORKERS)
 
 
 def open_source(deployment: Deployment) -> _Source:
@@ -126,7 +135,8 @@ def open_source(deployment: Deployment) -> _Source:
             return _s3_source(valid, storage.source_of(deployment.project, valid), shown)
         except DataSourceError as error:
             raise SyncError(str(error)) from None
-    return _local_source(valid)
+    # A station's first sync: its listing's helpers read the names' times too.
+    return _local_source(valid, with_times=not deployment.captures_count)
 
 
 def _named(paths: list[str], total: int) -> str:
@@ -134,14 +144,54 @@ def _named(paths: list[str], total: int) -> str:
     return shown + (f" and {total - MAX_NAMED_FILES} more" if total > MAX_NAMED_FILES else "")
 
 
+class _NewFiles:
+    """New files waiting to be written, as columns in path order, with the runs of them that share a
+    folder (the clock check compares a file with the one named before it in its folder)."""
+
+    def __init__(self):
+        self.paths: list[str] = []
+        self.named: list[str | None] = []  # the times in their names (file_facts.name_times)
+        self.sizes: list[int] = []
+        self.modified: list[int | None] = []
+        self.folders: list[list] = []  # [folder, count] per run
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def _count(self, folder: str, count: int) -> None:
+        if self.folders and self.folders[-1][0] == folder:
+            self.folders[-1][1] += count
+        else:
+            self.folders.append([folder, count])
+
+    def add_entry(self, entry: FileEntry) -> None:
+        folder, _, name = entry.path.rpartition("/")
+        self.paths.append(entry.path)
+        self.named += name_times([name])
+        self.sizes.append(entry.size)
+        self.modified.append(to_micros(entry.modified))
+        self._count(folder, 1)
+
+    def add_batch(self, batch: FileBatch, start: int, end: int) -> None:
+        self.paths += batch.paths[start:end]
+        self.named += batch.times[start:end] if batch.times is not None else name_times(batch.names[start:end])
+        self.sizes += batch.sizes[start:end]
+        self.modified += batch.modified[start:end]
+        if batch.folder is not None:
+            self._count(batch.folder, end - start)
+        else:
+            for path in batch.paths[start:end]:
+                self._count(path.rpartition("/")[0], 1)
+
+
 class _Run:
-    """One sync's state: its counts, the batch of new and of changed files waiting to be written,
+    """One sync's state: its counts, the new and the changed files waiting to be written,
     and the first names of what it reports."""
 
     def __init__(self, deployment: Deployment, job: JobRecorder, source: _Source):
         self.deployment, self.job = deployment, job
         self.stats = {name: 0 for name in SYNC_PARAMS}
-        self.new: list[FileEntry] = []
+        self.new = _NewFiles()
         self.changed: list[tuple] = []
         self.vanished: list[str] = []
         self.changed_paths: list[str] = []
@@ -166,14 +216,27 @@ class _Run:
         self.job.check_cancelled()
         self.last_check = time.monotonic()
 
-    def watched(self, listing: Iterator[FileEntry]) -> Iterator[FileEntry]:
-        """The listing, counted in "Total files", with a look for a cancel every 1,024 files."""
-        for count, entry in enumerate(listing, 1):
-            if not count & 1023:
-                self.stats["Total files"] = count
-                self.check_cancelled()
-            yield entry
-            self.stats["Total files"] = count
+    def compare(self, batch: FileBatch, rows: list, more) -> None:
+        """One listed batch against the known rows of its range (capture_rows.KnownRows.upto): a batch
+        wholly new or wholly unchanged is settled as a whole, any other file by file (merge_listing)."""
+        self.stats["Total files"] += len(batch.paths)
+        self.check_cancelled()
+        if more is None and not rows:
+            self.new_count += len(batch.paths)
+            self.queue_new(batch)
+        elif more is not None or not unchanged(batch, rows):
+            for kind, entry, row in merge_listing(batch.entries(), map(known_file, chain(rows, more or ()))):
+                self.take(kind, entry, row)
+
+    def queue_new(self, batch: FileBatch) -> None:
+        """Queue a batch of new files, writing each full batch."""
+        start = 0
+        while start < len(batch.paths):
+            end = min(len(batch.paths), start + BATCH_SIZE - len(self.new))
+            self.new.add_batch(batch, start, end)
+            start = end
+            if len(self.new) >= BATCH_SIZE:
+                self.add_new()
 
     def _note_time(self, found: datetime) -> None:
         self.earliest = found if self.earliest is None else min(self.earliest, found)
@@ -186,20 +249,32 @@ class _Run:
     def add_new(self) -> None:
         """Insert the waiting new files as captures, in one committed transaction."""
         self.check_cancelled()
-        batch, self.new = self.new, []
-        rows = []
-        for entry, found in zip(batch, self.reader.times([entry.path for entry in batch])):
-            if isinstance(found, UnreadableFile):
-                self._unreadable(entry.path, found)
-                continue
-            if found is None:
-                self.stats["Failed"] += 1
-                self.job.logger.warning("No capture time in the name or EXIF of %s; added without timestamp.", entry.path)
-            else:
-                self._note_time(found)
-                self.backwards.add(entry.path, found)
-            rows.append({"path": entry.path, "size": entry.size, "timestamp": found, "last_modified": entry.modified})
-        self.stats["Captures added"] += insert_captures(self.deployment, rows)
+        new, self.new = self.new, _NewFiles()
+        times, unreadable = self.reader.times(new.paths, new.named)
+        for index, error in unreadable.items():
+            self._unreadable(new.paths[index], error)
+            times[index] = None
+        # Whole columns: a million files must not cost a Python step each beyond their name's time.
+        moments = np.array(times, dtype="datetime64[us]")
+        start = 0
+        for folder, count in new.folders:
+            self.backwards.add_moments(folder, moments[start : start + count])
+            start += count
+        timed = moments[~np.isnat(moments)]
+        if len(timed):
+            self._note_time(timed.min().item())
+            self._note_time(timed.max().item())
+        columns = NewCaptures(new.paths, new.sizes, times, new.modified)
+        if unreadable:
+            kept = [index for index in range(len(times)) if index not in unreadable]
+            columns = NewCaptures(*([column[index] for index in kept] for column in columns))
+        failed = columns.times.count(None)
+        if failed:
+            self.stats["Failed"] += failed
+            for path, found in zip(columns.paths, columns.times):
+                if found is None:
+                    self.job.logger.warning("No capture time in the name or EXIF of %s; added without timestamp.", path)
+        self.stats["Captures added"] += insert_capture_columns(self.deployment, columns)
         db.session.commit()
 
     def record_changed(self) -> None:
@@ -207,11 +282,13 @@ class _Run:
         in one committed transaction; their thumbnails are marked stale (capture_rows.update_changed_captures)."""
         self.check_cancelled()
         batch, self.changed = self.changed, []
+        times, unreadable = self.reader.times([entry.path for entry, _ in batch])
         rows = []
-        for (entry, known), found in zip(batch, self.reader.times([entry.path for entry, _ in batch])):
-            if isinstance(found, UnreadableFile):
-                self._unreadable(entry.path, found)
+        for index, ((entry, known), text) in enumerate(zip(batch, times)):
+            if index in unreadable:
+                self._unreadable(entry.path, unreadable[index])
                 continue
+            found = as_time(text)
             row = {"capture_id": known[1], "size": entry.size, "last_modified": entry.modified}
             old = as_time(known[4])
             if found != old:
@@ -235,7 +312,7 @@ class _Run:
         """One result of the merge: queue a new or changed file (writing a full batch), count a vanished one."""
         if kind == NEW:
             self.new_count += 1
-            self.new.append(entry)
+            self.new.add_entry(entry)
             if len(self.new) >= BATCH_SIZE:
                 self.add_new()
         elif kind == CHANGED:
@@ -301,16 +378,22 @@ def sync_deployment(deployment: Deployment, job: JobRecorder, since_last: bool =
     else:
         log.info("Listing %s", shown)
     run = _Run(deployment, job, source)
+    known = KnownRows(deployment, after)
+    listing = source.batches(after, BATCH_SIZE)
     try:
-        with closing(known_files(deployment, after)) as known:
-            for kind, entry, row in merge_listing(run.watched(source.files(after)), known):
-                run.take(kind, entry, row)
+        for batch in listing:
+            run.compare(batch, *known.upto(batch.paths[-1]))
+        rows, more = known.upto(None)
+        for row in chain(rows, more or ()):
+            run.take(VANISHED, None, row)
         run.finish_batches()
         job.check_cancelled()
     except BaseException as error:
         _keep_committed(run, error)
         raise
     finally:
+        listing.close()
+        known.close()
         run.reader.close()
     refresh_deployment_stats(deployment)
     db.session.commit()
