@@ -47,6 +47,10 @@ def _persisted_secret_key(instance_path: Path) -> str:
     return key
 
 
+# One per core, up to four: a helper spends most of its time in the kernel's `stat`; none on one core.
+DEFAULT_SYNC_STAT_HELPERS = min(4, os.cpu_count() or 1) if (os.cpu_count() or 1) > 1 else 0
+
+
 def _int_setting(env, name: str, default: int, minimum: int = 0) -> int:
     """A whole-number setting; a malformed or out-of-range value stops the start with its name."""
     text = env.get(name)
@@ -115,4 +119,6 @@ def from_environment(instance_path: Path = INSTANCE_PATH) -> dict:
         "THUMBNAIL_MAX_PIXELS": _int_setting(env, "THUMBNAIL_MAX_PIXELS", DEFAULT_THUMBNAIL_MAX_PIXELS, minimum=1),
         # How long a request waits for another request's render of the same thumbnail.
         "THUMBNAIL_WAIT_SECONDS": _int_setting(env, "THUMBNAIL_WAIT_SECONDS", 10),
+        # Processes that stat a long local listing's files for a sync (0: the sync's own process does).
+        "SYNC_STAT_HELPERS": _int_setting(env, "SYNC_STAT_HELPERS", DEFAULT_SYNC_STAT_HELPERS),
     }

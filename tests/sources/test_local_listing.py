@@ -1,21 +1,26 @@
 """The batched parts of a sync against their one-by-one definitions: name times read in one pass,
 a listing whose stats are taken by helper processes, a helper lost on the way, whole-batch
 comparison, modification times written by SQLite, and the clock check over a batch."""
+import io
 import os
 from datetime import datetime, timedelta
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
+from PIL import Image
 
 from tests.conftest import add_deployment
+from tests.jobs.test_jobs import params, run
+from tests.sources.test_sync_changed import captures, station_folder
 from webapp.extensions import db
 from webapp.models import Capture
 from webapp.sessions import BackwardsCounter, HealthRules
 from webapp.sources import file_facts, local_listing
+from webapp.sources import sync as sync_module
 from webapp.sources.capture_rows import KnownRows, NewCaptures, insert_capture_columns, is_changed, known_file
-from webapp.sources.files import FileBatch, FileEntry, from_micros, to_micros
+from webapp.sources.files import FileBatch, from_micros, to_micros
 from webapp.sources.merge import merge_listing, unchanged
 
 NAME = st.text(alphabet="0123456789_-:. aZ/٢", max_size=40) | st.builds(
@@ -57,19 +62,17 @@ def test_helpers_list_the_same_files_in_the_same_order_as_this_process(tmp_path,
     paths = _tree(tmp_path, 400)
     here = list(local_listing.list_local_batches(str(tmp_path), after, limit=25))
     monkeypatch.setattr(local_listing, "HELPERS_AFTER", 0)
-    monkeypatch.setattr(local_listing, "STAT_HELPERS", 2)
-    helped = list(local_listing.list_local_batches(str(tmp_path), after, limit=25, with_times=True))
+    helped = list(local_listing.list_local_batches(str(tmp_path), after, limit=25, with_times=True, helpers=2))
     assert _columns(helped) == _columns(here)
     assert [row[0] for row in _columns(here)] == [p for p in paths if after is None or p > after]
     assert all(len(batch.paths) <= 25 for batch in helped)
-    # The first batch is stat'ed here; the helpers read the names' times of every later one.
-    assert all(batch.times == file_facts.name_times(batch.names) for batch in helped[1:])
+    # The helpers read the names' times too (these files hold no EXIF: the same as from names alone).
+    assert all(batch.times == file_facts.name_times(batch.names) for batch in helped)
 
 
 def test_a_helper_lost_on_the_way_leaves_the_rest_to_this_process(tmp_path, monkeypatch):
     paths = _tree(tmp_path, 300)
     monkeypatch.setattr(local_listing, "HELPERS_AFTER", 0)
-    monkeypatch.setattr(local_listing, "STAT_HELPERS", 2)
     started = []
     real_start = local_listing.StatHelpers.start.__func__
 
@@ -80,7 +83,7 @@ def test_a_helper_lost_on_the_way_leaves_the_rest_to_this_process(tmp_path, monk
 
     monkeypatch.setattr(local_listing.StatHelpers, "start", classmethod(start))
     listed = []
-    for index, batch in enumerate(local_listing.list_local_batches(str(tmp_path), limit=20)):
+    for index, batch in enumerate(local_listing.list_local_batches(str(tmp_path), limit=20, helpers=2)):
         listed += batch.paths
         if index == 3:
             started[0].processes[1].kill()
@@ -112,7 +115,7 @@ def test_a_batch_is_unchanged_exactly_when_the_merge_finds_nothing(listed, known
 
     paths = sorted(listed)
     batch = FileBatch(paths, paths, [listed[p][0] for p in paths], [to_micros(when(listed[p][1])) for p in paths], None)
-    rows = [(p, i, size, when(t) and (when(t).isoformat(" ") if text else when(t)), None)
+    rows = [(p, size, when(t) and (when(t).isoformat(" ") if text else when(t)), i, None)
             for i, (p, (size, t)) in enumerate(sorted(known.items()))]
     merged = list(merge_listing(batch.entries(), map(known_file, rows)))
     assert unchanged(batch, rows) == (not merged)
@@ -131,10 +134,11 @@ def test_modification_times_are_written_as_python_reads_them(project):
     stored = dict(db.session.execute(db.select(Capture.path, Capture.last_modified)).all())
     assert [stored[path] for path in paths] == [from_micros(m) for m in MICROS]
     # ... and compare as unchanged against the same listing.
-    known, more = KnownRows(deployment).upto(None)
+    rows = KnownRows(deployment)
+    known, complete = rows.upto(None)
     batch = FileBatch(sorted(paths), sorted(paths), [1] * len(paths), [MICROS[paths.index(p)] for p in sorted(paths)], "")
-    assert more is None and unchanged(batch, known)
-    assert not any(is_changed(entry, known_file(row)) for entry, row in zip(batch.entries(), known))
+    assert complete and unchanged(batch, known)
+    assert not any(is_changed(entry, row) for entry, row in zip(batch.entries(), rows.whole_range()))
 
 
 @settings(max_examples=200, deadline=None)
@@ -156,3 +160,39 @@ def test_the_clock_check_over_a_batch_counts_as_file_by_file(files, cut):
         batched.add_moments(folder, moments)
         start = end
     assert (batched.count, batched.first, batched.last) == (one.count, one.first, one.last)
+
+
+def _exif_jpeg(text: str | None) -> bytes:
+    exif = Image.Exif()
+    if text is not None:
+        exif.get_ifd(0x8769)[0x9003] = text
+    out = io.BytesIO()
+    Image.new("RGB", (16, 12), "green").save(out, "JPEG", exif=exif)
+    return out.getvalue()
+
+
+@pytest.mark.pg
+def test_a_first_sync_read_by_helpers_finds_the_same_times_as_one_read_here(app, project, monkeypatch):
+    folder = station_folder(app, project)
+    for index in range(60):
+        (folder / f"IMG_{index:04d}.JPG").write_bytes(_exif_jpeg(f"2024:06:01 22:{index:02d}:00"))
+        (folder / f"20240602_22{index:02d}00.jpg").write_bytes(b"")
+    (folder / "IMG_9000.JPG").write_bytes(_exif_jpeg(None))  # no time: Pillow confirms it here
+    (folder / "IMG_9001.JPG").write_bytes(_exif_jpeg("not a date"))  # a time field that is no date: settled
+    (folder / "IMG_9002.JPG").write_bytes(_exif_jpeg("2024:06:03 01:00:00")[:300])  # cut short: read here
+    (folder / "IMG_9003.png").write_bytes(b"\x89PNG\r\n\x1a\n")  # another format, cut short: read here
+    monkeypatch.setattr(sync_module, "BATCH_SIZE", 16)
+    monkeypatch.setattr(local_listing, "HELPERS_AFTER", 0)
+    found = {}
+    for helpers in (0, 2):
+        monkeypatch.setitem(app.config, "SYNC_STAT_HELPERS", helpers)
+        deployment = add_deployment(project, name=f"with {helpers}", data_source=str(folder))
+        job = run("data_storage_sync", deployment)
+        found[helpers] = ({path: when for path, (_, when) in captures(deployment).items()},
+                          params(job, "data_storage_sync"))
+    assert found[0] == found[2]
+    times, stage = found[2]
+    assert times["IMG_0007.JPG"] == datetime(2024, 6, 1, 22, 7) and times["20240602_220700.jpg"] == datetime(2024, 6, 2, 22, 7)
+    assert times["IMG_9000.JPG"] is None and times["IMG_9001.JPG"] is None
+    assert "IMG_9002.JPG" not in times and "IMG_9003.png" not in times
+    assert (stage["captures_added"], stage["failed"], stage["unreadable_files"]) == (122, 2, 2)

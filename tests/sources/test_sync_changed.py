@@ -205,9 +205,9 @@ def test_cancel_while_listing_ends_revoked_with_nothing_written(app, project, mo
     seen = []
     real_listing = sync_module.list_local_batches
 
-    def listing(root, after, limit, with_times):
+    def listing(root, after, limit, with_times, helpers):
         # Batches smaller than a write, so the cancel comes before any is written.
-        for batch in real_listing(root, after, 100, with_times):
+        for batch in real_listing(root, after, 100, with_times, helpers):
             seen.extend(batch.paths)
             if len(seen) == 500:
                 _cancel(job.id)
@@ -303,8 +303,8 @@ def test_a_resync_finds_exactly_the_new_changed_and_vanished_files_across_chunks
     the files stat'ed in this process or by helper processes."""
     monkeypatch.setattr(capture_rows, "KNOWN_CHUNK", chunk)
     monkeypatch.setattr(sync_module, "BATCH_SIZE", 2)
-    monkeypatch.setattr(local_listing, "HELPERS_AFTER", 0 if helpers else 10**9)
-    monkeypatch.setattr(local_listing, "STAT_HELPERS", 2)
+    monkeypatch.setattr(local_listing, "HELPERS_AFTER", 0)
+    monkeypatch.setitem(app.config, "SYNC_STAT_HELPERS", 2 if helpers else 0)
     folder = Path(app.config["DATA_SOURCE_ROOTS"][0]) / f"tree-{len(os.listdir(app.config['DATA_SOURCE_ROOTS'][0]))}"
     folder.mkdir()
     if db.session.scalar(db.select(db.func.count(StorageSource.id))) == 0:

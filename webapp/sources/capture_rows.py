@@ -34,8 +34,13 @@ def as_time(value) -> datetime | None:
 
 
 def known_file(row) -> KnownFile:
-    """A row as the database hands it back, with its modification time as a datetime (see as_time)."""
-    return row[0], row[1], row[2], as_time(row[3]), row[4]
+    """A row of KnownRows.whole_range as KnownFile (its modification time a datetime: see as_time)."""
+    return row[0], row[3], row[1], as_time(row[2]), row[4]
+
+
+# A range's rows, in this column order; the first three (a short row) are all a batch's comparison needs.
+_COLUMNS = "path, size, last_modified, id, timestamp"
+_SHORT_COLUMNS = "path, size, last_modified"
 
 
 class KnownRows:
@@ -43,16 +48,18 @@ class KnownRows:
     paths as Python compares them, read one range at a time as a sync's listing goes by, so a station
     of any size costs one range.
 
-    Rows are `(path, capture id, size, modification time, capture time)` as
-    the database hands them back (on SQLite the times are text: see as_time).
-    They are read on the raw DB-API cursor: SQLAlchemy's row and date
-    processing make this read about twice as slow (see docs/performance.md).
-    SQLite compares text with BINARY (byte order, the same as Python's for
-    UTF-8), so each range is one query on the (deployment_id, path) index, on
-    `db.session`'s connection between the sync's commits. PostgreSQL's
-    collation may differ, so there the rows come from one server-side cursor
-    ordered `COLLATE "C"`, on a connection of its own that the sync's commits
-    do not close.
+    upto() gives a range's short rows `(path, size, modification time, …)` as
+    the database hands them back (on SQLite the time is text: see as_time);
+    whole_range() the same range's rows with their capture id and capture
+    time, for the batches told apart file by file. They are read on the raw
+    DB-API cursor: SQLAlchemy's row and date processing make this read about
+    twice as slow (see docs/performance.md). SQLite compares text with BINARY
+    (byte order, the same as Python's for UTF-8), so each range is one query on
+    the (deployment_id, path) index, on `db.session`'s connection between the
+    sync's commits, and whole_range() reads it again. PostgreSQL's collation
+    may differ, so there the rows come from one server-side cursor ordered
+    `COLLATE "C"`, on a connection of its own that the sync's commits do not
+    close, whole rows from the start.
     """
 
     def __init__(self, deployment: Deployment, after: str | None = None, chunk: int | None = None):
@@ -62,90 +69,90 @@ class KnownRows:
         self.sqlite = db.session.connection().dialect.name == "sqlite"
         self._stream = None if self.sqlite else _known_postgresql(deployment.id, after, self.chunk)
         self._next = None
+        self._range: tuple[str, str | None] = (self.position, None)
+        self._rows: list = []
 
-    def upto(self, last: str | None) -> tuple[list, Iterator | None]:
+    def upto(self, last: str | None) -> tuple[list, bool]:
         """The rows after the previous range, up to and including the path `last` (to the end when None):
-        up to `chunk` of them, and an iterator over the rest when there are more (to be read whole
-        before the next call), else None."""
+        up to `chunk` of them, and whether that is all of them."""
+        self._range = (self.position, last)
         if self.sqlite:
             # One row past the chunk tells whether there are more.
-            rows = self._sqlite_range(self.position, last, self.chunk + 1)
-            more = None
-            if len(rows) > self.chunk:
-                more = self._sqlite_pages(rows[self.chunk - 1][0], last)
-                del rows[self.chunk :]
+            rows = self._sqlite_range(_SHORT_COLUMNS, self.position, last, self.chunk + 1)
+            complete = len(rows) <= self.chunk
         else:
             rows = self._stream_upto(last, self.chunk)
-            more = self._stream_rest(last) if len(rows) == self.chunk else None
+            complete = len(rows) < self.chunk or self._stream_ends_at(last)
+        self._rows = rows
         if last is not None:
             self.position = last
-        return rows, more
+        return rows, complete
+
+    def whole_range(self) -> Iterator[KnownFile]:
+        """Every row of the range the last upto() read, as KnownFile, a chunk at a time."""
+        after, last = self._range
+        if self.sqlite:
+            while True:
+                rows = self._sqlite_range(_COLUMNS, after, last, self.chunk)
+                yield from map(known_file, rows)
+                if len(rows) < self.chunk:
+                    return
+                after = rows[-1][0]
+        yield from map(known_file, self._rows)
+        while rows := self._stream_upto(last, self.chunk):
+            yield from map(known_file, rows)
 
     def close(self) -> None:
         if self._stream is not None:
             self._stream.close()
 
-    def _sqlite_range(self, after: str, last: str | None, limit: int) -> list:
+    def _sqlite_range(self, columns: str, after: str, last: str | None, limit: int) -> list:
         raw = db.session.connection().connection.driver_connection
         if last is None:
             return raw.execute(
-                "SELECT path, id, size, last_modified, timestamp FROM capture "
-                "WHERE deployment_id = ? AND path > ? ORDER BY path LIMIT ?",
+                f"SELECT {columns} FROM capture WHERE deployment_id = ? AND path > ? ORDER BY path LIMIT ?",
                 (self.deployment_id, after, limit),
             ).fetchall()
         return raw.execute(
-            "SELECT path, id, size, last_modified, timestamp FROM capture "
-            "WHERE deployment_id = ? AND path > ? AND path <= ? ORDER BY path LIMIT ?",
+            f"SELECT {columns} FROM capture WHERE deployment_id = ? AND path > ? AND path <= ? ORDER BY path LIMIT ?",
             (self.deployment_id, after, last, limit),
         ).fetchall()
 
-    def _sqlite_pages(self, after: str, last: str | None) -> Iterator:
-        while True:
-            rows = self._sqlite_range(after, last, self.chunk)
-            yield from rows
-            if len(rows) < self.chunk:
-                return
-            after = rows[-1][0]
+    def _peek(self):
+        if self._next is None:
+            self._next = next(self._stream, None)
+        return self._next
+
+    def _stream_ends_at(self, last: str | None) -> bool:
+        """Whether no row of the stream is left at or before `last`."""
+        row = self._peek()
+        return row is None or (last is not None and row[0] > last)
 
     def _stream_upto(self, last: str | None, limit: int) -> list:
         rows = []
-        while len(rows) < limit:
-            row = self._next if self._next is not None else next(self._stream, None)
+        while len(rows) < limit and not self._stream_ends_at(last):
+            rows.append(self._next)
             self._next = None
-            if row is None:
-                break
-            if last is not None and row[0] > last:
-                self._next = row
-                break
-            rows.append(row)
         return rows
-
-    def _stream_rest(self, last: str | None) -> Iterator:
-        while rows := self._stream_upto(last, self.chunk):
-            yield from rows
 
 
 def known_files(deployment: Deployment, after: str | None = None, chunk: int | None = None) -> Iterator[KnownFile]:
-    """Every capture row of the station whose path sorts after `after`, in path order, as KnownFile
-    (KnownRows read to the end)."""
+    """Every capture row of the station whose path sorts after `after`, in path order, as KnownFile."""
     known = KnownRows(deployment, after, chunk)
     try:
-        rows, more = known.upto(None)
-        for row in rows:
-            yield known_file(row)
-        for row in more or ():
-            yield known_file(row)
+        known.upto(None)
+        yield from known.whole_range()
     finally:
         known.close()
 
 
-def _known_postgresql(deployment_id: int, after: str | None, chunk: int) -> Iterator[KnownFile]:
+def _known_postgresql(deployment_id: int, after: str | None, chunk: int) -> Iterator[tuple]:
     connection = db.engine.raw_connection()
     try:
         cursor = connection.driver_connection.cursor(name="known_captures")
         cursor.itersize = chunk
         cursor.execute(
-            'SELECT path, id, size, last_modified, timestamp FROM capture WHERE deployment_id = %s '
+            f'SELECT {_COLUMNS} FROM capture WHERE deployment_id = %s '
             'AND path COLLATE "C" > %s ORDER BY path COLLATE "C"',
             (deployment_id, after if after is not None else ""),
         )

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Callable
 
 from .exif import HEAD_BYTES, NOT_FOUND, exif_time_from_head
-from .file_facts import name_times, time_text
+from .file_facts import NO_TIME, name_times, time_text
 from .files import UnreadableFile, timestamp_from_exif
 
 # Threads for a remote store: the work is waiting; a few per core keep the store busy.
@@ -81,18 +81,25 @@ class TimeReader:
     def times(self, paths: list[str], named: list[str | None] | None = None) -> tuple[list, dict[int, UnreadableFile]]:
         """Each path's capture time as file_facts.time_text or None (no time), in the given order; and the
         files that could not be read (their time None), by index, with the error each raised.
-        `named`, the times of the paths' names (file_facts.name_times), may be given when already read."""
+        `named`, the times already read (file_facts.name_times, or a listing's helpers: NO_TIME for a
+        file whose name and EXIF head were read and hold none), saves reading them again."""
         results: list = list(named) if named is not None else name_times(paths)
         unreadable: dict[int, UnreadableFile] = {}
         needed = [index for index, found in enumerate(results) if found is None]
-        if not needed:
-            return results, unreadable
+        if needed:
+            self._read(paths, results, unreadable, needed)
+        if NO_TIME in results:
+            results = [None if found == NO_TIME else found for found in results]
+        return results, unreadable
+
+    def _read(self, paths: list[str], results: list, unreadable: dict, needed: list[int]) -> None:
+        """The EXIF times of the `needed` paths, into `results` (and `unreadable`)."""
         chunks = [needed[start : start + POOL_CHUNK] for start in range(0, len(needed), POOL_CHUNK)]
         if self.workers <= 1:
             for chunk in chunks:
                 _settle(results, unreadable, chunk, _read_chunk(self.exif_time, [paths[i] for i in chunk]))
                 self.check_cancelled()
-            return results, unreadable
+            return
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="exif")
         # At most one round of chunks in flight, so a cancel never waits for the whole batch.
@@ -102,7 +109,6 @@ class TimeReader:
             for chunk, future in zip(round_, futures):
                 _settle(results, unreadable, chunk, future.result())
             self.check_cancelled()
-        return results, unreadable
 
     def close(self) -> None:
         if self._pool is not None:

@@ -48,6 +48,10 @@ def timestamp_from_name(name: str) -> datetime | None:
     return None
 
 
+# A time looked for in a file's name and head and not found there; None is a time not looked for yet.
+NO_TIME = ""
+
+
 def time_text(moment: datetime | None) -> str | None:
     """A capture time as the text a sync writes (SQLAlchemy's SQLite DateTime text, which
     `datetime.fromisoformat` and numpy read back)."""

@@ -3,27 +3,29 @@
 The walk reads each folder's names with one `os.scandir` and sorts them, in
 this process. The `stat` of every file (one system call each: most of a
 listing's time) is taken here for a short listing; past HELPERS_AFTER files it
-is shared out to STAT_HELPERS processes (stat_helper.py), each a batch ahead,
-so the stats of the next batches are taken while the sync compares and writes
-the one before. Threads would not do: a `stat` or an SQLite row releases the
+is shared out to helper processes (stat_helper.py; as many as the
+SYNC_STAT_HELPERS setting says), each a batch or two ahead, so the stats of the next
+batches are taken while the sync compares and writes the one before. On a
+station's first sync the helpers also read the capture times, from the names
+or else from the files' EXIF heads. Threads would not do: a `stat` or an SQLite row releases the
 interpreter's lock for so short a time that two threads hand it back and forth
 slower than one runs alone (measured: docs/performance.md).
 """
-import marshal
 import os
 import subprocess
 import sys
 from bisect import bisect_left, bisect_right
 from collections import deque
+from itertools import chain
 from typing import Iterable, Iterator
 
+from . import messages
 from .file_facts import stat_files
-from .files import LISTING_BATCH, FileBatch, FileEntry, is_image_name
+from .files import IMAGE_EXTENSIONS, LISTING_BATCH, FileBatch, FileEntry
 
-# A listing longer than this many files shares its stats out to helper processes.
-HELPERS_AFTER = 20_000
-# One per core, up to four: a helper spends most of its time in the kernel's `stat`.
-STAT_HELPERS = min(4, os.cpu_count() or 1) if (os.cpu_count() or 1) > 1 else 0
+# A listing longer than this many files shares its stats out to helper processes (a shorter one is
+# done before they would have started).
+HELPERS_AFTER = 1000
 _HELPER_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "stat_helper.py")
 
 # A run: a folder (ending in a separator), its path from the root, and some of its file names in order.
@@ -31,7 +33,7 @@ Run = tuple[str, str, list[str]]
 
 
 def list_local_batches(root: str, after: str | None = None, limit: int = LISTING_BATCH,
-                       with_times: bool = False) -> Iterator[FileBatch]:
+                       with_times: bool = False, helpers: int = 0) -> Iterator[FileBatch]:
     """Every image file under `root`, recursively, in batches of at most `limit` files of one folder,
     in the order of their relative paths as strings (code points: the byte order of SQLite's BINARY
     and PostgreSQL's "C" collation, too).
@@ -43,10 +45,12 @@ def list_local_batches(root: str, after: str | None = None, limit: int = LISTING
     folders wholly before it are not opened (a quick sync). Symlinked folders
     are not followed, and a symlinked file that points outside `root` is left
     out; a file gone between the folder's read and its `stat` is left out too.
-    With `with_times`, batches read by helpers carry their names' times (FileBatch.times).
+    Past HELPERS_AFTER files the stats are taken by `helpers` processes (0:
+    none). With `with_times`, the batches they read carry their files' capture
+    times (FileBatch.times: stat_helper.py).
     """
     base = os.path.realpath(root)
-    return _stat_runs(_runs(base + os.sep, "", base, after, limit), with_times)
+    return _stat_runs(_runs(base + os.sep, "", base, after, limit), with_times, helpers)
 
 
 def list_local_files(root: str, after: str | None = None) -> Iterator[FileEntry]:
@@ -75,16 +79,19 @@ def _folder_entries(folder: str) -> tuple[list[str], list[str], set[str]]:
     files: list[str] = []
     folders: list[str] = []
     links: set[str] = set()
+    extensions = IMAGE_EXTENSIONS
     try:
         with os.scandir(folder) as scan:
             for entry in scan:
+                name = entry.name
                 try:
+                    # The type comes with the name, except on file systems that make is_dir stat the entry.
                     if entry.is_dir(follow_symlinks=False):
-                        folders.append(entry.name + "/")
-                    elif is_image_name(entry.name):
-                        files.append(entry.name)
+                        folders.append(name + "/")
+                    elif name.lower().endswith(extensions):
+                        files.append(name)
                         if entry.is_symlink():
-                            links.add(entry.name)
+                            links.add(name)
                 except OSError:
                     continue
     except OSError:
@@ -135,21 +142,18 @@ def _stat_here(run: Run) -> FileBatch:
     return _batch(run, *stat_files(run[0], run[2]), None)
 
 
-def _stat_runs(runs: Iterator[Run], with_times: bool) -> Iterator[FileBatch]:
+def _stat_runs(runs: Iterator[Run], with_times: bool, helpers: int) -> Iterator[FileBatch]:
     listed = 0
     for run in runs:
-        yield _stat_here(run)
         listed += len(run[2])
-        if listed >= HELPERS_AFTER and STAT_HELPERS:
-            break
-    else:
-        return
-    helpers = StatHelpers.start(STAT_HELPERS)
-    if helpers is None:
-        yield from map(_stat_here, runs)
-        return
-    with helpers:
-        yield from helpers.batches(runs, with_times)
+        if helpers and listed > HELPERS_AFTER:
+            started = StatHelpers.start(helpers)
+            if started is not None:
+                with started:
+                    yield from started.batches(chain([run], runs), with_times)
+                return
+            helpers = 0
+        yield _stat_here(run)
 
 
 # Room for two runs (names) or two answers (sizes, times) of a batch of LISTING_BATCH files.
@@ -228,15 +232,14 @@ class StatHelpers:
     @staticmethod
     def _send(process: subprocess.Popen, run: Run, with_times: bool) -> None:
         try:
-            marshal.dump((run[0], run[2], with_times), process.stdin)
-            process.stdin.flush()
+            messages.send(process.stdin, (run[0], run[2], with_times))
         except (OSError, ValueError) as error:
             raise HelperLost(str(error)) from error
 
     @staticmethod
     def _receive(process: subprocess.Popen) -> tuple:
         try:
-            return marshal.load(process.stdout)
+            return messages.receive(process.stdout)
         except (EOFError, OSError, ValueError, TypeError) as error:
             raise HelperLost(str(error)) from error
 

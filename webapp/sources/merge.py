@@ -45,12 +45,12 @@ def merge_listing(
         row = next(rows, None)
 
 
-_PATH, _SIZE, _MODIFIED = itemgetter(0), itemgetter(2), itemgetter(3)
+_PATH, _SIZE, _MODIFIED = itemgetter(0), itemgetter(1), itemgetter(2)
 
 
 def unchanged(batch: FileBatch, rows: list) -> bool:
-    """Whether a batch's files are exactly the known rows of its range (as capture_rows.KnownRows reads
-    them): the same paths and sizes, and no modification time newer than its row's, a time missing on
+    """Whether a batch's files are exactly the known rows of its range (capture_rows.KnownRows.upto's
+    rows, which start `(path, size, modification time)`): the same paths and sizes, and no modification time newer than its row's, a time missing on
     either side comparing by size alone (as is_changed). Whole columns at a time; False sends the batch
     through merge_listing, which tells each file apart."""
     if len(rows) != len(batch.paths):

@@ -15,10 +15,11 @@ server's own. Logs name the source by its path inside the storage source.
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import chain
 from typing import Callable, Iterator
 
 import numpy as np
+
+from flask import current_app
 
 from ..extensions import db
 from ..jobs import JobCancelled, JobRecorder
@@ -30,7 +31,6 @@ from .capture_rows import (
     NewCaptures,
     as_time,
     insert_capture_columns,
-    known_file,
     newest_night_start,
     refresh_deployment_stats,
     update_changed_captures,
@@ -85,7 +85,9 @@ class _Source:
 
 
 def _local_source(folder: str, with_times: bool = False) -> _Source:
-    return _Source(lambda after, limit: list_local_batches(folder, after, limit, with_times), local_exif_time(folder))
+    helpers = current_app.config["SYNC_STAT_HELPERS"]
+    return _Source(lambda after, limit: list_local_batches(folder, after, limit, with_times, helpers),
+                   local_exif_time(folder))
 
 
 def _s3_source(url: str, source, shown: str) -> _Source:
@@ -216,16 +218,17 @@ class _Run:
         self.job.check_cancelled()
         self.last_check = time.monotonic()
 
-    def compare(self, batch: FileBatch, rows: list, more) -> None:
-        """One listed batch against the known rows of its range (capture_rows.KnownRows.upto): a batch
-        wholly new or wholly unchanged is settled as a whole, any other file by file (merge_listing)."""
+    def compare(self, batch: FileBatch, known: KnownRows) -> None:
+        """One listed batch against the known rows of its range: a batch wholly new or wholly
+        unchanged is settled as a whole, any other file by file (merge_listing)."""
         self.stats["Total files"] += len(batch.paths)
         self.check_cancelled()
-        if more is None and not rows:
+        rows, complete = known.upto(batch.paths[-1])
+        if complete and not rows:
             self.new_count += len(batch.paths)
             self.queue_new(batch)
-        elif more is not None or not unchanged(batch, rows):
-            for kind, entry, row in merge_listing(batch.entries(), map(known_file, chain(rows, more or ()))):
+        elif not complete or not unchanged(batch, rows):
+            for kind, entry, row in merge_listing(batch.entries(), known.whole_range()):
                 self.take(kind, entry, row)
 
     def queue_new(self, batch: FileBatch) -> None:
@@ -382,9 +385,9 @@ def sync_deployment(deployment: Deployment, job: JobRecorder, since_last: bool =
     listing = source.batches(after, BATCH_SIZE)
     try:
         for batch in listing:
-            run.compare(batch, *known.upto(batch.paths[-1]))
-        rows, more = known.upto(None)
-        for row in chain(rows, more or ()):
+            run.compare(batch, known)
+        known.upto(None)
+        for row in known.whole_range():
             run.take(VANISHED, None, row)
         run.finish_batches()
         job.check_cancelled()
