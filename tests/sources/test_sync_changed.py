@@ -331,3 +331,25 @@ def test_a_resync_finds_exactly_the_new_changed_and_vanished_files_across_chunks
     after = captures(deployment)
     assert set(after) == first | second
     assert all(after[path][0] == ids[path] for path in first)
+
+
+def test_an_s3_listing_reads_every_page_and_keys_that_need_encoding(app, project, s3, s3_endpoint):
+    client, bucket = s3
+    odd = ["cam/a b/2024-06-01 22-00-00.jpg", "cam/é/20240601_220001.jpg", "cam/plus+sign_20240601_220002.jpg",
+           "cam/percent%20_20240601_220003.jpg", "cam/amp&lt;_20240601_220004.jpg"]
+    many = [f"cam/many/20240602_{n // 3600 + 20:02d}{n // 60 % 60:02d}{n % 60:02d}.jpg" for n in range(1100)]
+    for key in odd + many:
+        client.put_object(Bucket=bucket, Key=key, Body=b"x")
+    s3_source(f"s3://{bucket}", s3_endpoint, project)
+    deployment = add_deployment(project, data_source=f"s3://{bucket}/cam")
+    job = run("data_storage_sync", deployment)
+    assert params(job, "data_storage_sync")["captures_added"] == len(odd) + len(many), job.logs
+    assert sorted(captures(deployment)) == sorted(key[len("cam/"):] for key in odd + many)
+    # A listing that cannot be read says why in words.
+    quick = jobs.create_job("data_storage_sync", deployment, options={"since": "last"})
+    client.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": key} for key in odd + many[:900]]})
+    client.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": key} for key in many[900:]]})
+    client.delete_bucket(Bucket=bucket)
+    jobs.enqueue(quick)
+    quick = db.session.get(Job, quick.id)
+    assert quick.status == "FAILURE" and "NoSuchBucket" in quick.logs["stdout"][-1]

@@ -38,10 +38,10 @@ from .capture_rows import (
 from .capture_times import POOL_WORKERS, TimeReader, head_exif_time, local_exif_time
 from .exif import HEAD_BYTES
 from .file_facts import name_times
-from .files import DataSourceError, FileBatch, FileEntry, UnreadableFile, batch_entries, to_micros
+from .files import DataSourceError, FileBatch, FileEntry, UnreadableFile, to_micros
 from .local_listing import list_local_batches
 from .merge import CHANGED, NEW, VANISHED, merge_listing, unchanged
-from .s3_listing import LIST_WORKERS, list_s3
+from .s3_listing import LIST_WORKERS, ListingError, list_s3
 
 SYNC_STAGE = "data_storage_sync"
 SYNC_PARAMS = (
@@ -97,14 +97,12 @@ def _s3_source(url: str, source, shown: str) -> _Source:
     prefix = f"{prefix}/" if prefix else ""
     client = storage.s3_client(source, pool_size=LIST_WORKERS)
 
-    def files(after: str | None) -> Iterator[FileEntry]:
+    def batches(after: str | None, limit: int) -> Iterator[FileBatch]:
+        # A page of the listing (at most 1,000 objects) is a batch.
         try:
             yield from list_s3(client, bucket, prefix, after)
-        except (BotoCoreError, ClientError) as error:
+        except (BotoCoreError, ClientError, ListingError) as error:
             raise SyncError(f"Cannot list {shown}: {error}") from None
-
-    def batches(after: str | None, limit: int) -> Iterator[FileBatch]:
-        return batch_entries(files(after), limit)
 
     def exif_time(rel: str) -> datetime | None:
         try:
