@@ -19,7 +19,7 @@ class DelayProxy:
 
     def __init__(self, upstream: str, delay: float = 0.02, lister: Callable | None = None):
         parts = urlsplit(upstream)
-        # Answers a ListObjectsV2 request without a delimiter itself, when given (IndexedLister).
+        # Answers ListObjectsV2 requests itself, when given (IndexedLister).
         self.lister = lister
         self.upstream = (parts.hostname, parts.port)
         self.delay = delay
@@ -160,15 +160,15 @@ def indexed_moto_listing() -> Iterator[None]:
 
 
 class IndexedLister:
-    """ListObjectsV2 without a delimiter, answered from a sorted index of a moto backend's keys.
+    """ListObjectsV2 answered from a sorted index of a moto backend's keys.
 
     moto renders a page of 1,000 keys with about 0.2 s of CPU on this machine,
     ten times the proxy's delay and shared by every request in flight, so a
     benchmark through it would measure moto's rendering. S3's cost per page
     is mostly its round trip; this answers with the same XML (prefix,
-    start-after, continuation token, max-keys, URL encoding) in a millisecond
-    or two, so the proxy's delay is what a client sees. Delimiter requests and
-    objects still go to moto. The index is rebuilt when a bucket's key count
+    start-after, continuation token, max-keys, delimiter, URL encoding) in a
+    millisecond or two, so the proxy's delay is what a client sees. Objects
+    still come from moto. The index is rebuilt when a bucket's key count
     changes, and each key's entry rendered once (the benchmark changes no key).
     """
 
@@ -203,32 +203,39 @@ class IndexedLister:
     def __call__(self, path: str) -> bytes | None:
         parts = urlsplit(path)
         query = {key: values[0] for key, values in parse_qs(parts.query, keep_blank_values=True).items()}
-        if query.get("delimiter"):
-            return None
         bucket = self.backend.buckets.get(parts.path.strip("/"))
         if bucket is None:
             return None
         names = self._names(bucket)
-        prefix = query.get("prefix", "")
+        prefix, delimiter = query.get("prefix", ""), query.get("delimiter", "")
         limit = int(query.get("max-keys", "1000"))
         token = query.get("continuation-token")
-        start = bisect_left(names, prefix)
+        index = bisect_left(names, prefix)
         if token:
-            start = max(start, bisect_left(names, base64.urlsafe_b64decode(token).decode()))
+            index = max(index, bisect_left(names, base64.urlsafe_b64decode(token).decode()))
         elif query.get("start-after"):
-            start = max(start, bisect_right(names, query["start-after"]))
-        end = start
-        while end < len(names) and end - start < limit and names[end].startswith(prefix):
-            end += 1
-        truncated = end < len(names) and names[end].startswith(prefix)
+            index = max(index, bisect_right(names, query["start-after"]))
         encoded = query.get("encoding-type") == "url"
         encode = (lambda text: quote(text, safe="/")) if encoded else escape
-        items = [self._item(bucket, name, encoded) for name in names[start:end]]
-        following = base64.urlsafe_b64encode(names[end].encode()).decode() if truncated else ""
+        items, folders = [], []
+        while index < len(names) and names[index].startswith(prefix) and len(items) + len(folders) < limit:
+            rest = names[index][len(prefix):]
+            if delimiter and delimiter in rest:
+                # A common prefix rolls up every key under it; the next entry is the first key past it.
+                folder = prefix + rest[: rest.index(delimiter) + len(delimiter)]
+                folders.append(f"<CommonPrefixes><Prefix>{encode(folder)}</Prefix></CommonPrefixes>")
+                index = bisect_left(names, folder[:-1] + chr(ord(folder[-1]) + 1))
+            else:
+                items.append(self._item(bucket, names[index], encoded))
+                index += 1
+        truncated = index < len(names) and names[index].startswith(prefix)
+        following = base64.urlsafe_b64encode(names[index].encode()).decode() if truncated else ""
         head = (f'<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
-                f"<Name>{escape(bucket.name)}</Name><Prefix>{encode(prefix)}</Prefix><KeyCount>{end - start}</KeyCount>"
-                f"<MaxKeys>{limit}</MaxKeys><IsTruncated>{'true' if truncated else 'false'}</IsTruncated>"
-                + ("<EncodingType>url</EncodingType>" if query.get("encoding-type") == "url" else "")
+                f"<Name>{escape(bucket.name)}</Name><Prefix>{encode(prefix)}</Prefix>"
+                + (f"<Delimiter>{encode(delimiter)}</Delimiter>" if delimiter else "")
+                + f"<KeyCount>{len(items) + len(folders)}</KeyCount><MaxKeys>{limit}</MaxKeys>"
+                f"<IsTruncated>{'true' if truncated else 'false'}</IsTruncated>"
+                + ("<EncodingType>url</EncodingType>" if encoded else "")
                 + (f"<ContinuationToken>{escape(token)}</ContinuationToken>" if token else "")
                 + (f"<NextContinuationToken>{following}</NextContinuationToken>" if truncated else ""))
-        return (head + "".join(items) + "</ListBucketResult>").encode()
+        return (head + "".join(items) + "".join(folders) + "</ListBucketResult>").encode()

@@ -338,6 +338,8 @@ def test_an_s3_listing_reads_every_page_and_keys_that_need_encoding(app, project
     odd = ["cam/a b/2024-06-01 22-00-00.jpg", "cam/é/20240601_220001.jpg", "cam/plus+sign_20240601_220002.jpg",
            "cam/percent%20_20240601_220003.jpg", "cam/amp&lt;_20240601_220004.jpg"]
     many = [f"cam/many/20240602_{n // 3600 + 20:02d}{n // 60 % 60:02d}{n % 60:02d}.jpg" for n in range(1100)]
+    # A folder whose first page is files only is listed whole: its subfolder after them too.
+    many.append("cam/many/zz/20240603_220000.jpg")
     for key in odd + many:
         client.put_object(Bucket=bucket, Key=key, Body=b"x")
     s3_source(f"s3://{bucket}", s3_endpoint, project)

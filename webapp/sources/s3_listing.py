@@ -1,20 +1,20 @@
 """Listing an S3 data source: by prefix, with concurrent requests, in path order.
 
 A station's bucket is usually laid out by night (`<station>/<date>/…`). The
-listing finds those prefixes with delimiter requests (down to
-PREFIX_DEPTH levels, stopping once there are enough to share out), lists them
+listing finds those prefixes with delimiter requests (down to PREFIX_DEPTH
+levels, stopping once there are enough to share out; a folder of files is
+not read past its first page to learn that it has no subfolders), lists them
 concurrently with up to LIST_WORKERS requests in flight, and yields their
 objects in key order, at most LIST_WORKERS prefixes ahead. A source without
-common prefixes is listed by the one sequential paginator. A quick sync
+common prefixes is listed one page after another. A quick sync
 (`after`) lists only keys after `after`, through StartAfter, which S3 orders
 by UTF-8 bytes: the same order as Python's strings.
 
-The pages of objects are fetched as signed GETs through the client's own
-connection pool and read with ElementTree into a batch of columns: botocore's
-generic reader takes about 50 ms of CPU for a page of 1,000 keys (ElementTree
-about 3 ms), which would cap a listing at some twenty pages a second whatever
-the concurrency. The few delimiter requests that find the prefixes go
-through boto3.
+Pages are fetched as signed GETs through the client's own connection pool
+and read with ElementTree (a page of objects into a batch of columns, in the
+sync's thread): botocore's generic reader takes about 50 ms of CPU for a page
+of 1,000 keys (ElementTree about 3 ms), which would cap a listing at some
+twenty pages a second whatever the concurrency.
 """
 import time
 import xml.etree.ElementTree as ElementTree
@@ -38,20 +38,6 @@ _NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 
 class ListingError(Exception):
     """A page of the listing could not be read; the message says why."""
-
-
-def _entry(item: dict, skip: int) -> FileEntry | None:
-    rel = item["Key"][skip:]
-    if not rel or not is_image_name(rel):
-        return None
-    modified = item.get("LastModified")
-    if modified is not None and modified.tzinfo is not None:
-        modified = modified.astimezone(timezone.utc).replace(tzinfo=None)
-    return FileEntry(rel, int(item["Size"]), modified)
-
-
-def _pages(client, bucket: str, prefix: str, **extra) -> Iterator[dict]:
-    return client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, **extra)
 
 
 def _get(client, url: str):
@@ -115,9 +101,8 @@ def _next_token(body: bytes) -> str | None:
     return unescape(token.decode()) if token else None
 
 
-def _batch(body: bytes, skip: int) -> FileBatch:
-    """One page's image objects as a batch (paths relative to the listed prefix), in key order."""
-    root = ElementTree.fromstring(body)
+def _contents(root, skip: int) -> tuple[list[str], list[int], list[str | None]]:
+    """A page's image objects: their paths (relative to the listed prefix), sizes and LastModified texts."""
     encoded = root.findtext(_NS + "EncodingType") == "url"
     paths, sizes, times = [], [], []
     key_tag, size_tag, time_tag = _NS + "Key", _NS + "Size", _NS + "LastModified"
@@ -128,6 +113,12 @@ def _batch(body: bytes, skip: int) -> FileBatch:
             paths.append(rel)
             sizes.append(int(item.findtext(size_tag)))
             times.append(item.findtext(time_tag))
+    return paths, sizes, times
+
+
+def _batch(body: bytes, skip: int) -> FileBatch:
+    """One page's image objects as a batch, in key order."""
+    paths, sizes, times = _contents(ElementTree.fromstring(body), skip)
     return FileBatch(paths, [path.rpartition("/")[2] for path in paths], sizes, _micros(times), None)
 
 
@@ -151,20 +142,53 @@ def _fetch(client, bucket: str, prefix: str) -> list[bytes]:
     return list(_bodies(client, bucket, prefix))
 
 
-def _split(client, bucket: str, prefix: str, skip: int) -> tuple[list[str], list[FileEntry]]:
-    """The prefixes that share out the listing under `prefix`, and the files lying beside them."""
+def _children(client, bucket: str, parent: str, skip: int) -> tuple[list[str], list[FileEntry], bool]:
+    """The prefixes and image objects right under `parent` (a delimiter listing), and whether that is
+    all of them. A first page that holds objects only and has more after it is where the reading stops
+    (False): a folder of files, listed whole later rather than read twice."""
+    prefixes: list[str] = []
+    entries: list[FileEntry] = []
+    token = None
+    while True:
+        params = {"Bucket": bucket, "Prefix": parent, "Delimiter": "/"}
+        if token:
+            params["ContinuationToken"] = token
+        body = _get(client, client.generate_presigned_url("list_objects_v2", Params=params))
+        root = ElementTree.fromstring(body)
+        encoded = root.findtext(_NS + "EncodingType") == "url"
+        for common in root.iter(_NS + "CommonPrefixes"):
+            found = common.findtext(_NS + "Prefix")
+            prefixes.append(unquote(found) if encoded else found)
+        paths, sizes, times = _contents(root, skip)
+        entries += (FileEntry(path, size, _modified(when)) for path, size, when in zip(paths, sizes, times))
+        token = _next_token(body)
+        if token is None:
+            return prefixes, entries, True
+        if not prefixes:
+            return prefixes, entries, False
+
+
+def _split(pool: ThreadPoolExecutor, client, bucket: str, prefix: str, skip: int) -> tuple[list[str], list[FileEntry]]:
+    """The prefixes that share out the listing under `prefix`, and the files lying beside them.
+
+    Level by level (the parents of a level read concurrently), a parent whose
+    children are all known is replaced by its prefixes, its own files kept
+    aside; a parent that is a folder of files stays whole.
+    """
     prefixes, loose = [prefix], []
     for _ in range(PREFIX_DEPTH):
-        deeper, beside = [], []
-        for parent in prefixes:
-            for page in _pages(client, bucket, parent, Delimiter="/"):
-                deeper.extend(common["Prefix"] for common in page.get("CommonPrefixes", ()))
-                beside.extend(e for e in (_entry(item, skip) for item in page.get("Contents", ())) if e is not None)
-        if not deeper:
-            # The files just seen lie inside `prefixes`, which are listed whole.
+        deeper = []
+        for parent, (children, files, whole) in zip(
+            prefixes, pool.map(lambda parent: _children(client, bucket, parent, skip), prefixes)
+        ):
+            if whole and children:
+                deeper += children
+                loose += files
+            else:
+                deeper.append(parent)
+        if deeper == prefixes:
             break
         prefixes = deeper
-        loose.extend(beside)
         if len(prefixes) >= ENOUGH_PREFIXES:
             break
     return prefixes, loose
@@ -181,14 +205,15 @@ def list_s3(client, bucket: str, prefix: str, after: str | None = None, workers:
         for body in _bodies(client, bucket, prefix, start_after=prefix + after):
             yield _batch(body, skip)
         return
-    prefixes, loose = _split(client, bucket, prefix, skip)
-    if prefixes == [prefix]:
-        for body in _bodies(client, bucket, prefix):
-            yield _batch(body, skip)
-        return
-    # Blocks in key order: a loose file sorts against a prefix as its key does against the prefix.
-    blocks = sorted([(entry.path, entry) for entry in loose] + [(p[skip:], p) for p in prefixes], key=lambda b: b[0])
     with ThreadPoolExecutor(workers, thread_name_prefix="s3-list") as pool:
+        prefixes, loose = _split(pool, client, bucket, prefix, skip)
+        if prefixes == [prefix]:
+            for body in _bodies(client, bucket, prefix):
+                yield _batch(body, skip)
+            return
+        # Blocks in key order: a loose file sorts against a prefix as its key does against the prefix.
+        blocks = sorted([(entry.path, entry) for entry in loose] + [(p[skip:], p) for p in prefixes],
+                        key=lambda b: b[0])
 
         def start(block):
             return block[1] if isinstance(block[1], FileEntry) else pool.submit(_fetch, client, bucket, block[1])
