@@ -40,8 +40,8 @@ def exif_time_from_head(head: bytes):
 def _jpeg_exif_block(head: bytes) -> tuple[bytes | None, bool]:
     """The TIFF block inside the JPEG's `Exif` APP1 segment (None if the head lacks it), and whether
     the head holds every segment up to the image data."""
-    offset, tiff = 2, None
-    while offset + 4 <= len(head):
+    offset, tiff, size = 2, None, len(head)
+    while offset + 4 <= size:
         if head[offset] != 0xFF:
             return tiff, False
         marker = head[offset + 1]
@@ -51,12 +51,12 @@ def _jpeg_exif_block(head: bytes) -> tuple[bytes | None, bool]:
         if marker in _STANDALONE:
             offset += 2
             continue
-        if marker in (0xD9, 0xDA):  # end of image, start of scan: no metadata past here
+        if marker == 0xD9 or marker == 0xDA:  # end of image, start of scan: no metadata past here
             return tiff, True
-        (length,) = struct.unpack_from(">H", head, offset + 2)
-        end = offset + 2 + length
+        # A segment's length is big-endian and counts its own two bytes.
+        end = offset + 2 + (head[offset + 2] << 8 | head[offset + 3])
         if tiff is None and marker == 0xE1 and head[offset + 4 : offset + 10] == b"Exif\x00\x00":
-            if end > len(head):
+            if end > size:
                 return None, False
             tiff = head[offset + 10 : end]
         offset = end
