@@ -15,9 +15,14 @@ sys.path) and the standard library, so it starts in milliseconds.
 import os
 import sys
 
-from exif import HEAD_BYTES, NOT_FOUND, exif_time_from_head
-from file_facts import NO_TIME, name_times, stat_files, time_text
-from messages import receive, send
+if __package__:  # imported as part of the package (by a tool or a test), not run as the helper
+    from .exif import HEAD_BYTES, NOT_FOUND, exif_time_from_head
+    from .file_facts import NO_TIME, name_times, stat_files, time_text
+    from .messages import receive, send
+else:
+    from exif import HEAD_BYTES, NOT_FOUND, exif_time_from_head
+    from file_facts import NO_TIME, name_times, stat_files, time_text
+    from messages import receive, send
 
 
 def head_time(path: str) -> str | None:

@@ -3,14 +3,16 @@ of files changed in place (reading their capture time again) and add the new
 ones as captures (the first stage of a data_storage_sync job;
 `webapp.job_types` runs the regroup and thumbnail stages after it).
 
-The listing streams in path order and is merged against the station's capture
-rows read in the same order in chunks (merge.py), so a sync's memory is a
-constant plus one batch, whatever the station's size. A station's data source
+The listing streams in path order in batches, each compared with the
+station's capture rows of the same range of paths (merge.py): a batch wholly
+new or unchanged is settled as a whole, any other file by file. A sync's
+memory is a constant plus one batch, whatever the station's size. A station's data source
 is checked again at every sync against the storage sources its project may
 use (a grant may have been revoked, or a folder turned into a symlink out of
 bounds, since it was saved). An `s3://bucket/prefix` source is listed through
 boto3 with the endpoint and credentials of its storage source, never the
-server's own. Logs name the source by its path inside the storage source.
+server's own, its pages read in this thread (s3_listing.py). Logs name the
+source by its path inside the storage source.
 """
 import time
 from dataclasses import dataclass, field
@@ -150,7 +152,8 @@ class _NewFiles:
 
     def __init__(self):
         self.paths: list[str] = []
-        self.named: list[str | None] = []  # the times in their names (file_facts.name_times)
+        # The times already read: from their names (file_facts.name_times), or by the listing's helpers.
+        self.named: list[str | None] = []
         self.sizes: list[int] = []
         self.modified: list[int | None] = []
         self.folders: list[list] = []  # [folder, count] per run
@@ -352,7 +355,7 @@ class _Run:
 def sync_deployment(deployment: Deployment, job: JobRecorder, since_last: bool = False) -> SyncResult:
     """Add the station's new files as captures and re-read its changed ones, committed per batch.
 
-    The listing is merged with the capture rows as both stream in path order.
+    The listing is compared with the capture rows a batch at a time, both in path order.
     A known file with another size or a newer modification time than its
     capture row is counted in "Files changed": its size and time are updated,
     its thumbnails made again on their next request, and its capture time read
