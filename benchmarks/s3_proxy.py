@@ -5,9 +5,8 @@ import http.client
 import threading
 import time
 from bisect import bisect_left, bisect_right
-from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable, Iterator
+from typing import Callable
 from urllib.parse import parse_qs, quote, urlsplit
 from xml.sax.saxutils import escape
 
@@ -103,60 +102,6 @@ class DelayProxy:
             do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _forward
 
         return Handler
-
-
-@contextmanager
-def indexed_moto_listing() -> Iterator[None]:
-    """Make moto's in-process ListObjectsV2 cost what S3's does: O(page), not O(bucket).
-
-    moto scans and sorts every key of the bucket on each list request, so a
-    listing split into many prefix requests would measure moto's scan, which S3
-    does not have. This answers from a sorted index of the bucket's key names
-    (rebuilt when the bucket's key count changes) with the same results and
-    continuation tokens (no delete markers: the benchmark deletes nothing). For
-    the benchmark only, undone on exit: both the sequential baseline and the
-    sync list through it.
-    """
-    from bisect import bisect_left, bisect_right
-
-    from moto.s3.models import S3Backend
-
-    indexes: dict[int, tuple[int, list[str]]] = {}
-
-    def names_of(bucket) -> list[str]:
-        cached = indexes.get(id(bucket))
-        if cached is None or cached[0] != len(bucket.keys):
-            cached = indexes[id(bucket)] = (len(bucket.keys), sorted(bucket.keys.keys()))
-        return cached[1]
-
-    def list_objects_v2(self, bucket, prefix, delimiter, continuation_token, start_after, max_keys):
-        names, prefix = names_of(bucket), prefix or ""
-        start = bisect_left(names, prefix)
-        limit = self._pagination_tokens.get(continuation_token) if continuation_token else start_after
-        if limit:
-            if delimiter and limit.endswith(delimiter) and limit.startswith(prefix):
-                limit = limit[: -len(delimiter)] + chr(ord(delimiter[-1]) + 1)  # past the whole folder
-                start = max(start, bisect_left(names, limit))
-            else:
-                start = max(start, bisect_right(names, limit))
-        found, index = [], start
-        while index < len(names) and names[index].startswith(prefix) and len(found) <= max_keys:
-            rest = names[index][len(prefix):]
-            if delimiter and delimiter in rest:
-                folder = prefix + rest.split(delimiter)[0] + delimiter
-                found.append(folder)
-                index = bisect_left(names, folder[: -len(delimiter)] + chr(ord(delimiter[-1]) + 1))
-            else:
-                found.append(bucket.keys[names[index]])
-                index += 1
-        return self._truncate_result(found, max_keys)
-
-    original = S3Backend.list_objects_v2
-    S3Backend.list_objects_v2 = list_objects_v2
-    try:
-        yield
-    finally:
-        S3Backend.list_objects_v2 = original
 
 
 class IndexedLister:

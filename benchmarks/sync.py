@@ -18,12 +18,12 @@ out), whose peak memory is its VmHWM.
 - s3: a moto server behind a proxy adding `--delay-ms` per request, objects
   spread over nights (`<station>/<date>/…`). Full sync against boto3's
   sequential paginator listing the same prefix (≥ 5× faster), then a quick
-  sync (`since=last`) after one new night (≤ 3 list requests). Pages of
-  objects are answered by the proxy from a sorted index of moto's keys
-  (s3_proxy.IndexedLister, same XML) in a millisecond or two, as S3's cost is
-  mostly its round trip: moto itself spends about 0.2 s of CPU rendering each
-  1,000-key page, which would bound both sides; delimiter requests (and
-  objects) still go to moto, its listing indexed too (indexed_moto_listing).
+  sync (`since=last`) after one new night (≤ 3 list requests). List
+  requests (delimiter ones too) are answered by the proxy from a sorted index
+  of moto's keys (s3_proxy.IndexedLister, same XML) in a millisecond or two,
+  as S3's cost is mostly its round trip: moto itself spends about 0.2 s of CPU
+  rendering each 1,000-key page, which would bound both sides; objects still
+  come from moto.
 """
 import argparse
 import io
@@ -293,7 +293,7 @@ def bench_s3(work: str, objects: int, nights: int, delay: float) -> list[bool]:
     from moto.s3.models import s3_backends
     from moto.server import ThreadedMotoServer
 
-    from benchmarks.s3_proxy import DelayProxy, IndexedLister, indexed_moto_listing
+    from benchmarks.s3_proxy import DelayProxy, IndexedLister
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -306,7 +306,7 @@ def bench_s3(work: str, objects: int, nights: int, delay: float) -> list[bool]:
         _fill_bucket(backend, objects, nights)
         lister = IndexedLister(backend)
         lister.warm(BUCKET)
-        with indexed_moto_listing(), DelayProxy(moto_url, delay, lister=lister) as proxy:
+        with DelayProxy(moto_url, delay, lister=lister) as proxy:
             baseline = _paginator_listing(proxy.url)
             spec = {"db": os.path.join(work, "s3.db"), "instance": os.path.join(work, "instance"), "root": work,
                     "location": f"s3://{BUCKET}", "data_source": f"s3://{BUCKET}/st",

@@ -4,7 +4,7 @@ from datetime import datetime
 import pytest
 
 from webapp.sources import timestamp_from_exif, timestamp_from_name
-from webapp.sources.local_listing import list_local_files
+from webapp.sources.local_listing import list_local_batches
 
 
 @pytest.mark.parametrize(
@@ -41,15 +41,15 @@ def test_timestamp_from_exif(tmp_path):
     assert timestamp_from_exif(broken) is None
 
 
-def test_list_local_files_is_recursive_and_filters_extensions(tmp_path):
+def test_the_local_listing_is_recursive_and_filters_extensions(tmp_path):
     (tmp_path / "a" / "b").mkdir(parents=True)
     for rel in ("1.jpg", "a/2.JPEG", "a/b/3.tiff", "a/b/4.PNG", "a/notes.txt", "a/b/5.tif"):
         (tmp_path / rel).write_bytes(b"x" * 3)
-    paths = [entry.path for entry in list_local_files(str(tmp_path))]
+    paths = [path for batch in list_local_batches(str(tmp_path)) for path in batch.paths]
     assert paths == ["1.jpg", "a/2.JPEG", "a/b/3.tiff", "a/b/4.PNG", "a/b/5.tif"]
 
 
-def test_list_local_files_leaves_out_links_that_point_outside(tmp_path):
+def test_the_local_listing_leaves_out_links_that_point_outside(tmp_path):
     root = tmp_path / "root"
     outside = tmp_path / "outside"
     root.mkdir()
@@ -59,4 +59,4 @@ def test_list_local_files_leaves_out_links_that_point_outside(tmp_path):
     os.symlink(outside / "secret.jpg", root / "link-out.jpg")
     os.symlink(root / "own.jpg", root / "link-in.jpg")
     os.symlink(outside, root / "linked-dir")
-    assert [entry.path for entry in list_local_files(str(root))] == ["link-in.jpg", "own.jpg"]
+    assert [path for batch in list_local_batches(str(root)) for path in batch.paths] == ["link-in.jpg", "own.jpg"]

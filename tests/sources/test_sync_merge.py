@@ -17,7 +17,7 @@ from webapp.sources.capture_rows import is_changed, known_files
 from webapp.sources.exif import HEAD_BYTES, NOT_FOUND, exif_time_from_head
 from webapp.sources import file_facts
 from webapp.sources.files import FileEntry, timestamp_from_exif
-from webapp.sources.local_listing import list_local_files
+from webapp.sources.local_listing import list_local_batches
 from webapp.sources.merge import CHANGED, NEW, VANISHED, merge_listing
 
 BASE = datetime(2024, 6, 1, 22, 0)
@@ -63,7 +63,7 @@ def test_a_folder_is_listed_in_path_order_and_a_quick_listing_only_after_its_sta
     root = tmp_path_factory.mktemp("tree")
     written = _write_tree(root, paths)
     (root / "notes.txt").write_bytes(b"not an image")
-    listed = [entry.path for entry in list_local_files(str(root), after=cut)]
+    listed = [path for batch in list_local_batches(str(root), after=cut) for path in batch.paths]
     expected = sorted(p for p in written if cut is None or p > cut)
     assert listed == expected
 
@@ -152,7 +152,8 @@ def test_a_quick_listing_does_not_open_folders_before_its_start(tmp_path, monkey
         return real(path)
 
     monkeypatch.setattr(os, "scandir", scandir)
-    listed = [e.path for e in list_local_files(str(tmp_path), after="2024-06-02/2024-06-02_1.jpg")]
+    listed = [path for batch in list_local_batches(str(tmp_path), after="2024-06-02/2024-06-02_1.jpg")
+              for path in batch.paths]
     assert listed == ["2024-06-03/2024-06-03_1.jpg"]
     assert "2024-06-01" not in opened and "2024-06-02" in opened
 

@@ -308,7 +308,7 @@ def insert_capture_columns(deployment: Deployment, new: NewCaptures) -> int:
 
 # The modification time's text is made by SQLite from its microseconds (floored to whole seconds, which
 # SQLite's `%` does not do for times before 1970): the same text as file_facts.time_text, without a Python
-# datetime per file, and written while the listing's thread holds the interpreter.
+# datetime per file.
 _SQLITE_INSERT = (
     "INSERT INTO capture (deployment_id, path, size, timestamp, last_modified) VALUES (?1, ?2, ?3, ?4, "
     "strftime('%Y-%m-%d %H:%M:%S', (?5 - (?5 % 1000000 + 1000000) % 1000000) / 1000000, 'unixepoch')"

@@ -3,7 +3,7 @@ adding new files as captures without ever duplicating one."""
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import BinaryIO, Iterable, Iterator, NamedTuple
+from typing import BinaryIO, Iterator, NamedTuple
 
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff")
@@ -39,6 +39,8 @@ def to_micros(moment: datetime | None) -> int | None:
 def from_micros(micros: int | None) -> datetime | None:
     """Whole microseconds since the epoch as a naive UTC time."""
     return None if micros is None else _EPOCH + micros * _MICROSECOND
+
+
 # Files per listing batch: a sync compares, reads and writes a batch at a time, so this bounds its memory.
 LISTING_BATCH = 5000
 
@@ -55,7 +57,8 @@ class FileBatch(NamedTuple):
     sizes: list[int]
     modified: list[int | None]
     folder: str | None
-    times: list[str | None] | None = None  # file_facts.name_times of the names, where the listing read them
+    # The capture times, where the listing read them (stat_helper.py: names, else EXIF heads).
+    times: list[str | None] | None = None
 
     def entries(self) -> Iterator[FileEntry]:
         for path, size, modified in zip(self.paths, self.sizes, self.modified):
@@ -142,21 +145,8 @@ def is_image_name(name: str) -> bool:
     return name.lower().endswith(IMAGE_EXTENSIONS)
 
 
-def batch_entries(entries: Iterable[FileEntry], limit: int = LISTING_BATCH) -> Iterator[FileBatch]:
-    """A listing of FileEntry (sorted by path) in batches of at most `limit`; a path repeated is taken once."""
-    paths: list[str] = []
-    sizes: list[int] = []
-    modified: list[int | None] = []
-    previous = None
-    for entry in entries:
-        if entry.path == previous:
-            continue
-        previous = entry.path
-        paths.append(entry.path)
-        sizes.append(entry.size)
-        modified.append(to_micros(entry.modified))
-        if len(paths) >= limit:
-            yield FileBatch(paths, [path.rpartition("/")[2] for path in paths], sizes, modified, None)
-            paths, sizes, modified = [], [], []
-    if paths:
-        yield FileBatch(paths, [path.rpartition("/")[2] for path in paths], sizes, modified, None)
+def batch_of(entries: list[FileEntry]) -> FileBatch:
+    """Files given one by one (sorted by path) as one batch."""
+    paths = [entry.path for entry in entries]
+    return FileBatch(paths, [path.rpartition("/")[2] for path in paths], [entry.size for entry in entries],
+                     [to_micros(entry.modified) for entry in entries], None)

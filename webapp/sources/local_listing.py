@@ -21,7 +21,7 @@ from typing import Iterable, Iterator
 
 from . import messages
 from .file_facts import stat_files
-from .files import IMAGE_EXTENSIONS, LISTING_BATCH, FileBatch, FileEntry
+from .files import LISTING_BATCH, FileBatch, is_image_name
 
 # A listing longer than this many files shares its stats out to helper processes (a shorter one is
 # done before they would have started).
@@ -53,12 +53,6 @@ def list_local_batches(root: str, after: str | None = None, limit: int = LISTING
     return _stat_runs(_runs(base + os.sep, "", base, after, limit), with_times, helpers)
 
 
-def list_local_files(root: str, after: str | None = None) -> Iterator[FileEntry]:
-    """The files of list_local_batches one by one, as FileEntry."""
-    for batch in list_local_batches(root, after):
-        yield from batch.entries()
-
-
 def _inside_root(path: str, base: str) -> bool:
     """Whether a symlinked file resolves to a file under `base` (a sync never reads beyond its folder)."""
     try:
@@ -79,7 +73,6 @@ def _folder_entries(folder: str) -> tuple[list[str], list[str], set[str]]:
     files: list[str] = []
     folders: list[str] = []
     links: set[str] = set()
-    extensions = IMAGE_EXTENSIONS
     try:
         with os.scandir(folder) as scan:
             for entry in scan:
@@ -88,7 +81,7 @@ def _folder_entries(folder: str) -> tuple[list[str], list[str], set[str]]:
                     # The type comes with the name, except on file systems that make is_dir stat the entry.
                     if entry.is_dir(follow_symlinks=False):
                         folders.append(name + "/")
-                    elif name.lower().endswith(extensions):
+                    elif is_image_name(name):
                         files.append(name)
                         if entry.is_symlink():
                             links.add(name)

@@ -26,7 +26,7 @@ from xml.sax.saxutils import unescape
 
 import numpy as np
 
-from .files import FileBatch, FileEntry, batch_entries, is_image_name, to_micros
+from .files import FileBatch, FileEntry, batch_of, is_image_name, to_micros
 
 LIST_WORKERS = 16
 PREFIX_DEPTH = 3
@@ -223,7 +223,7 @@ def list_s3(client, bucket: str, prefix: str, after: str | None = None, workers:
         while pending:
             head = pending.pop(0)
             if isinstance(head, FileEntry):
-                yield from batch_entries([head])
+                yield batch_of([head])
             else:
                 for body in head.result():
                     yield _batch(body, skip)
